@@ -1,0 +1,118 @@
+"""Start the real daemon as a subprocess on free ports with its own data directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+
+ADMIN_TOKEN = "test-operator-token-0123456789abcdef"
+JWT_SECRET = "test-signing-key-0123456789abcdef-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll ``condition`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+            if result:
+                return result
+        except Exception as exc:  # not ready yet
+            last_error = exc
+        time.sleep(interval)
+    raise TimeoutError(f"condition not met within {timeout}s (last error: {last_error!r})")
+
+
+class Daemon:
+    """One ``vectra serve`` process. ``env`` adds or overrides VECTRA_* settings."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, admin_token: str | None = ADMIN_TOKEN):
+        self.data_dir = data_dir
+        self.rest_port = free_port()
+        self.grpc_port = free_port()
+        self.extra_env = dict(env or {})
+        self.admin_token = admin_token
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / f"{data_dir.name}-daemon.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.rest_port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def start(self) -> Daemon:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VECTRA_") or k == "VECTRA_PURE_PYTHON"}
+        env.update({
+            "VECTRA_DATA_DIR": str(self.data_dir),
+            "VECTRA_REST_PORT": str(self.rest_port),
+            "VECTRA_GRPC_PORT": str(self.grpc_port),
+            "VECTRA_JWT_SECRET": JWT_SECRET,
+            "VECTRA_UPSTREAM_ALLOW_CIDRS": "127.0.0.0/8",
+        })
+        if self.admin_token:
+            env["VECTRA_ADMIN_TOKEN"] = self.admin_token
+        env.update(self.extra_env)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "vectra", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_until(self._ready, timeout=30)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"daemon did not start:\n{self.log()}") from None
+        return self
+
+    def _ready(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"daemon exited with {self.process.returncode}:\n{self.log()}")
+        if httpx.get(f"{self.url}/health", timeout=1).status_code != 200:
+            return False
+        with grpc.insecure_channel(self.grpc_target) as channel:
+            grpc.channel_ready_future(channel).result(timeout=1)
+        return True
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        """Stop the daemon with ``sig`` and return its exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    # clients ------------------------------------------------------------------------------------
+    def client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
+
+    def admin(self) -> httpx.Client:
+        return self.client(self.admin_token)
+
+    def channel(self) -> grpc.Channel:
+        return grpc.insecure_channel(self.grpc_target)

@@ -1,0 +1,3 @@
+from vectra.cli import main
+
+raise SystemExit(main())

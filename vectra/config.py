@@ -1,0 +1,150 @@
+"""Configuration: command-line flags, then ``VECTRA_*`` variables, then a TOML file, then defaults.
+
+The flag and variable names are fixed by DESIGN.md (operators and scripts depend on them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+
+class ConfigError(ValueError):
+    """The configuration can't be used; the daemon refuses to start."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    rest_port: int = 7080
+    grpc_port: int = 7081
+    data_dir: Path = Path("./vectra-data")
+    database_url: str | None = None
+    policies_dir: Path | None = None
+    admin_token: str | None = None
+    jwt_secret: str | None = None
+    jwt_previous_secrets: tuple[str, ...] = ()
+    jwt_issuer: str = "vectra"
+    jwt_audience: str = "vectra"
+    token_lifetime_seconds: int = 3600
+    clock_skew_seconds: int = 30
+    upstream_allow_cidrs: tuple[str, ...] = ()
+    log_level: str = "info"
+    shutdown_grace_seconds: float = 10.0
+    agent_cache_seconds: float = 5.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file: from ``sqlite:///path`` or ``<data_dir>/vectra.db``."""
+        url = self.database_url
+        if not url:
+            return self.data_dir / "vectra.db"
+        if url.startswith("sqlite:///"):
+            return Path(url.removeprefix("sqlite:///"))
+        raise ConfigError(f"unsupported database URL {url!r}: only sqlite:///path is supported so far")
+
+
+# name in Settings -> (environment variable, parser)
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+_PARSERS: dict[str, Any] = {
+    "rest_port": int,
+    "grpc_port": int,
+    "data_dir": Path,
+    "policies_dir": Path,
+    "jwt_previous_secrets": _csv,
+    "upstream_allow_cidrs": _csv,
+    "token_lifetime_seconds": int,
+    "clock_skew_seconds": int,
+    "shutdown_grace_seconds": float,
+    "agent_cache_seconds": float,
+}
+_ENV_NAMES: dict[str, str] = {
+    "host": "VECTRA_HOST",
+    "rest_port": "VECTRA_REST_PORT",
+    "grpc_port": "VECTRA_GRPC_PORT",
+    "data_dir": "VECTRA_DATA_DIR",
+    "database_url": "VECTRA_DATABASE_URL",
+    "policies_dir": "VECTRA_POLICIES_DIR",
+    "admin_token": "VECTRA_ADMIN_TOKEN",
+    "jwt_secret": "VECTRA_JWT_SECRET",
+    "jwt_previous_secrets": "VECTRA_JWT_PREVIOUS_SECRETS",
+    "jwt_issuer": "VECTRA_JWT_ISSUER",
+    "jwt_audience": "VECTRA_JWT_AUDIENCE",
+    "token_lifetime_seconds": "VECTRA_TOKEN_LIFETIME_SECONDS",
+    "clock_skew_seconds": "VECTRA_CLOCK_SKEW_SECONDS",
+    "upstream_allow_cidrs": "VECTRA_UPSTREAM_ALLOW_CIDRS",
+    "log_level": "VECTRA_LOG_LEVEL",
+    "shutdown_grace_seconds": "VECTRA_SHUTDOWN_GRACE_SECONDS",
+    "agent_cache_seconds": "VECTRA_AGENT_CACHE_SECONDS",
+}
+_TOML_KEYS = {f.name for f in dataclasses.fields(Settings)} - {"extra"}
+
+
+def _parse(name: str, value: Any) -> Any:
+    parser = _PARSERS.get(name)
+    if parser is None or not isinstance(value, str):
+        if name in ("jwt_previous_secrets", "upstream_allow_cidrs") and isinstance(value, list):
+            return tuple(str(v) for v in value)
+        return value
+    try:
+        return parser(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Merge the three sources; the first one that names a setting wins."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            document = tomllib.loads(Path(config_file).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {config_file}: {exc}") from exc
+        section = document.get("vectra", document)
+        unknown = set(section) - _TOML_KEYS
+        if unknown:
+            raise ConfigError(f"config file {config_file}: unknown settings {sorted(unknown)}")
+        values.update({k: _parse(k, v) for k, v in section.items()})
+    for name, variable in _ENV_NAMES.items():
+        if variable in environ and environ[variable] != "":
+            values[name] = _parse(name, environ[variable])
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name] = _parse(name, value)
+    settings = Settings(**values)
+    _check(settings)
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    for port in (settings.rest_port, settings.grpc_port):
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"port {port} is out of range")
+    for cidr in settings.upstream_allow_cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"upstream allow CIDR {cidr!r}: {exc}") from exc
+    for secret in (settings.jwt_secret, *settings.jwt_previous_secrets):
+        if secret is not None and len(secret.encode()) < 32:
+            raise ConfigError("a JWT signing key must be at least 32 bytes (RFC 8725, RFC 7518 §3.2)")
+    if settings.admin_token is not None and len(settings.admin_token) < 16:
+        raise ConfigError("VECTRA_ADMIN_TOKEN must be at least 16 characters")
+    settings.database_path  # noqa: B018 - validates the URL early

@@ -1,0 +1,40 @@
+"""Domain objects as protobuf messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from vectra.domain.models import Agent, AgentStatus
+from vectra.grpc.generated.vectra.v1 import agents_pb2
+
+__all__ = ["agent_message", "timestamp_message"]
+
+_STATUS = {
+    AgentStatus.ACTIVE: agents_pb2.AGENT_STATUS_ACTIVE,
+    AgentStatus.QUARANTINED: agents_pb2.AGENT_STATUS_QUARANTINED,
+    AgentStatus.REVOKED: agents_pb2.AGENT_STATUS_REVOKED,
+}
+
+
+def timestamp_message(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def agent_message(agent: Agent) -> agents_pb2.Agent:
+    return agents_pb2.Agent(
+        id=agent.id,
+        name=agent.name,
+        owner_id=agent.owner_id,
+        status=_STATUS[agent.status],
+        policy_name=agent.policy_name,
+        trust_score=agent.trust_score,
+        roles=[r.value for r in agent.roles],
+        created_at=timestamp_message(agent.created_at),
+        last_seen_at=timestamp_message(agent.last_seen_at),
+    )

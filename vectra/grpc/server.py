@@ -1,0 +1,38 @@
+"""The grpc.aio server: Vectra's services, the standard health service, and reflection."""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from vectra.grpc.agents import AgentServicer
+from vectra.grpc.generated.vectra.v1 import agents_pb2, agents_pb2_grpc, tokens_pb2, tokens_pb2_grpc
+from vectra.grpc.tokens import TokenServicer
+from vectra.services.context import ServiceContext
+
+__all__ = ["create_grpc_server"]
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+def create_grpc_server(ctx: ServiceContext, address: str) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ]
+    )
+    agents_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(ctx), server)
+    tokens_pb2_grpc.add_TokenServiceServicer_to_server(TokenServicer(ctx), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [
+        agents_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
+        tokens_pb2.DESCRIPTOR.services_by_name["TokenService"].full_name,
+        health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+        reflection.SERVICE_NAME,
+    ]
+    reflection.enable_server_reflection(names, server)
+    port = server.add_insecure_port(address)
+    return server, health_servicer, port

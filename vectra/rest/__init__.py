@@ -1,0 +1,1 @@
+"""The REST face: thin Connexion handlers over vectra.services."""

@@ -1,0 +1,20 @@
+"""What a handler needs to know about its request: the service context and who is calling."""
+
+from __future__ import annotations
+
+from connexion import request
+
+from vectra.domain.models import Principal
+from vectra.services.auth import authenticate
+from vectra.services.context import ServiceContext
+
+__all__ = ["authenticated", "service_context"]
+
+
+def service_context() -> ServiceContext:
+    return request.state.vectra
+
+
+def authenticated() -> tuple[ServiceContext, Principal]:
+    ctx = service_context()
+    return ctx, authenticate(ctx, request.headers.get("authorization"))

@@ -1,0 +1,108 @@
+"""The outermost ASGI layer: request ids, one log line a request, the service context, body caps."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from vectra.services.context import ServiceContext
+
+__all__ = ["MAX_MANAGEMENT_BODY", "RequestMiddleware"]
+
+log = logging.getLogger("vectra.access")
+MAX_MANAGEMENT_BODY = 1024 * 1024
+REQUEST_ID_HEADER = b"x-request-id"
+_SAFE_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestMiddleware:
+    def __init__(self, app: Any, ctx: ServiceContext, max_body: int = MAX_MANAGEMENT_BODY) -> None:
+        self.app = app
+        self.ctx = ctx
+        self.max_body = max_body
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
+        request_id = incoming.decode() if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["vectra"] = self.ctx
+        scope["state"]["request_id"] = request_id
+        started = time.perf_counter()
+        status = 0
+
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            status = 413
+            await _send_too_large(send, request_id, self.max_body)
+            self._log(scope, status, started, request_id)
+            return
+
+        received = 0
+
+        async def counted_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge
+            return message
+
+        async def send_with_id(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, send_with_id)
+        except _BodyTooLarge:
+            if status == 0:
+                status = 413
+                await _send_too_large(send, request_id, self.max_body)
+        finally:
+            self._log(scope, status, started, request_id)
+
+    @staticmethod
+    def _log(scope: dict, status: int, started: float, request_id: str) -> None:
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": scope.get("method"),
+                "path": scope.get("path"),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "client": (scope.get("client") or ("", 0))[0],
+            },
+        )
+
+
+async def _send_too_large(send: Any, request_id: str, limit: int) -> None:
+    body = json.dumps({
+        "type": "urn:vectra:problem:body-too-large",
+        "title": "Request body too large",
+        "status": 413,
+        "detail": f"the body exceeds {limit} bytes",
+    }).encode()
+    await send({
+        "type": "http.response.start",
+        "status": 413,
+        "headers": [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+            (REQUEST_ID_HEADER, request_id.encode()),
+        ],
+    })
+    await send({"type": "http.response.body", "body": body})

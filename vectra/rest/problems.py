@@ -1,0 +1,71 @@
+"""The one table from domain errors to HTTP statuses, and RFC 9457 problem responses."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+
+from vectra.domain import errors
+
+__all__ = [
+    "STATUS_BY_ERROR",
+    "handle_connexion_problem",
+    "handle_domain_error",
+    "handle_unexpected",
+    "problem_response",
+]
+
+log = logging.getLogger("vectra.rest")
+
+STATUS_BY_ERROR: dict[type[errors.VectraError], int] = {
+    errors.InvalidInput: 400,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.AlreadyExists: 409,
+    errors.Conflict: 409,
+    errors.RateLimited: 429,
+    errors.Unavailable: 503,
+}
+
+
+def problem_response(
+    status: int, title: str, detail: str, *, slug: str = "error", headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> ConnexionResponse:
+    body = {"type": f"urn:vectra:problem:{slug}", "title": title, "status": status, "detail": detail, **extra}
+    all_headers = dict(headers or {})
+    if status == 401:
+        all_headers.setdefault("WWW-Authenticate", 'Bearer realm="vectra"')
+    return ConnexionResponse(
+        status_code=status,
+        body=json.dumps(body),
+        content_type="application/problem+json",
+        headers=all_headers,
+    )
+
+
+async def handle_domain_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, errors.VectraError)
+    status = next(code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind))
+    extra = {k: v for k, v in exc.extra.items() if k != "headers"}
+    return problem_response(status, exc.title, exc.detail, slug=exc.slug, headers=exc.extra.get("headers"),
+                            **extra)
+
+
+async def handle_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """A defect of ours: log it with its traceback, answer a plain 500 without one."""
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem_response(500, "Internal error", "the request failed; it has been logged", slug="internal")
+
+
+async def handle_connexion_problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """Connexion's own refusals (validation, unknown route, wrong method), kept to their first line."""
+    assert isinstance(exc, ProblemException)
+    detail = str(exc.detail or exc.title or "").split("\n", 1)[0]
+    slug = "invalid-input" if exc.status == 400 else "http-" + str(exc.status)
+    return problem_response(exc.status, exc.title or "Error", detail, slug=slug, headers=dict(exc.headers or {}))

@@ -1,0 +1,46 @@
+"""Who is calling: the bootstrap operator or an agent, re-checked on every request."""
+
+from __future__ import annotations
+
+import hmac
+
+from vectra.domain.errors import Forbidden, Unauthenticated
+from vectra.domain.models import AgentStatus, Principal, Role
+from vectra.services.context import ServiceContext
+from vectra.services.tokens import verify_token
+
+__all__ = ["OPERATOR", "authenticate", "require"]
+
+OPERATOR = Principal(subject="operator", roles=frozenset({Role.ADMIN}))
+
+
+def authenticate(ctx: ServiceContext, credentials: str | None) -> Principal:
+    """Turn an ``Authorization`` value (``Bearer <token>``) into a principal.
+
+    A deleted agent's token is 401; a revoked or quarantined agent is 403 at once, whatever the
+    token's lifetime.
+    """
+    token = _bearer(credentials)
+    if hmac.compare_digest(token.encode(), ctx.admin_token.encode()):
+        return OPERATOR
+    claims = verify_token(ctx, token)
+    agent = ctx.agents.get(ctx.store, str(claims["sub"]))
+    if agent is None:
+        raise Unauthenticated("the token's agent no longer exists")
+    if agent.status is not AgentStatus.ACTIVE:
+        raise Forbidden(f"agent is {agent.status.value.lower()}", reason=agent.status.value.lower())
+    return Principal(subject=agent.id, roles=frozenset(agent.roles), agent=agent)
+
+
+def require(actor: Principal, role: Role) -> None:
+    if not actor.has(role):
+        raise Forbidden(f"this operation needs the {role.value} role")
+
+
+def _bearer(credentials: str | None) -> str:
+    if not credentials:
+        raise Unauthenticated("missing bearer token")
+    scheme, _, token = credentials.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("expected 'Authorization: Bearer <token>'")
+    return token.strip()

@@ -1,0 +1,40 @@
+"""Client secrets: generated, hashed and checked with bcrypt, never on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets as _random
+
+import bcrypt
+
+__all__ = ["MAX_SECRET_BYTES", "MIN_SECRET_BYTES", "check_secret", "hash_secret", "new_secret"]
+
+MIN_SECRET_BYTES = 12
+MAX_SECRET_BYTES = 72  # bcrypt's own limit: longer secrets would be silently truncated
+_ROUNDS = 10
+# Checked when the agent is unknown, so that an unknown id costs the same time as a wrong secret.
+_DECOY_HASH = bcrypt.hashpw(b"vectra-decoy-secret", bcrypt.gensalt(_ROUNDS))
+
+
+def new_secret() -> str:
+    return _random.token_urlsafe(32)
+
+
+async def hash_secret(secret: str) -> bytes:
+    return await asyncio.to_thread(bcrypt.hashpw, secret.encode(), bcrypt.gensalt(_ROUNDS))
+
+
+def _check(secret: bytes, hashed: bytes) -> bool:
+    try:
+        return bcrypt.checkpw(secret, hashed)
+    except ValueError:
+        return False
+
+
+async def check_secret(secret: str, hashed: bytes | None) -> bool:
+    """True when ``secret`` matches ``hashed``; a missing hash or an oversized secret costs the same."""
+    raw = secret.encode()
+    usable = hashed is not None and len(raw) <= MAX_SECRET_BYTES
+    candidate = raw[:MAX_SECRET_BYTES]
+    ok = await asyncio.to_thread(_check, candidate, hashed if usable else _DECOY_HASH)
+    return ok and usable

@@ -1,0 +1,83 @@
+"""Issuing and verifying agent tokens: HS256 JWTs checked the RFC 8725 way."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from vectra.domain.errors import Forbidden, InvalidInput, Unauthenticated
+from vectra.domain.models import AgentStatus, IssuedToken
+from vectra.services.context import ServiceContext
+from vectra.services.secrets import check_secret
+
+__all__ = ["ALGORITHM", "issue_token", "verify_token"]
+
+ALGORITHM = "HS256"  # fixed: never taken from the token
+_REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]
+_INVALID_CREDENTIALS = "invalid agent id or client secret"
+
+
+async def issue_token(ctx: ServiceContext, agent_id: str, client_secret: str) -> IssuedToken:
+    """Exchange an agent's id and secret for a token. Unknown agent and wrong secret look alike."""
+    if not isinstance(agent_id, str) or not isinstance(client_secret, str):
+        raise InvalidInput("agentId and clientSecret must be strings")
+    agent = ctx.store.get_agent(agent_id) if _is_uuid(agent_id) else None
+    if not await check_secret(client_secret, agent.secret_hash if agent else None) or agent is None:
+        raise Unauthenticated(_INVALID_CREDENTIALS)
+    if agent.status is not AgentStatus.ACTIVE:
+        raise Forbidden(f"agent is {agent.status.value.lower()}", reason=agent.status.value.lower())
+    now = datetime.now(UTC).replace(microsecond=0)
+    expires = now + timedelta(seconds=ctx.settings.token_lifetime_seconds)
+    claims = {
+        "iss": ctx.settings.jwt_issuer,
+        "aud": ctx.settings.jwt_audience,
+        "sub": agent.id,
+        "iat": now,
+        "nbf": now,
+        "exp": expires,
+        "jti": str(uuid.uuid4()),
+        "roles": [r.value for r in agent.roles],
+    }
+    token = jwt.encode(claims, ctx.keyring.active_key, algorithm=ALGORITHM,
+                       headers={"kid": ctx.keyring.active_kid})
+    ctx.store.touch_agent(agent.id, now.isoformat())
+    ctx.agents.invalidate(agent.id)
+    return IssuedToken(token=token, expires_at=expires)
+
+
+def verify_token(ctx: ServiceContext, token: str) -> dict[str, Any]:
+    """The token's claims, or Unauthenticated. The key is found by ``kid`` in our own ring only."""
+    if len(token) > 8192:
+        raise Unauthenticated("token too large")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated("malformed token") from exc
+    key = ctx.keyring.keys.get(header.get("kid")) if isinstance(header.get("kid"), str) else None
+    if key is None:
+        raise Unauthenticated("unknown signing key")
+    try:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=ctx.settings.jwt_audience,
+            issuer=ctx.settings.jwt_issuer,
+            leeway=ctx.settings.clock_skew_seconds,
+            options={"require": _REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("token expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(f"invalid token: {exc}") from exc
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,27 @@
+"""The store interface the services depend on. A PostgreSQL store will implement the same."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from vectra.domain.models import Agent, AgentStatus, Page
+
+__all__ = ["Store"]
+
+
+class Store(Protocol):
+    def ping(self) -> None:
+        """Raise if the database can't be reached."""
+
+    def close(self) -> None: ...
+
+    # agents
+    def insert_agent(self, agent: Agent) -> None: ...
+    def get_agent(self, agent_id: str) -> Agent | None: ...
+    def list_agents(self, page: int, page_size: int) -> Page[Agent]: ...
+    def delete_agent(self, agent_id: str) -> bool: ...
+    def set_agent_policy(self, agent_id: str, policy_name: str | None) -> Agent | None: ...
+    def set_agent_status(
+        self, agent_id: str, status: AgentStatus, *, trust_score: float | None = None
+    ) -> Agent | None: ...
+    def touch_agent(self, agent_id: str, seen_at: str) -> None: ...
