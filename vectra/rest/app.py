@@ -12,6 +12,8 @@ from connexion.middleware import MiddlewarePosition
 from connexion.middleware.main import ConnexionMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolver
+from inflection import underscore
 
 from vectra.domain.errors import VectraError
 from vectra.rest.middleware import RequestMiddleware
@@ -27,11 +29,23 @@ SPEC_PATH = Path(str(resources.files("vectra") / "openapi.yaml"))
 _MIDDLEWARES = [m for m in ConnexionMiddleware.default_middlewares if m is not SecurityMiddleware]
 
 
+class _HandlerResolver(Resolver):
+    """``operationId: listAgents`` with ``x-openapi-router-controller: vectra.rest.agents`` → ``list_agents``.
+
+    operationIds stay the camelCase names client generators turn into method names; the handlers keep
+    Python's snake_case.
+    """
+
+    def resolve_operation_id(self, operation: Any) -> str:
+        return f"{operation.router_controller}.{underscore(operation.operation_id)}"
+
+
 def create_app(ctx: ServiceContext) -> Any:
     app = AsyncApp("vectra", middlewares=_MIDDLEWARES)
     app.add_api(
         SPEC_PATH,
         pythonic_params=True,
+        resolver=_HandlerResolver(),
         swagger_ui_options=SwaggerUIOptions(
             swagger_ui_path="/open-api", spec_path="/open-api/vectra/specifications.json"
         ),
