@@ -22,7 +22,7 @@ SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[Heal
 
 METHODS = ["GET", "POST", "DELETE", "put", "Patch", "HEAD"]
 HOSTS = ["a.example", "B.example", "c.example", "10.0.0.7", "[::1]"]
-PATHS = ["/", "/v1/items", "/v1/items/42", "/admin/users", "/users/all", "/x y", "/ä"]
+PATHS = ["/", "/v1/items", "/v1/items/42", "/admin/users", "/users/all", "/x y", "/ä", "/€/v1", "/v1/😀"]
 FIELDS = [
     "input.method",
     "input.host",
@@ -306,12 +306,13 @@ def test_trust_stays_in_range(trust, steps):
 
 
 url_text = st.one_of(
-    st.text(alphabet=st.sampled_from("htps:/[]@?#.:1aZ-+%é \x00"), max_size=30),
+    # é, € and 😀 put the URL in each of CPython's three string widths (the compiled scanner has one per width)
+    st.text(alphabet=st.sampled_from("htps:/[]@?#.:1aZ-+%é€😀 \x00"), max_size=30),
     st.builds(
         lambda scheme, auth, rest: f"{scheme}://{auth}{rest}",
         st.sampled_from(["http", "HTTPS", "ws", "a1+.-", "1x", ""]),
-        st.text(alphabet=st.sampled_from("abAB.:@[]0123456789é"), max_size=15),
-        st.text(alphabet=st.sampled_from("/?#=&aé"), max_size=10),
+        st.text(alphabet=st.sampled_from("abAB.:@[]0123456789é€😀"), max_size=15),
+        st.text(alphabet=st.sampled_from("/?#=&aé€😀"), max_size=10),
     ),
 )
 
