@@ -43,6 +43,18 @@ def wait_until(condition: Callable[[], Any], timeout: float = 15.0, interval: fl
     raise TimeoutError(f"condition not met within {timeout}s (last error: {last_error!r})")
 
 
+def clean_env(**variables: str) -> dict[str, str]:
+    """This process's environment without its VECTRA_* settings (but the choice of core), plus ``variables``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VECTRA_") or k == "VECTRA_PURE_PYTHON"}
+    return env | variables
+
+
+def run_vectra(*args: str, timeout: float = 30, **variables: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m vectra <args>`` to its end with VECTRA_* ``variables``."""
+    return subprocess.run([sys.executable, "-m", "vectra", *args], env=clean_env(**variables), capture_output=True,
+                          text=True, timeout=timeout)
+
+
 class Daemon:
     """One ``vectra serve`` process. ``env`` adds or overrides VECTRA_* settings."""
 
@@ -71,7 +83,7 @@ class Daemon:
         return f"127.0.0.1:{self.grpc_port}"
 
     def start(self) -> Daemon:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VECTRA_") or k == "VECTRA_PURE_PYTHON"}
+        env = clean_env()
         env.update({
             "VECTRA_DATA_DIR": str(self.data_dir),
             "VECTRA_REST_PORT": str(self.rest_port),
