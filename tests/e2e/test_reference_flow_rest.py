@@ -204,6 +204,15 @@ def test_unknown_agent_and_wrong_secret_get_the_same_401(daemon: Daemon, billing
     assert unknown.headers["www-authenticate"] == wrong.headers["www-authenticate"]
 
 
+def test_tokens_take_the_agent_id_in_any_uuid_spelling(daemon: Daemon, billing: dict) -> None:
+    """As ``GET /agents/{agentId}`` does: a UUID is the same id in upper case or without hyphens."""
+    with daemon.client() as client:
+        for spelling in (billing["id"].upper(), uuid.UUID(billing["id"]).hex, f"{{{billing['id']}}}"):
+            answer = client.post("/tokens", json={"agentId": spelling, "clientSecret": SECRET})
+            assert answer.status_code == 200, spelling
+            assert jwt.decode(answer.json()["token"], options={"verify_signature": False})["sub"] == billing["id"]
+
+
 @pytest.mark.parametrize("secret", ["x" * 11, "é" * 37, "x" * 73])
 def test_a_given_secret_must_be_12_to_72_bytes(daemon: Daemon, admin: httpx.Client, secret: str) -> None:
     before = admin.get("/agents").json()["totalCount"]
