@@ -128,6 +128,13 @@ def test_lift_quarantine_of_unknown_bad_or_active_agents(stubs: Stubs) -> None:
     assert lift(created.id) == Code.FAILED_PRECONDITION
 
 
+@pytest.mark.parametrize("agent_id", ["not-a-uuid", "x" * 100_000])
+def test_a_malformed_agent_id_is_invalid_argument_whatever_its_size(stubs: Stubs, agent_id: str) -> None:
+    assert _code(lambda: _get(stubs, agent_id)) == Code.INVALID_ARGUMENT
+    request = agents_pb2.AssignPolicyRequest(agent_id=agent_id, policy_name="billing-policy")
+    assert _code(lambda: stubs.agents.AssignPolicy(request, metadata=ADMIN)) == Code.INVALID_ARGUMENT
+
+
 def test_lift_quarantine_restores_a_quarantined_agent(make_daemon: Callable[..., Daemon]) -> None:
     own = make_daemon(env={"VECTRA_AGENT_CACHE_SECONDS": "0"})
     with own.channel() as channel:
