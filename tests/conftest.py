@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.daemon import Daemon
+from tests.e2e.daemon import Daemon, Stubs
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +39,10 @@ def make_daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
 def admin(daemon: Daemon) -> Iterator[httpx.Client]:
     with daemon.admin() as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def stubs(daemon: Daemon) -> Iterator[Stubs]:
+    """gRPC clients of the module's daemon."""
+    with daemon.channel() as channel:
+        yield Stubs.on(channel)

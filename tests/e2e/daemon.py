@@ -8,15 +8,18 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 import httpx
 
+from vectra.grpc.generated.vectra.v1 import agents_pb2_grpc, tokens_pb2_grpc
+
 ADMIN_TOKEN = "test-operator-token-0123456789abcdef"
 JWT_SECRET = "test-signing-key-0123456789abcdef-0123456789"
+SERVE = (sys.executable, "-m", "vectra", "serve")
 
 
 def free_port() -> int:
@@ -40,11 +43,30 @@ def wait_until(condition: Callable[[], Any], timeout: float = 15.0, interval: fl
     raise TimeoutError(f"condition not met within {timeout}s (last error: {last_error!r})")
 
 
+def clean_env(**variables: str) -> dict[str, str]:
+    """This process's environment without its VECTRA_* settings (but the choice of core), plus ``variables``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VECTRA_") or k == "VECTRA_PURE_PYTHON"}
+    return env | variables
+
+
+def run_vectra(*args: str, timeout: float = 30, **variables: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m vectra <args>`` to its end with VECTRA_* ``variables``."""
+    return subprocess.run([sys.executable, "-m", "vectra", *args], env=clean_env(**variables), capture_output=True,
+                          text=True, timeout=timeout)
+
+
 class Daemon:
     """One ``vectra serve`` process. ``env`` adds or overrides VECTRA_* settings."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, admin_token: str | None = ADMIN_TOKEN):
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        admin_token: str | None = ADMIN_TOKEN,
+        command: Sequence[str] = SERVE,
+    ):
         self.data_dir = data_dir
+        self.command = list(command)
         self.rest_port = free_port()
         self.grpc_port = free_port()
         self.extra_env = dict(env or {})
@@ -61,7 +83,7 @@ class Daemon:
         return f"127.0.0.1:{self.grpc_port}"
 
     def start(self) -> Daemon:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VECTRA_") or k == "VECTRA_PURE_PYTHON"}
+        env = clean_env()
         env.update({
             "VECTRA_DATA_DIR": str(self.data_dir),
             "VECTRA_REST_PORT": str(self.rest_port),
@@ -73,9 +95,7 @@ class Daemon:
             env["VECTRA_ADMIN_TOKEN"] = self.admin_token
         env.update(self.extra_env)
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "vectra", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        self.process = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_until(self._ready, timeout=30)
         except TimeoutError:
@@ -116,3 +136,34 @@ class Daemon:
 
     def channel(self) -> grpc.Channel:
         return grpc.insecure_channel(self.grpc_target)
+
+    # the reference flow's first steps ----------------------------------------------------------
+    def register_agent(self, name: str = "billing-agent", owner_id: str = "team-finance", **fields: Any) -> dict:
+        """Register an agent as the operator; the 201 body ``{id, name, clientSecret}``."""
+        with self.admin() as admin:
+            answer = admin.post("/agents", json={"name": name, "ownerId": owner_id, **fields})
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    def token_for(self, agent: dict) -> str:
+        """A token for an agent as returned by :meth:`register_agent`."""
+        with self.client() as client:
+            answer = client.post("/tokens", json={"agentId": agent["id"], "clientSecret": agent["clientSecret"]})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["token"]
+
+
+class Stubs(NamedTuple):
+    """The generated clients of Vectra's gRPC services, on one channel."""
+
+    agents: agents_pb2_grpc.AgentServiceStub
+    tokens: tokens_pb2_grpc.TokenServiceStub
+
+    @classmethod
+    def on(cls, channel: grpc.Channel) -> Stubs:
+        return cls(agents_pb2_grpc.AgentServiceStub(channel), tokens_pb2_grpc.TokenServiceStub(channel))
+
+
+def bearer(token: str) -> tuple[tuple[str, str]]:
+    """gRPC call metadata carrying a token, as REST's ``Authorization`` header."""
+    return (("authorization", f"Bearer {token}"),)

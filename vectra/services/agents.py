@@ -45,7 +45,8 @@ def parse_agent_id(agent_id: str) -> str:
     try:
         return str(uuid.UUID(str(agent_id)))
     except ValueError as exc:
-        raise InvalidInput(f"agent id {agent_id!r} is not a UUID", pointer="agentId") from exc
+        # Not echoed: an unbounded id in the detail outgrows gRPC's metadata limit and loses the status code.
+        raise InvalidInput("agentId is not a UUID", pointer="agentId") from exc
 
 
 async def list_agents(ctx: ServiceContext, actor: Principal, page: int = 1, page_size: int = 25) -> Page[Agent]:

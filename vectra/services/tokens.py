@@ -24,7 +24,8 @@ async def issue_token(ctx: ServiceContext, agent_id: str, client_secret: str) ->
     """Exchange an agent's id and secret for a token. Unknown agent and wrong secret look alike."""
     if not isinstance(agent_id, str) or not isinstance(client_secret, str):
         raise InvalidInput("agentId and clientSecret must be strings")
-    agent = ctx.store.get_agent(agent_id) if _is_uuid(agent_id) else None
+    canonical_id = _canonical_uuid(agent_id)
+    agent = ctx.store.get_agent(canonical_id) if canonical_id else None
     if not await check_secret(client_secret, agent.secret_hash if agent else None) or agent is None:
         raise Unauthenticated(_INVALID_CREDENTIALS)
     if agent.status is not AgentStatus.ACTIVE:
@@ -75,9 +76,9 @@ def verify_token(ctx: ServiceContext, token: str) -> dict[str, Any]:
         raise Unauthenticated(f"invalid token: {exc}") from exc
 
 
-def _is_uuid(value: str) -> bool:
+def _canonical_uuid(value: str) -> str | None:
+    """The id as stored (lower-case, hyphenated), whatever UUID spelling the caller used; None if it is none."""
     try:
-        uuid.UUID(value)
+        return str(uuid.UUID(value))
     except ValueError:
-        return False
-    return True
+        return None
