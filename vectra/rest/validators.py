@@ -9,6 +9,7 @@ the services use, so that REST and gRPC refuse the same input with the same mess
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -78,9 +79,11 @@ class _JsonBody(JSONRequestBodyValidator):
         if not raw:
             return None
         try:
-            return json.loads(raw.decode(self._encoding))
+            if codecs.lookup(self._encoding).name != "utf-8":  # RFC 8259 §8.1; the handler reads UTF-8
+                raise LookupError(self._encoding)
+            return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, LookupError):
-            raise InvalidInput(f"the body is not text in {self._encoding}", pointer="body") from None
+            raise InvalidInput("the body must be JSON in UTF-8", pointer="body") from None
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                                pointer="body") from None
