@@ -90,6 +90,8 @@ def test_an_unreadable_body_is_a_4xx_problem(
     problem = _refused(admin.post("/agents", content=content, headers=headers), status)
     if "charset" in headers["content-type"] or b"\xff" in content:
         assert problem["detail"] == "the body must be JSON in UTF-8"
+    if not content:
+        assert problem["detail"] == "body is required"
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
 
@@ -74,6 +75,12 @@ def _refusal(error: ValidationError, root: str = "") -> InvalidInput:
 
 
 class _JsonBody(JSONRequestBodyValidator):
+    async def wrap_receive(self, receive: Any, *, scope: Any) -> tuple[Any, Any]:
+        try:
+            return await super().wrap_receive(receive, scope=scope)
+        except BadRequestProblem:  # Connexion's own "RequestBody is required", for an empty body
+            raise input_errors.required("body") from None
+
     async def _parse(self, stream: AsyncIterator[bytes], scope: Any) -> Any:
         raw = b"".join([chunk async for chunk in stream])
         if not raw:
