@@ -33,7 +33,7 @@ MAX_PAGE = 1_000_000
 MAX_PAGE_SIZE = 100
 MAX_NAME_LENGTH = 200
 MAX_POLICY_NAME_LENGTH = 128
-POLICY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+POLICY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def check_page(page: int, page_size: int) -> None:
