@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 from datetime import UTC, datetime
@@ -39,6 +40,9 @@ def configure_logging(level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.captureWarnings(True)
+    # gRPC's C core writes plain-text lines of its own to stderr; what matters of them reaches the
+    # log as Python exceptions. GRPC_VERBOSITY=debug (set by the operator) brings them back.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     sys.excepthook = _log_uncaught
     threading.excepthook = lambda args: _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "connexion"):

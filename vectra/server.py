@@ -101,6 +101,8 @@ async def serve(settings: Settings) -> None:
     log.info("grpc listening", extra={"address": f"{settings.host}:{grpc_port}"})
     try:
         await rest.serve()
+    except SystemExit as exc:  # uvicorn logs why it could not bind its port, then exits
+        raise StartupError(f"REST port {settings.rest_port} can't be used") from exc
     finally:
         stopping.set()
         await stop_task

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -104,12 +105,33 @@ def _unusable_paths(tmp_path: Path) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.parametrize("case", ["data dir is a file", "data dir below a file", "database is a directory"])
-def test_an_unusable_data_path_is_one_json_line_and_exit_2(tmp_path: Path, case: str) -> None:
-    args = _unusable_paths(tmp_path)[case]
-    done = _run([*args, "--rest-port", str(free_port()), "--grpc-port", str(free_port())], _environment())
+def _assert_cannot_start(done: subprocess.CompletedProcess[str], reason: str) -> None:
+    """Exit 2, every line JSON, and the last error says why in one line."""
     assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
     entries = [json.loads(line) for line in done.stderr.splitlines()]
     errors = [e for e in entries if e["level"] == "error"]
-    assert len(errors) == 1 and errors[0]["message"].startswith("cannot start: ")
+    assert errors and errors[-1]["message"].startswith("cannot start: ") and reason in errors[-1]["message"]
+    assert not any("exception" in e for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [("data dir is a file", "is not a directory"), ("data dir below a file", "is not a directory"),
+     ("database is a directory", "can't open the database")],
+)
+def test_an_unusable_data_path_is_one_json_line_and_exit_2(tmp_path: Path, case: str, reason: str) -> None:
+    args = _unusable_paths(tmp_path)[case]
+    done = _run([*args, "--rest-port", str(free_port()), "--grpc-port", str(free_port())], _environment())
+    _assert_cannot_start(done, reason)
+
+
+@pytest.mark.parametrize("taken", ["--rest-port", "--grpc-port"])
+def test_a_port_in_use_is_a_json_error_and_exit_2(tmp_path: Path, taken: str) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        ports = {"--rest-port": str(free_port()), "--grpc-port": str(free_port())}
+        ports[taken] = str(holder.getsockname()[1])
+        done = _run(["--data-dir", str(tmp_path / "data"), *[x for pair in ports.items() for x in pair]],
+                    _environment())
+    _assert_cannot_start(done, "port " + ports[taken])
