@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
@@ -42,6 +43,23 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(flags, config_file=getattr(args, "config", None))
 
 
+def _serve(settings: Settings) -> int:
+    from vectra.server import StartupError, serve
+
+    try:
+        import uvloop
+
+        run = uvloop.run
+    except ImportError:
+        run = asyncio.run
+    try:
+        run(serve(settings))
+    except StartupError as exc:
+        logging.getLogger("vectra.server").error(f"cannot start: {exc}")
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -51,15 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         configure_logging(settings.log_level)
-        from vectra.server import serve
-
-        try:
-            import uvloop
-        except ImportError:
-            asyncio.run(serve(settings))
-        else:
-            uvloop.run(serve(settings))
-        return 0
+        return _serve(settings)
     if args.command == "rotate-key":
         from vectra.services.keyring import rotate_keyring_file
 

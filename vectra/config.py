@@ -5,11 +5,12 @@ The flag and variable names are fixed by DESIGN.md (operators and scripts depend
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
+import math
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,22 +54,79 @@ class Settings:
         raise ConfigError(f"unsupported database URL {url!r}: only sqlite:///path is supported so far")
 
 
-# name in Settings -> (environment variable, parser)
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
-_PARSERS: dict[str, Any] = {
-    "rest_port": int,
-    "grpc_port": int,
-    "data_dir": Path,
-    "policies_dir": Path,
+def _csv(name: str, value: object) -> tuple[str, ...]:
+    """A list of strings: ``"a, b"`` from a flag or variable, or a TOML array of strings."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise ConfigError(f"{name} must be a list of strings, not {_shown(value)}")
+
+
+def _integer(name: str, value: object) -> int:
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,18}", value.strip()):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ConfigError(f"{name} must be a whole number, not {_shown(value)}")
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, not {_shown(value)}") from None
+    else:
+        raise ConfigError(f"{name} must be a number, not {_shown(value)}")
+    if not math.isfinite(number):
+        raise ConfigError(f"{name} must be a finite number, not {_shown(value)}")
+    return number
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, not {_shown(value)}")
+    return value
+
+
+def _path(name: str, value: object) -> Path:
+    if isinstance(value, Path):
+        return value
+    return Path(_text(name, value))
+
+
+def _shown(value: object) -> str:
+    """A short string is quoted; anything else is named by its type (secret settings only fail on type)."""
+    if isinstance(value, str) and len(value) <= 40:
+        return repr(value)
+    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a long string", list: "a list"}
+    return kinds.get(type(value), "a " + type(value).__name__)
+
+
+_COERCE: dict[str, Callable[[str, object], Any]] = {
+    "host": _text,
+    "rest_port": _integer,
+    "grpc_port": _integer,
+    "data_dir": _path,
+    "database_url": _text,
+    "policies_dir": _path,
+    "admin_token": _text,
+    "jwt_secret": _text,
     "jwt_previous_secrets": _csv,
+    "jwt_issuer": _text,
+    "jwt_audience": _text,
+    "token_lifetime_seconds": _integer,
+    "clock_skew_seconds": _integer,
     "upstream_allow_cidrs": _csv,
-    "token_lifetime_seconds": int,
-    "clock_skew_seconds": int,
-    "shutdown_grace_seconds": float,
-    "agent_cache_seconds": float,
+    "log_level": _text,
+    "shutdown_grace_seconds": _number,
+    "agent_cache_seconds": _number,
 }
 _ENV_NAMES: dict[str, str] = {
     "host": "VECTRA_HOST",
@@ -89,19 +147,15 @@ _ENV_NAMES: dict[str, str] = {
     "shutdown_grace_seconds": "VECTRA_SHUTDOWN_GRACE_SECONDS",
     "agent_cache_seconds": "VECTRA_AGENT_CACHE_SECONDS",
 }
-_TOML_KEYS = {f.name for f in dataclasses.fields(Settings)} - {"extra"}
+_TOML_KEYS = set(_COERCE)
 
 
-def _parse(name: str, value: Any) -> Any:
-    parser = _PARSERS.get(name)
-    if parser is None or not isinstance(value, str):
-        if name in ("jwt_previous_secrets", "upstream_allow_cidrs") and isinstance(value, list):
-            return tuple(str(v) for v in value)
-        return value
+def _parse(name: str, value: object, source: str) -> Any:
+    """The setting's value in its type, or a ConfigError naming the setting and where it came from."""
     try:
-        return parser(value)
-    except ValueError as exc:
-        raise ConfigError(f"{name}: {exc}") from exc
+        return _COERCE[name](name, value)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (from {source})") from None
 
 
 def load_settings(
@@ -118,16 +172,18 @@ def load_settings(
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"config file {config_file}: {exc}") from exc
         section = document.get("vectra", document)
+        if not isinstance(section, dict):
+            raise ConfigError(f"config file {config_file}: [vectra] must be a table")
         unknown = set(section) - _TOML_KEYS
         if unknown:
             raise ConfigError(f"config file {config_file}: unknown settings {sorted(unknown)}")
-        values.update({k: _parse(k, v) for k, v in section.items()})
+        values.update({k: _parse(k, v, f"config file {config_file}") for k, v in section.items()})
     for name, variable in _ENV_NAMES.items():
         if variable in environ and environ[variable] != "":
-            values[name] = _parse(name, environ[variable])
+            values[name] = _parse(name, environ[variable], variable)
     for name, value in (flags or {}).items():
         if value is not None:
-            values[name] = _parse(name, value)
+            values[name] = _parse(name, value, "--" + name.replace("_", "-"))
     settings = Settings(**values)
     _check(settings)
     return settings
@@ -137,6 +193,13 @@ def _check(settings: Settings) -> None:
     for port in (settings.rest_port, settings.grpc_port):
         if not 0 <= port <= 65535:
             raise ConfigError(f"port {port} is out of range")
+    if settings.log_level.lower() not in _LOG_LEVELS:
+        raise ConfigError(f"log level must be one of {', '.join(_LOG_LEVELS)}")
+    if settings.token_lifetime_seconds < 1:
+        raise ConfigError("token_lifetime_seconds must be at least 1")
+    for name in ("clock_skew_seconds", "shutdown_grace_seconds", "agent_cache_seconds"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"{name} must not be negative")
     for cidr in settings.upstream_allow_cidrs:
         try:
             ipaddress.ip_network(cidr, strict=False)

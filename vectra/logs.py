@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
 from datetime import UTC, datetime
+from types import TracebackType
 
 __all__ = ["configure_logging"]
 
@@ -27,12 +30,26 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "info") -> None:
+    """Route everything the process may write to stderr through one JSON handler.
+
+    Python warnings and uncaught exceptions would otherwise print plain text of their own.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)
+    # gRPC's C core writes plain-text lines of its own to stderr; what matters of them reaches the
+    # log as Python exceptions. GRPC_VERBOSITY=debug (set by the operator) brings them back.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    sys.excepthook = _log_uncaught
+    threading.excepthook = lambda args: _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "connexion"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # the request middleware logs each request
+
+
+def _log_uncaught(kind: type[BaseException], value: BaseException | None, traceback: TracebackType | None) -> None:
+    logging.getLogger("vectra").critical("uncaught exception", exc_info=(kind, value, traceback))  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ import uvicorn
 from grpc_health.v1 import health_pb2
 
 from vectra.config import Settings
+from vectra.domain.errors import Unavailable
 from vectra.grpc.server import create_grpc_server
 from vectra.rest.app import create_app
 from vectra.services.context import ServiceContext
@@ -19,17 +20,30 @@ from vectra.services.health import check_health
 from vectra.services.keyring import load_admin_token, load_keyring
 from vectra.store import SqliteStore
 
-__all__ = ["build_context", "serve"]
+__all__ = ["StartupError", "build_context", "serve"]
 
 log = logging.getLogger("vectra.server")
 _HEALTH_INTERVAL = 2.0
 
 
+class StartupError(Exception):
+    """The daemon can't start with these settings on this machine (the message says why, in one line)."""
+
+
 def build_context(settings: Settings) -> ServiceContext:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(settings.database_path)
-    keyring = load_keyring(settings.data_dir, settings.jwt_secret, settings.jwt_previous_secrets)
-    admin_token = load_admin_token(settings.data_dir, settings.admin_token)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SqliteStore(settings.database_path)
+        keyring = load_keyring(settings.data_dir, settings.jwt_secret, settings.jwt_previous_secrets)
+        admin_token = load_admin_token(settings.data_dir, settings.admin_token)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise StartupError(f"data directory {settings.data_dir} is not a directory") from exc
+    except OSError as exc:
+        raise StartupError(f"data directory {settings.data_dir}: {exc.strerror or exc}") from exc
+    except Unavailable as exc:
+        raise StartupError(exc.detail) from exc
+    except (ValueError, RuntimeError) as exc:  # a damaged key file, a database newer than this Vectra
+        raise StartupError(str(exc)) from exc
     return ServiceContext(settings=settings, store=store, keyring=keyring, admin_token=admin_token)
 
 
@@ -55,7 +69,11 @@ async def serve(settings: Settings) -> None:
             server_header=False,
         )
     )
-    grpc_server, grpc_health, grpc_port = create_grpc_server(ctx, f"{settings.host}:{settings.grpc_port}")
+    try:
+        grpc_server, grpc_health, grpc_port = create_grpc_server(ctx, f"{settings.host}:{settings.grpc_port}")
+    except RuntimeError as exc:  # grpc: "Failed to bind to address ..."
+        ctx.store.close()
+        raise StartupError(f"gRPC port {settings.grpc_port}: {exc}") from exc
     await grpc_server.start()
 
     stopping = asyncio.Event()
@@ -83,6 +101,8 @@ async def serve(settings: Settings) -> None:
     log.info("grpc listening", extra={"address": f"{settings.host}:{grpc_port}"})
     try:
         await rest.serve()
+    except SystemExit as exc:  # uvicorn logs why it could not bind its port, then exits
+        raise StartupError(f"REST port {settings.rest_port} can't be used") from exc
     finally:
         stopping.set()
         await stop_task

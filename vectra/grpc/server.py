@@ -7,6 +7,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from vectra.grpc.agents import AgentServicer
+from vectra.grpc.decoding import UndecodableRequests
 from vectra.grpc.generated.vectra.v1 import agents_pb2, agents_pb2_grpc, tokens_pb2, tokens_pb2_grpc
 from vectra.grpc.tokens import TokenServicer
 from vectra.services.context import ServiceContext
@@ -18,6 +19,7 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 def create_grpc_server(ctx: ServiceContext, address: str) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
     server = grpc.aio.server(
+        interceptors=[UndecodableRequests()],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

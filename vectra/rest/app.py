@@ -16,17 +16,21 @@ from connexion.resolver import Resolver
 from inflection import underscore
 
 from vectra.domain.errors import VectraError
+from vectra.rest.authentication import AuthenticationMiddleware
 from vectra.rest.middleware import RequestMiddleware
 from vectra.rest.problems import handle_connexion_problem, handle_domain_error, handle_unexpected
+from vectra.rest.validators import VALIDATORS
 from vectra.services.context import ServiceContext
 
 __all__ = ["SPEC_PATH", "create_app"]
 
 SPEC_PATH = Path(str(resources.files("vectra") / "openapi.yaml"))
 
-# Authentication is the services' job (the same code serves gRPC), so Connexion's own security
-# middleware is left out; the spec still declares bearer auth for clients and documentation.
-_MIDDLEWARES = [m for m in ConnexionMiddleware.default_middlewares if m is not SecurityMiddleware]
+# Authentication is the services' job (the same code serves gRPC): Connexion's own security
+# middleware gives its place, before validation, to one that calls the services' authenticate.
+_MIDDLEWARES = [
+    AuthenticationMiddleware if m is SecurityMiddleware else m for m in ConnexionMiddleware.default_middlewares
+]
 
 
 class _HandlerResolver(Resolver):
@@ -46,6 +50,7 @@ def create_app(ctx: ServiceContext) -> Any:
         SPEC_PATH,
         pythonic_params=True,
         resolver=_HandlerResolver(),
+        validator_map=VALIDATORS,
         swagger_ui_options=SwaggerUIOptions(
             swagger_ui_path="/open-api", spec_path="/open-api/vectra/specifications.json"
         ),

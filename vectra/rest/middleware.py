@@ -33,15 +33,21 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
+        headers = dict(scope["headers"])
+        incoming = headers.get(REQUEST_ID_HEADER, b"")
         request_id = incoming.decode() if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["vectra"] = self.ctx
         scope["state"]["request_id"] = request_id
         started = time.perf_counter()
         status = 0
 
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+        declared = headers.get(b"content-length")
+        try:
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+                raise _BodyTooLarge
+            if declared is None and b"transfer-encoding" in headers:
+                receive = await _buffered(scope, receive, self.max_body)
+        except _BodyTooLarge:
             status = 413
             await _send_too_large(send, request_id, self.max_body)
             self._log(scope, status, started, request_id)
@@ -87,6 +93,41 @@ class RequestMiddleware:
                 "client": (scope.get("client") or ("", 0))[0],
             },
         )
+
+
+async def _buffered(scope: dict, receive: Any, limit: int) -> Any:
+    """Read a chunked body (at most ``limit`` bytes) and give it a Content-Length.
+
+    Connexion takes a request without Content-Length for one without a body; a chunked body is
+    read here and replayed whole, so that it is validated and capped like any other.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return _replay(message, receive)
+        size += len(message.get("body", b""))
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    scope["headers"] = [
+        (name, value) for name, value in scope["headers"] if name != b"transfer-encoding"
+    ] + [(b"content-length", str(len(body)).encode())]
+    return _replay({"type": "http.request", "body": body, "more_body": False}, receive)
+
+
+def _replay(first: dict, receive: Any) -> Any:
+    """A receive channel that gives ``first`` once, then whatever ``receive`` gives."""
+    pending = [first]
+
+    async def replayed() -> dict:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 async def _send_too_large(send: Any, request_id: str, limit: int) -> None:

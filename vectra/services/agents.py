@@ -7,14 +7,16 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from vectra.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vectra.domain.errors import Conflict, Forbidden, NotFound
 from vectra.domain.models import Agent, AgentStatus, NewAgent, Page, Principal, Role
+from vectra.services import input_errors
 from vectra.services.auth import require
 from vectra.services.context import ServiceContext
 from vectra.services.secrets import MAX_SECRET_BYTES, MIN_SECRET_BYTES, hash_secret, new_secret
 
 __all__ = [
     "DEFAULT_TRUST",
+    "MAX_PAGE",
     "MAX_PAGE_SIZE",
     "assign_policy",
     "check_page",
@@ -27,26 +29,29 @@ __all__ = [
 ]
 
 DEFAULT_TRUST = 0.5
+MAX_PAGE = 1_000_000
 MAX_PAGE_SIZE = 100
 MAX_NAME_LENGTH = 200
+MAX_POLICY_NAME_LENGTH = 128
 POLICY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def check_page(page: int, page_size: int) -> None:
     """The pagination rules shared by every list."""
-    if not isinstance(page, int) or page < 1:
-        raise InvalidInput("page must be a whole number from 1", pointer="page")
-    if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"pageSize must be from 1 to {MAX_PAGE_SIZE}", pointer="pageSize")
+    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
+        raise input_errors.out_of_range("page", 1, MAX_PAGE)
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise input_errors.out_of_range("pageSize", 1, MAX_PAGE_SIZE)
 
 
 def parse_agent_id(agent_id: str) -> str:
     """A canonical UUID string, or InvalidInput for a malformed id."""
+    if not isinstance(agent_id, str) or len(agent_id) > 64:
+        raise input_errors.malformed("agentId", "a UUID")
     try:
-        return str(uuid.UUID(str(agent_id)))
+        return str(uuid.UUID(agent_id))
     except ValueError as exc:
-        # Not echoed: an unbounded id in the detail outgrows gRPC's metadata limit and loses the status code.
-        raise InvalidInput("agentId is not a UUID", pointer="agentId") from exc
+        raise input_errors.malformed("agentId", "a UUID") from exc
 
 
 async def list_agents(ctx: ServiceContext, actor: Principal, page: int = 1, page_size: int = 25) -> Page[Agent]:
@@ -75,16 +80,14 @@ async def register_agent(
     policy_name: str | None = None,
 ) -> NewAgent:
     require(actor, Role.ADMIN)
-    name = _text("name", name, required=True)
-    owner_id = _text("ownerId", owner_id, required=False)
+    name = _text("name", name)
+    owner_id = _text("ownerId", owner_id)
     if client_secret is None or client_secret == "":
         client_secret = new_secret()
-    elif not isinstance(client_secret, str) or not (
-        MIN_SECRET_BYTES <= len(client_secret.encode()) <= MAX_SECRET_BYTES
-    ):
-        raise InvalidInput(
-            f"clientSecret must be {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes", pointer="clientSecret"
-        )
+    elif not isinstance(client_secret, str):
+        raise input_errors.malformed("clientSecret", "a string")
+    elif not MIN_SECRET_BYTES <= len(client_secret.encode()) <= MAX_SECRET_BYTES:
+        raise input_errors.wrong_size("clientSecret", MIN_SECRET_BYTES, MAX_SECRET_BYTES, "bytes")
     granted = _roles(roles)
     if policy_name is not None:
         _policy_name(policy_name)
@@ -153,30 +156,42 @@ def _changed(ctx: ServiceContext, agent_id: str, agent: Agent | None) -> Agent:
     return agent
 
 
-def _text(pointer: str, value: object, *, required: bool) -> str | None:
+def _text(pointer: str, value: object) -> str:
+    """A required, non-blank string of bounded length (empty counts as missing: gRPC can't tell them apart)."""
     if value is None or value == "":
-        if required:
-            raise InvalidInput(f"{pointer} is required", pointer=pointer)
-        return None
-    if not isinstance(value, str) or len(value) > MAX_NAME_LENGTH or not value.strip():
-        raise InvalidInput(f"{pointer} must be a non-blank string of at most {MAX_NAME_LENGTH} characters",
-                           pointer=pointer)
+        raise input_errors.required(pointer)
+    if not isinstance(value, str):
+        raise input_errors.malformed(pointer, "a string")
+    if len(value) > MAX_NAME_LENGTH:
+        raise input_errors.too_long(pointer, MAX_NAME_LENGTH)
+    if not value.strip():
+        raise input_errors.blank(pointer)
     return value
 
 
 def _roles(roles: Sequence[str] | None) -> tuple[Role, ...]:
-    if not roles:
+    """At most one of each role; none given means ``agent``."""
+    if roles is None or (isinstance(roles, (list, tuple)) and not roles):
         return (Role.AGENT,)
-    try:
-        granted = tuple(dict.fromkeys(Role(r) for r in roles))
-    except ValueError as exc:
-        raise InvalidInput(f"roles must be among {[r.value for r in Role]}", pointer="roles") from exc
-    return granted
+    if not isinstance(roles, (list, tuple)):
+        raise input_errors.malformed("roles", "a list")
+    if len(roles) > len(Role):
+        raise input_errors.too_many("roles", len(Role))
+    allowed = [r.value for r in Role]
+    for index, role in enumerate(roles):
+        if not isinstance(role, str) or role not in allowed:
+            raise input_errors.not_one_of(f"roles[{index}]", allowed)
+    if len(set(roles)) != len(roles):
+        raise input_errors.repeated("roles")
+    return tuple(Role(r) for r in roles)
 
 
 def _policy_name(name: object) -> None:
-    if not isinstance(name, str) or not POLICY_NAME.match(name):
-        raise InvalidInput(
-            "policyName must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-            pointer="policyName",
-        )
+    if name is None or name == "":
+        raise input_errors.required("policyName")
+    if not isinstance(name, str):
+        raise input_errors.malformed("policyName", "a string")
+    if len(name) > MAX_POLICY_NAME_LENGTH:
+        raise input_errors.too_long("policyName", MAX_POLICY_NAME_LENGTH)
+    if not POLICY_NAME.match(name):
+        raise input_errors.malformed("policyName", "letters, digits, '.', '_' or '-', starting with a letter or digit")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from vectra.domain.errors import Unavailable
 from vectra.services.context import ServiceContext
 
 __all__ = ["HealthReport", "check_health"]
@@ -24,7 +25,9 @@ def check_health(ctx: ServiceContext) -> HealthReport:
     try:
         ctx.store.ping()
         checks["database"] = (True, time.perf_counter() - t0, None)
-    except Exception as exc:  # any failure of the database is "unhealthy", never a 500
+    except Unavailable as exc:
+        checks["database"] = (False, time.perf_counter() - t0, exc.detail)
+    except Exception as exc:  # a store without the mapping: still "unhealthy", never a 500
         checks["database"] = (False, time.perf_counter() - t0, type(exc).__name__)
     return HealthReport(
         healthy=all(ok for ok, _, _ in checks.values()),

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
+import stat
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from vectra.domain.errors import Unavailable
 from vectra.domain.models import Agent, AgentStatus, Page, Role
 from vectra.store.migrations import migrate
 
 __all__ = ["SqliteStore"]
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """Which file ``path`` is (device, inode); OSError when there is none, or one we can't use."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode) or not os.access(path, os.R_OK | os.W_OK):
+        raise PermissionError(f"{path} is not a readable and writable file")
+    return info.st_dev, info.st_ino
 
 
 def _agent_from_row(row: dict[str, Any]) -> Agent:
@@ -55,20 +68,41 @@ class SqliteStore:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.execute("PRAGMA busy_timeout=10000")
-        migrate(self._conn)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA busy_timeout=10000")
+            migrate(self._conn)
+            self._file = _identity(path)
+        except (OSError, sqlite3.Error) as exc:
+            raise Unavailable(f"can't open the database {path}: {exc}") from exc
         self._db = sqlite_utils.Database(self._conn)
         self._lock = threading.RLock()
         self.path = path
 
-    def ping(self) -> None:
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[sqlite3.Connection]:
+        """The connection under the lock. Any failure of the database becomes ``Unavailable``.
+
+        The open connection would keep working on a file deleted or replaced under it (and lose
+        every later write), so the file is checked to still be the one that was opened.
+        """
         with self._lock:
-            self._conn.execute("SELECT count(*) FROM agents LIMIT 1").fetchone()
+            try:
+                if _identity(self.path) != self._file:
+                    raise Unavailable("the database file was removed or replaced")
+                yield self._conn
+            except OSError as exc:
+                raise Unavailable("the database file can't be reached") from exc
+            except sqlite3.Error as exc:
+                raise Unavailable(f"the database failed: {exc}") from exc
+
+    def ping(self) -> None:
+        with self._session() as conn:
+            conn.execute("SELECT count(*) FROM agents LIMIT 1").fetchone()
 
     def close(self) -> None:
         with self._lock:
@@ -76,17 +110,17 @@ class SqliteStore:
 
     # agents ------------------------------------------------------------------------------------
     def insert_agent(self, agent: Agent) -> None:
-        with self._lock:
+        with self._session():
             self._db["agents"].insert(_agent_to_row(agent))
 
     def get_agent(self, agent_id: str) -> Agent | None:
-        with self._lock:
+        with self._session():
             rows = list(self._db.query("SELECT * FROM agents WHERE id = ?", [agent_id]))
         return _agent_from_row(rows[0]) if rows else None
 
     def list_agents(self, page: int, page_size: int) -> Page[Agent]:
-        with self._lock:
-            total = self._conn.execute("SELECT count(*) FROM agents").fetchone()[0]
+        with self._session() as conn:
+            total = conn.execute("SELECT count(*) FROM agents").fetchone()[0]
             rows = self._db.query(
                 "SELECT * FROM agents ORDER BY created_at, id LIMIT ? OFFSET ?",
                 [page_size, (page - 1) * page_size],
@@ -95,8 +129,8 @@ class SqliteStore:
         return Page(items=items, page=page, page_size=page_size, total_count=total)
 
     def delete_agent(self, agent_id: str) -> bool:
-        with self._lock:
-            return self._conn.execute("DELETE FROM agents WHERE id = ?", [agent_id]).rowcount == 1
+        with self._session() as conn:
+            return conn.execute("DELETE FROM agents WHERE id = ?", [agent_id]).rowcount == 1
 
     def set_agent_policy(self, agent_id: str, policy_name: str | None) -> Agent | None:
         return self._update_agent(agent_id, {"policy_name": policy_name})
@@ -110,13 +144,13 @@ class SqliteStore:
         return self._update_agent(agent_id, changes)
 
     def touch_agent(self, agent_id: str, seen_at: str) -> None:
-        with self._lock:
-            self._conn.execute("UPDATE agents SET last_seen_at = ? WHERE id = ?", [seen_at, agent_id])
+        with self._session() as conn:
+            conn.execute("UPDATE agents SET last_seen_at = ? WHERE id = ?", [seen_at, agent_id])
 
     def _update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent | None:
         assignments = ", ".join(f"{column} = ?" for column in changes)
-        with self._lock:
-            cursor = self._conn.execute(
+        with self._session() as conn:
+            cursor = conn.execute(
                 f"UPDATE agents SET {assignments} WHERE id = ? RETURNING *",
                 [*changes.values(), agent_id],
             )

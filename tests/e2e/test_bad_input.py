@@ -1,0 +1,196 @@
+"""Bad input over REST: the documented 4xx as problem+json, never a 5xx, never an echoed secret, nothing changed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.e2e.daemon import Daemon
+
+pytestmark = pytest.mark.e2e
+
+_JSON = {"content-type": "application/json"}
+_SOME_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+
+@pytest.fixture
+def unchanged(daemon: Daemon, admin: httpx.Client) -> Iterator[None]:
+    """The test's requests leave every agent as it was."""
+    before = admin.get("/agents", params={"pageSize": 100}).json()
+    yield
+    assert admin.get("/agents", params={"pageSize": 100}).json() == before
+
+
+def _refused(answer: httpx.Response, status: int, detail: str | None = None) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert problem["status"] == status and problem["title"]
+    if detail is not None:
+        assert problem["detail"] == detail
+    return problem
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"name": 5, "ownerId": "team"}, "name must be a string"),
+        ({"name": "x", "ownerId": ["team"]}, "ownerId must be a string"),
+        ({"name": "x", "ownerId": "team", "roles": "admin"}, "roles must be a list"),
+        ({"ownerId": "team"}, "name is required"),
+        ({"name": "x"}, "ownerId is required"),
+        ({"name": "", "ownerId": "team"}, "name is required"),
+        ({"name": "   ", "ownerId": "team"}, "name must not be blank"),
+        ({"name": "x", "ownerId": "team", "colour": "blue"}, "colour is not a known field"),
+        ({"name": "x" * 201, "ownerId": "team"}, "name must be at most 200 characters"),
+        ({"name": "x", "ownerId": "o" * 201}, "ownerId must be at most 200 characters"),
+        ({"name": "x", "ownerId": "team", "roles": ["agent", "admin", "reviewer", "agent"]},
+         "roles must hold at most 3 items"),
+        ({"name": "x", "ownerId": "team", "roles": ["agent", "agent"]}, "roles must not repeat an item"),
+        ({"name": "x", "ownerId": "team", "roles": ["root"]}, "roles[0] must be one of agent, reviewer, admin"),
+        ({"name": "x", "ownerId": "team", "clientSecret": "é" * 37}, "clientSecret must be 12 to 72 bytes"),
+        ([{"name": "x", "ownerId": "team"}], "body must be an object"),
+        ("just a string", "body must be an object"),
+    ],
+)
+def test_a_malformed_registration_is_400_naming_the_field(
+    admin: httpx.Client, unchanged: None, body: Any, detail: str
+) -> None:
+    problem = _refused(admin.post("/agents", json=body), 400, detail)
+    assert problem["type"] == "urn:vectra:problem:invalid-input"
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "status"),
+    [
+        (b'{"name": "x", "ownerId": ', _JSON, 400),  # malformed JSON
+        (b"", _JSON, 400),  # empty body
+        (b'{"name": "\xff\xfe", "ownerId": "team"}', _JSON, 400),  # not UTF-8
+        (b"[" * 100_000, _JSON, 400),  # nested past the parser's depth
+        (b'{"name": "x", "ownerId": "team", "roles": ' + b"[" * 900 + b"]" * 900 + b"}", _JSON, 400),
+        (b'{"name": "x", "ownerId": "team"}', {"content-type": "text/plain"}, 415),
+        (b'{"name": "x", "ownerId": "team"}', {"content-type": "application/json;charset=klingon"}, 400),
+        (b'{"name": "\xe9", "ownerId": "team"}', {"content-type": "application/json;charset=latin-1"}, 400),
+        (b"x" * (1024 * 1024 + 1), _JSON, 413),
+    ],
+    ids=["malformed", "empty", "not-utf8", "deep-nesting", "deep-nesting-in-a-field", "wrong-type", "unknown-charset",
+         "not-utf8-charset",
+         "oversized"],
+)
+def test_an_unreadable_body_is_a_4xx_problem(
+    admin: httpx.Client, unchanged: None, content: bytes, headers: dict[str, str], status: int
+) -> None:
+    problem = _refused(admin.post("/agents", content=content, headers=headers), status)
+    if "charset" in headers["content-type"] or b"\xff" in content:
+        assert problem["detail"] == "the body must be JSON in UTF-8"
+    if not content:
+        assert problem["detail"] == "body is required"
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("pageSize=100000", "pageSize must be a whole number from 1 to 100"),
+        ("pageSize=0", "pageSize must be a whole number from 1 to 100"),
+        ("page=0", "page must be a whole number from 1 to 1000000"),
+        ("page=99999999999999999999999", "page must be a whole number from 1 to 1000000"),
+        ("page=two", "page must be a whole number from 1 to 1000000"),
+        ("pageSize=1.5", "pageSize must be a whole number from 1 to 100"),
+    ],
+)
+def test_a_page_out_of_bounds_is_400(admin: httpx.Client, query: str, detail: str) -> None:
+    _refused(admin.get(f"/agents?{query}"), 400, detail)
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "1234", "x" * 300, "%00", "3fa85f64-5717-4562-b3fc-2c963f66afa"])
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [("GET", "", None), ("DELETE", "", None), ("PUT", "/policy", {"policyName": "p"}), ("POST", "/revoke", None),
+     ("POST", "/lift-quarantine", None)],
+)
+def test_a_malformed_agent_id_in_the_path_is_400(
+    admin: httpx.Client, unchanged: None, bad_id: str, method: str, suffix: str, body: Any
+) -> None:
+    _refused(admin.request(method, f"/agents/{bad_id}{suffix}", json=body), 400, "agentId must be a UUID")
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [({"policyName": ""}, "policyName is required"), ({"policyName": "p" * 129}, "policyName must be at most 128 "
+                                                                                  "characters"),
+     ({"policyName": 7}, "policyName must be a string"), ({}, "policyName is required")],
+)
+def test_a_malformed_policy_assignment_is_400(admin: httpx.Client, unchanged: None, body: Any, detail: str) -> None:
+    _refused(admin.put(f"/agents/{_SOME_ID}/policy", json=body), 400, detail)
+
+
+def test_a_refused_client_secret_is_never_echoed(admin: httpx.Client, daemon: Daemon, unchanged: None) -> None:
+    for secret in ("tiny-s3cret", "long-s3cret-" + "z" * 100):
+        answer = admin.post("/agents", json={"name": "x", "ownerId": "team", "clientSecret": secret})
+        _refused(answer, 400, "clientSecret must be 12 to 72 bytes")
+        assert secret not in answer.text
+        assert secret not in daemon.log()
+
+
+@pytest.mark.parametrize("size", [73, 5000, 500_000])
+def test_an_oversized_secret_at_tokens_is_the_same_401_as_a_wrong_one(daemon: Daemon, size: int) -> None:
+    with daemon.admin() as admin:
+        created = admin.post("/agents", json={"name": "oversized", "ownerId": "team"}).json()
+    with daemon.client() as client:
+        wrong = client.post("/tokens", json={"agentId": created["id"], "clientSecret": "wrong-secret-123"})
+        long = client.post("/tokens", json={"agentId": created["id"], "clientSecret": created["clientSecret"]
+                                            + "y" * size})
+        unknown = client.post("/tokens", json={"agentId": "not-even-a-uuid" * 10, "clientSecret": "s" * size})
+    for answer in (wrong, long, unknown):
+        _refused(answer, 401, "invalid agent id or client secret")
+
+
+def test_a_chunked_body_is_accepted(daemon: Daemon, admin: httpx.Client) -> None:
+    body = json.dumps({"name": "chunked", "ownerId": "team"}).encode()
+    answer = admin.post("/agents", content=iter([body[:10], body[10:]]), headers=_JSON)
+    assert "content-length" not in answer.request.headers  # httpx really sent it chunked
+    assert answer.status_code == 201, answer.text
+    assert admin.get(f"/agents/{answer.json()['id']}").json()["name"] == "chunked"
+
+
+def test_a_chunked_body_over_one_mebibyte_is_413(admin: httpx.Client, unchanged: None) -> None:
+    chunks = iter([b'{"name": "' + b"x" * 65536] + [b"x" * 65536] * 16)
+    _refused(admin.post("/agents", content=chunks, headers=_JSON), 413)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=300),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=20,
+)
+_registration_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": _json_values, "ownerId": _json_values, "clientSecret": _json_values, "roles": _json_values,
+        "extra": _json_values,
+    },
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_json_values | _registration_like)
+def test_random_json_bodies_never_get_a_5xx(daemon: Daemon, admin: httpx.Client, body: Any) -> None:
+    answer = admin.post("/agents", json=body)
+    assert answer.status_code in (201, 400), answer.text
+    if answer.status_code == 400:
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_registering_with_a_valid_body_still_works(admin: httpx.Client) -> None:
+    answer = admin.post("/agents", json={"name": "fine", "ownerId": "team", "roles": ["reviewer", "agent"],
+                                         "clientSecret": "a-good-secret-" + uuid.uuid4().hex})
+    assert answer.status_code == 201, answer.text
+    assert admin.get(f"/agents/{answer.json()['id']}").json()["roles"] == ["reviewer", "agent"]

@@ -1,0 +1,141 @@
+"""Bad input over gRPC: INVALID_ARGUMENT for undecodable bytes, and the same refusals, word for word, as REST."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2
+
+from tests.e2e.daemon import Daemon
+from vectra.grpc.generated.vectra.v1 import agents_pb2, agents_pb2_grpc, tokens_pb2, tokens_pb2_grpc
+
+pytestmark = pytest.mark.e2e
+
+_SOME_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+
+@pytest.fixture(scope="module")
+def channel(daemon: Daemon) -> Iterator[grpc.Channel]:
+    with daemon.channel() as opened:
+        yield opened
+
+
+@pytest.fixture
+def unchanged(admin: httpx.Client) -> Iterator[None]:
+    before = admin.get("/agents", params={"pageSize": 100}).json()
+    yield
+    assert admin.get("/agents", params={"pageSize": 100}).json() == before
+
+
+def _metadata(daemon: Daemon) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {daemon.admin_token}")]
+
+
+_NAME_NOT_UTF8 = b"\x0a\x02\xff\xfe\x12\x04team"  # RegisterAgentRequest{name: <bytes ff fe>, owner_id: "team"}
+
+
+@pytest.mark.parametrize(
+    ("method", "payload"),
+    [
+        ("/vectra.v1.AgentService/ListAgents", b"\xff\xff\xff\xff"),
+        ("/vectra.v1.AgentService/RegisterAgent", _NAME_NOT_UTF8),
+        ("/vectra.v1.AgentService/GetAgent", b"\x0a\x10" + b"\xc3" * 16),
+        ("/vectra.v1.AgentService/DeleteAgent", b"\x0a\xff"),  # truncated length
+        ("/vectra.v1.TokenService/IssueToken", b"\x0a\x05\x80\x80\x80\x80\x80"),
+        ("/grpc.health.v1.Health/Check", b"\xff"),
+    ],
+)
+def test_undecodable_request_bytes_are_invalid_argument(
+    daemon: Daemon, channel: grpc.Channel, unchanged: None, method: str, payload: bytes
+) -> None:
+    raw = channel.unary_unary(method)  # no serializer: the bytes go as they are
+    with pytest.raises(grpc.RpcError) as refused:
+        raw(payload, metadata=_metadata(daemon), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details() == "the request message could not be decoded"
+
+
+def test_undecodable_bytes_on_a_streaming_method_are_invalid_argument(channel: grpc.Channel) -> None:
+    raw = channel.unary_stream("/grpc.health.v1.Health/Watch")
+    with pytest.raises(grpc.RpcError) as refused:
+        list(raw(b"\xff", timeout=10))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_well_formed_raw_request_still_works(channel: grpc.Channel) -> None:
+    raw = channel.unary_unary("/grpc.health.v1.Health/Check")
+    reply = health_pb2.HealthCheckResponse.FromString(raw(health_pb2.HealthCheckRequest().SerializeToString()))
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+# The same mistake through both surfaces: (REST method, path, body), (RPC, request), the shared message.
+_SAME_REFUSALS: list[tuple[tuple[str, str, Any], tuple[str, Any], str]] = [
+    (("POST", "/agents", {"name": "n" * 201, "ownerId": "team"}),
+     ("RegisterAgent", agents_pb2.RegisterAgentRequest(name="n" * 201, owner_id="team")),
+     "name must be at most 200 characters"),
+    (("POST", "/agents", {"name": "x", "ownerId": "o" * 201}),
+     ("RegisterAgent", agents_pb2.RegisterAgentRequest(name="x", owner_id="o" * 201)),
+     "ownerId must be at most 200 characters"),
+    (("POST", "/agents", {"name": "x"}),
+     ("RegisterAgent", agents_pb2.RegisterAgentRequest(name="x")),
+     "ownerId is required"),
+    (("POST", "/agents", {"name": "", "ownerId": "team"}),
+     ("RegisterAgent", agents_pb2.RegisterAgentRequest(owner_id="team")),
+     "name is required"),
+    (("POST", "/agents", {"name": "x", "ownerId": "team", "roles": ["agent"] * 4}),
+     ("RegisterAgent", agents_pb2.RegisterAgentRequest(name="x", owner_id="team", roles=["agent"] * 4)),
+     "roles must hold at most 3 items"),
+    (("POST", "/agents", {"name": "x", "ownerId": "team", "roles": ["admin", "admin"]}),
+     ("RegisterAgent", agents_pb2.RegisterAgentRequest(name="x", owner_id="team", roles=["admin", "admin"])),
+     "roles must not repeat an item"),
+    (("POST", "/agents", {"name": "x", "ownerId": "team", "roles": ["agent", "root"]}),
+     ("RegisterAgent", agents_pb2.RegisterAgentRequest(name="x", owner_id="team", roles=["agent", "root"])),
+     "roles[1] must be one of agent, reviewer, admin"),
+    (("POST", "/agents", {"name": "x", "ownerId": "team", "clientSecret": "short"}),
+     ("RegisterAgent", agents_pb2.RegisterAgentRequest(name="x", owner_id="team", client_secret="short")),
+     "clientSecret must be 12 to 72 bytes"),
+    (("GET", "/agents?pageSize=101", None),
+     ("ListAgents", agents_pb2.ListAgentsRequest(page_size=101)),
+     "pageSize must be a whole number from 1 to 100"),
+    (("GET", "/agents?page=1000001", None),
+     ("ListAgents", agents_pb2.ListAgentsRequest(page=1000001)),
+     "page must be a whole number from 1 to 1000000"),
+    (("GET", "/agents?page=-1", None),
+     ("ListAgents", agents_pb2.ListAgentsRequest(page=-1)),
+     "page must be a whole number from 1 to 1000000"),
+    (("GET", "/agents/not-a-uuid", None),
+     ("GetAgent", agents_pb2.GetAgentRequest(agent_id="not-a-uuid")),
+     "agentId must be a UUID"),
+    (("PUT", f"/agents/{_SOME_ID}/policy", {"policyName": "p" * 129}),
+     ("AssignPolicy", agents_pb2.AssignPolicyRequest(agent_id=_SOME_ID, policy_name="p" * 129)),
+     "policyName must be at most 128 characters"),
+]
+
+
+@pytest.mark.parametrize(("rest", "rpc", "message"), _SAME_REFUSALS, ids=[m for _, _, m in _SAME_REFUSALS])
+def test_grpc_refuses_what_rest_refuses_with_the_same_message(
+    daemon: Daemon, admin: httpx.Client, channel: grpc.Channel, unchanged: None,
+    rest: tuple[str, str, Any], rpc: tuple[str, Any], message: str,
+) -> None:
+    method, path, body = rest
+    answer = admin.request(method, path, json=body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["detail"] == message
+
+    name, request = rpc
+    with pytest.raises(grpc.RpcError) as refused:
+        getattr(agents_pb2_grpc.AgentServiceStub(channel), name)(request, metadata=_metadata(daemon), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details() == message
+
+
+def test_an_oversized_secret_over_grpc_is_unauthenticated(channel: grpc.Channel) -> None:
+    with pytest.raises(grpc.RpcError) as refused:
+        tokens_pb2_grpc.TokenServiceStub(channel).IssueToken(
+            tokens_pb2.IssueTokenRequest(agent_id=_SOME_ID, client_secret="s" * 5000), timeout=10
+        )
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
