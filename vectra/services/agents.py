@@ -18,6 +18,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "assign_policy",
     "check_page",
+    "check_policy_name",
     "delete_agent",
     "get_agent",
     "lift_quarantine",
@@ -86,7 +87,7 @@ async def register_agent(
         )
     granted = _roles(roles)
     if policy_name is not None:
-        _policy_name(policy_name)
+        check_policy_name(policy_name)
     agent = Agent(
         id=str(uuid.uuid4()),
         name=name,
@@ -104,9 +105,12 @@ async def register_agent(
 
 
 async def assign_policy(ctx: ServiceContext, actor: Principal, agent_id: str, policy_name: str) -> Agent:
+    """Only a policy that exists can be assigned (an agent without a usable policy is denied everything)."""
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
-    _policy_name(policy_name)
+    check_policy_name(policy_name)
+    if ctx.store.policy_head(policy_name) is None:
+        raise NotFound(f"policy {policy_name!r} not found", pointer="policyName")
     agent = ctx.store.set_agent_policy(agent_id, policy_name)
     return _changed(ctx, agent_id, agent)
 
@@ -173,9 +177,11 @@ def _roles(roles: Sequence[str] | None) -> tuple[Role, ...]:
     return granted
 
 
-def _policy_name(name: object) -> None:
+def check_policy_name(name: object, pointer: str = "policyName") -> str:
+    """A policy name: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit."""
     if not isinstance(name, str) or not POLICY_NAME.match(name):
         raise InvalidInput(
-            "policyName must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-            pointer="policyName",
+            f"{pointer} must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            pointer=pointer,
         )
+    return name
