@@ -143,12 +143,10 @@ def load_policies_dir(ctx: ServiceContext, directory: Path) -> list[PutOutcome]:
         try:
             text = path.read_bytes()
             document = _decode(text)
-            name = check_policy_name(document.get("name", path.stem), "name")
+            name = _checked_name(document.get("name", path.stem))
             policy = _parse(document, name)
         except PolicyError as exc:
             raise PolicyFileError(_one_line(f"{path}: {exc}")) from None
-        except InvalidInput as exc:
-            raise PolicyFileError(_one_line(f"{path}: name: {exc.detail}")) from None
         except OSError as exc:
             raise PolicyFileError(_one_line(f"{path}: {exc.strerror or exc}")) from None
         if name in policies:
@@ -190,11 +188,16 @@ def _parse(source: PolicySource, name: str | None) -> Policy:
         raise PolicyError("rules", f"more than {MAX_RULES} rules")
     policy = parse_policy(document)
     if name is None:
-        try:
-            check_policy_name(policy.name, "name")
-        except InvalidInput as exc:
-            raise PolicyError("name", exc.detail.removeprefix("name ")) from None
+        _checked_name(policy.name)
     return policy
+
+
+def _checked_name(name: object) -> str:
+    """The policy name rule of the agents' ``policyName``, as a located policy error."""
+    try:
+        return check_policy_name(name, "name")
+    except InvalidInput as exc:
+        raise PolicyError("name", exc.detail.removeprefix("name ")) from None
 
 
 def _canonical(policy: Policy) -> str:
