@@ -6,6 +6,7 @@ import grpc
 
 from vectra.grpc.caller import authenticated
 from vectra.grpc.generated.vectra.v1 import policies_pb2, policies_pb2_grpc
+from vectra.grpc.messages import page_fields
 from vectra.grpc.policy_messages import (
     decision_message,
     document_from_message,
@@ -30,12 +31,7 @@ class PolicyServicer(policies_pb2_grpc.PolicyServiceServicer):
     async def ListPolicies(self, request: policies_pb2.ListPoliciesRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
         page = await policies.list_policies(self.ctx, actor, request.page or 1, request.page_size or 25)
-        return policies_pb2.ListPoliciesResponse(
-            items=[summary_message(p) for p in page.items],
-            page=page.page,
-            page_size=page.page_size,
-            total_count=page.total_count,
-        )
+        return policies_pb2.ListPoliciesResponse(**page_fields(page, summary_message))
 
     @rpc
     async def GetPolicy(self, request: policies_pb2.GetPolicyRequest, context: grpc.aio.ServicerContext):
@@ -65,12 +61,7 @@ class PolicyServicer(policies_pb2_grpc.PolicyServiceServicer):
         page = await policies.list_policy_versions(
             self.ctx, actor, request.name, request.page or 1, request.page_size or 25
         )
-        return policies_pb2.ListPolicyVersionsResponse(
-            items=[version_message(v) for v in page.items],
-            page=page.page,
-            page_size=page.page_size,
-            total_count=page.total_count,
-        )
+        return policies_pb2.ListPolicyVersionsResponse(**page_fields(page, version_message))
 
     @rpc
     async def ValidatePolicy(self, request: policies_pb2.ValidatePolicyRequest, context: grpc.aio.ServicerContext):
