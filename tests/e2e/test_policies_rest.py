@@ -120,6 +120,7 @@ def test_an_invalid_policy_is_refused_with_the_pointer_and_nothing_is_stored(adm
 @pytest.mark.parametrize(
     ("body", "pointer"),
     [
+        ("", ""),
         ("rules: [unclosed", ""),
         ("- just\n- a list\n", ""),
         ("name: p\nrules:\n  - {name: a, effect: Maybe}\n", "rules[0].effect"),

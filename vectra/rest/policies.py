@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connexion import request
 from connexion.lifecycle import ConnexionResponse
 
 from vectra.rest.caller import authenticated
@@ -23,6 +24,14 @@ from vectra.rest.responses import json_response
 from vectra.services import policies
 
 
+def _document(body: Any) -> Any:
+    """The body as the service takes it. An empty non-JSON body reaches handlers as Connexion's default ``{}``;
+    it is no document at all."""
+    if isinstance(body, dict) and not request.mimetype.endswith("json"):
+        return None
+    return body
+
+
 async def list_policies(page: int = 1, page_size: int = 25) -> ConnexionResponse:
     ctx, actor = authenticated()
     return json_response(page_json(await policies.list_policies(ctx, actor, page, page_size), policy_summary_json))
@@ -35,7 +44,7 @@ async def get_policy(name: str, version: int | None = None) -> ConnexionResponse
 
 async def put_policy(name: str, body: Any = None) -> ConnexionResponse:
     ctx, actor = authenticated()
-    outcome = await policies.put_policy(ctx, actor, name, body)
+    outcome = await policies.put_policy(ctx, actor, name, _document(body))
     if outcome.created:
         return json_response(policy_json(outcome.policy), 201, {"Location": f"/policies/{name}"})
     return json_response(policy_json(outcome.policy))
@@ -55,4 +64,4 @@ async def delete_policy(name: str) -> ConnexionResponse:
 
 async def validate_policy(body: Any = None) -> ConnexionResponse:
     ctx, actor = authenticated()
-    return json_response(validation_json(await policies.validate_policy(ctx, actor, body)))
+    return json_response(validation_json(await policies.validate_policy(ctx, actor, _document(body))))
