@@ -117,6 +117,9 @@ def test_validation_errors_carry_the_same_pointer_on_both_surfaces(
     assert details == admin.put("/policies/bad-operator", json=BAD_OPERATOR_POLICY).json()["detail"]
     assert details.startswith(BAD_OPERATOR_POINTER + ":")
 
+    code, details = code_of(stub.PutPolicy, policies_pb2.PutPolicyRequest(name="no-document"), metadata=ADMIN)
+    assert (code, details) == (grpc.StatusCode.INVALID_ARGUMENT, "a policy document is required")
+
     nameless = policies_pb2.Policy(rules=[policies_pb2.Rule(effect="Allow")])
     grpc_missing = stub.ValidatePolicy(policies_pb2.ValidatePolicyRequest(document=nameless), metadata=ADMIN)
     rest_missing = admin.post("/policies/validate", json={"rules": [{"effect": "Allow", "priority": 0}]}).json()

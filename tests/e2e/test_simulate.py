@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -185,3 +186,17 @@ def test_grpc_simulate_decides_as_rest_does(stub: policies_pb2_grpc.PolicyServic
         stub.Simulate(policies_pb2.SimulateRequest(request=policies_pb2.SimulatedRequest(**READ_ONE)),
                       metadata=metadata)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_change_through_one_daemon_decides_the_next_simulation_on_another(
+    make_daemon: Callable[..., Daemon], tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    writer = make_daemon(shared)
+    reader = make_daemon(shared)
+    with writer.admin() as on_writer, reader.admin() as on_reader:
+        agent_id, _ = agent_with_policy(on_writer, "shared-live", ALLOW_ALL)
+        assert simulate(on_reader, agentId=agent_id, request=READ_ONE)["effect"] == "Allow"
+        assert on_writer.put("/policies/shared-live", json=policy("shared-live", rules=[])).status_code == 200
+        decision = simulate(on_reader, agentId=agent_id, request=READ_ONE)
+        assert (decision["effect"], decision["policyVersion"]) == ("Deny", 2)

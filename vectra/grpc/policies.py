@@ -23,6 +23,11 @@ from vectra.services.simulate import SimulatedAgent, simulate
 __all__ = ["PolicyServicer"]
 
 
+def _document(request: policies_pb2.PutPolicyRequest | policies_pb2.ValidatePolicyRequest) -> dict | None:
+    """The request's document as a mapping; none when unset (as an empty REST body)."""
+    return document_from_message(request.document) if request.HasField("document") else None
+
+
 class PolicyServicer(policies_pb2_grpc.PolicyServiceServicer):
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -42,7 +47,7 @@ class PolicyServicer(policies_pb2_grpc.PolicyServiceServicer):
     @rpc
     async def PutPolicy(self, request: policies_pb2.PutPolicyRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
-        outcome = await policies.put_policy(self.ctx, actor, request.name, document_from_message(request.document))
+        outcome = await policies.put_policy(self.ctx, actor, request.name, _document(request))
         return policies_pb2.PutPolicyResponse(
             policy=policy_message(outcome.policy), created=outcome.created, changed=outcome.changed
         )
@@ -66,7 +71,7 @@ class PolicyServicer(policies_pb2_grpc.PolicyServiceServicer):
     @rpc
     async def ValidatePolicy(self, request: policies_pb2.ValidatePolicyRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
-        problems = await policies.validate_policy(self.ctx, actor, document_from_message(request.document))
+        problems = await policies.validate_policy(self.ctx, actor, _document(request))
         return policies_pb2.ValidatePolicyResponse(
             valid=not problems,
             errors=[policies_pb2.PolicyProblem(pointer=p.pointer, message=p.message) for p in problems],
