@@ -31,12 +31,12 @@ __all__ = [
     "MAX_RULES",
     "PolicyFileError",
     "PolicySource",
-    "compile_draft",
     "delete_policy",
     "get_policy",
     "list_policies",
     "list_policy_versions",
     "load_policies_dir",
+    "parse_draft",
     "put_policy",
     "validate_policy",
 ]
@@ -126,7 +126,7 @@ async def validate_policy(ctx: ServiceContext, actor: Principal, source: PolicyS
     return []
 
 
-def compile_draft(source: PolicySource) -> Policy:
+def parse_draft(source: PolicySource) -> Policy:
     """A policy that is not stored (a draft tried by a simulation), validated like a put."""
     return _parse(source, None)
 

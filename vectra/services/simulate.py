@@ -19,7 +19,7 @@ from vectra.domain.policies import GatewayDecision
 from vectra.services.agents import DEFAULT_TRUST, check_policy_name, parse_agent_id
 from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, decide
-from vectra.services.policies import MAX_DOCUMENT_BYTES, PolicySource, compile_draft
+from vectra.services.policies import MAX_DOCUMENT_BYTES, PolicySource, parse_draft
 
 __all__ = ["SimulatedAgent", "simulate"]
 
@@ -71,7 +71,7 @@ async def simulate(
     if agent.policy_name is not None:
         raise InvalidInput("give either agent.policyName or agent.policy", pointer="agent.policyName")
     try:
-        draft = compile_draft(agent.policy)
+        draft = parse_draft(agent.policy)
     except PolicyError as exc:
         pointer = "agent.policy" + (f".{exc.pointer}" if exc.pointer else "")
         raise InvalidInput(f"{pointer}: {exc.message}", pointer=pointer) from None
