@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Iterator
 
 import uvicorn
@@ -18,12 +19,14 @@ from vectra.rest.app import create_app
 from vectra.services.context import ServiceContext
 from vectra.services.health import check_health
 from vectra.services.keyring import load_admin_token, load_keyring
+from vectra.services.policies import PolicyFileError, load_policies_dir
 from vectra.store import SqliteStore
 
 __all__ = ["StartupError", "build_context", "serve"]
 
 log = logging.getLogger("vectra.server")
 _HEALTH_INTERVAL = 2.0
+_SERVICE_NAMES = ("vectra.v1.AgentService", "vectra.v1.TokenService", "vectra.v1.PolicyService")
 
 
 class StartupError(Exception):
@@ -55,8 +58,28 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
+def load_policies(ctx: ServiceContext) -> None:
+    """Put the policies of ``--policies-dir``. A bad file stops the daemon with one line naming the file and
+    where in it the problem is (exit code 2, as for any other configuration error)."""
+    directory = ctx.settings.policies_dir
+    if directory is None:
+        return
+    try:
+        outcomes = load_policies_dir(ctx, directory)
+    except PolicyFileError as exc:
+        ctx.store.close()
+        print(f"vectra: policies dir: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    log.info(
+        "policies loaded",
+        extra={"directory": str(directory), "policies": len(outcomes),
+               "changed": [o.policy.name for o in outcomes if o.changed]},
+    )
+
+
 async def serve(settings: Settings) -> None:
     ctx = build_context(settings)
+    load_policies(ctx)
     rest = _Uvicorn(
         uvicorn.Config(
             create_app(ctx),
@@ -86,7 +109,7 @@ async def serve(settings: Settings) -> None:
             status = health_pb2.HealthCheckResponse.SERVING if check_health(ctx).healthy \
                 else health_pb2.HealthCheckResponse.NOT_SERVING
             await grpc_health.set("", status)
-            for name in ("vectra.v1.AgentService", "vectra.v1.TokenService"):
+            for name in _SERVICE_NAMES:
                 await grpc_health.set(name, status)
             await asyncio.sleep(_HEALTH_INTERVAL)
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from vectra.domain.models import Agent, AgentStatus
+from vectra.domain.models import Agent, AgentStatus, Page
 from vectra.grpc.generated.vectra.v1 import agents_pb2
 
-__all__ = ["agent_message", "timestamp_message"]
+__all__ = ["agent_message", "page_fields", "timestamp_message"]
+
+T = TypeVar("T")
 
 _STATUS = {
     AgentStatus.ACTIVE: agents_pb2.AGENT_STATUS_ACTIVE,
@@ -38,3 +42,13 @@ def agent_message(agent: Agent) -> agents_pb2.Agent:
         created_at=timestamp_message(agent.created_at),
         last_seen_at=timestamp_message(agent.last_seen_at),
     )
+
+
+def page_fields(page: Page[T], item: Callable[[T], Any]) -> dict[str, Any]:
+    """The fields every ``List...Response`` shares: ``items``, ``page``, ``page_size``, ``total_count``."""
+    return {
+        "items": [item(x) for x in page.items],
+        "page": page.page,
+        "page_size": page.page_size,
+        "total_count": page.total_count,
+    }

@@ -6,9 +6,21 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from vectra.domain.models import Agent, Page
+from inflection import camelize
 
-__all__ = ["agent_json", "page_json", "timestamp"]
+from vectra.domain.models import Agent, Page
+from vectra.domain.policies import GatewayDecision, PolicyProblem, PolicyRecord, PolicyVersion
+
+__all__ = [
+    "agent_json",
+    "decision_json",
+    "page_json",
+    "policy_json",
+    "policy_summary_json",
+    "policy_version_json",
+    "timestamp",
+    "validation_json",
+]
 
 T = TypeVar("T")
 
@@ -40,4 +52,61 @@ def page_json(page: Page[T], item: Callable[[T], dict[str, Any]]) -> dict[str, A
         "page": page.page,
         "pageSize": page.page_size,
         "totalCount": page.total_count,
+    }
+
+
+def _policy_metadata(policy: PolicyRecord) -> dict[str, Any]:
+    return {
+        "version": policy.version,
+        "current": policy.current,
+        "createdAt": timestamp(policy.created_at),
+        "updatedAt": timestamp(policy.updated_at),
+        "updatedBy": policy.updated_by,
+    }
+
+
+def policy_summary_json(policy: PolicyRecord) -> dict[str, Any]:
+    """An item of ``GET /policies``: the reference's fields, then the version."""
+    document = policy.document
+    return {
+        "name": policy.name,
+        "description": document.get("description", ""),
+        "owner": document.get("owner", ""),
+        "default": document.get("default", "Deny"),
+        "ruleCount": policy.rule_count,
+        **_policy_metadata(policy),
+    }
+
+
+def policy_json(policy: PolicyRecord) -> dict[str, Any]:
+    """``GET /policies/{name}``: the canonical document (with its rules), then the version."""
+    return {**policy.document, "ruleCount": policy.rule_count, **_policy_metadata(policy)}
+
+
+def policy_version_json(version: PolicyVersion) -> dict[str, Any]:
+    return {
+        "name": version.name,
+        "version": version.version,
+        "createdAt": timestamp(version.created_at),
+        "createdBy": version.created_by,
+        "ruleCount": version.rule_count,
+    }
+
+
+def validation_json(problems: list[PolicyProblem]) -> dict[str, Any]:
+    return {"valid": not problems, "errors": [{"pointer": p.pointer, "message": p.message} for p in problems]}
+
+
+def decision_json(decision: GatewayDecision) -> dict[str, Any]:
+    return {
+        "effect": decision.effect,
+        "rule": decision.rule,
+        "reason": decision.reason,
+        "agentId": decision.agent_id,
+        "trustScore": decision.trust_score,
+        "riskScore": decision.risk_score,
+        "riskFactors": {camelize(name, False): share for name, share in decision.risk_factors.items()},
+        "hitlThreshold": decision.hitl_threshold,
+        "policyName": decision.policy_name,
+        "policyVersion": decision.policy_version,
     }

@@ -20,6 +20,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "assign_policy",
     "check_page",
+    "check_policy_name",
     "delete_agent",
     "get_agent",
     "lift_quarantine",
@@ -90,7 +91,7 @@ async def register_agent(
         raise input_errors.wrong_size("clientSecret", MIN_SECRET_BYTES, MAX_SECRET_BYTES, "bytes")
     granted = _roles(roles)
     if policy_name is not None:
-        _policy_name(policy_name)
+        check_policy_name(policy_name)
     agent = Agent(
         id=str(uuid.uuid4()),
         name=name,
@@ -108,9 +109,12 @@ async def register_agent(
 
 
 async def assign_policy(ctx: ServiceContext, actor: Principal, agent_id: str, policy_name: str) -> Agent:
+    """Only a policy that exists can be assigned (an agent without a usable policy is denied everything)."""
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
-    _policy_name(policy_name)
+    check_policy_name(policy_name)
+    if ctx.store.policy_head(policy_name) is None:
+        raise NotFound(f"policy {policy_name!r} not found", pointer="policyName")
     agent = ctx.store.set_agent_policy(agent_id, policy_name)
     return _changed(ctx, agent_id, agent)
 
@@ -186,12 +190,14 @@ def _roles(roles: Sequence[str] | None) -> tuple[Role, ...]:
     return tuple(Role(r) for r in roles)
 
 
-def _policy_name(name: object) -> None:
+def check_policy_name(name: object, pointer: str = "policyName") -> str:
+    """A policy name: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit."""
     if name is None or name == "":
-        raise input_errors.required("policyName")
+        raise input_errors.required(pointer)
     if not isinstance(name, str):
-        raise input_errors.malformed("policyName", "a string")
+        raise input_errors.malformed(pointer, "a string")
     if len(name) > MAX_POLICY_NAME_LENGTH:
-        raise input_errors.too_long("policyName", MAX_POLICY_NAME_LENGTH)
+        raise input_errors.too_long(pointer, MAX_POLICY_NAME_LENGTH)
     if not POLICY_NAME.match(name):
-        raise input_errors.malformed("policyName", "letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise input_errors.malformed(pointer, "letters, digits, '.', '_' or '-', starting with a letter or digit")
+    return name

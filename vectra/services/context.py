@@ -1,4 +1,4 @@
-"""What every use case needs: settings, the store, the keyring and the agent cache."""
+"""What every use case needs: settings, the store, the keyring, the agent cache and the compiled policies."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from vectra.config import Settings
 from vectra.domain.models import Agent
 from vectra.services.keyring import Keyring
+from vectra.services.policy_cache import CompiledPolicies
 from vectra.store.base import Store
 
 __all__ = ["AgentCache", "ServiceContext"]
@@ -46,6 +47,8 @@ class ServiceContext:
     keyring: Keyring
     admin_token: str
     agents: AgentCache = field(init=False)
+    policies: CompiledPolicies = field(init=False)
 
     def __post_init__(self) -> None:
         self.agents = AgentCache(self.settings.agent_cache_seconds)
+        self.policies = CompiledPolicies()

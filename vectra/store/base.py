@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from vectra.domain.models import Agent, AgentStatus, Page
+from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutOutcome
 
 __all__ = ["Store"]
 
@@ -25,3 +27,23 @@ class Store(Protocol):
         self, agent_id: str, status: AgentStatus, *, trust_score: float | None = None
     ) -> Agent | None: ...
     def touch_agent(self, agent_id: str, seen_at: str) -> None: ...
+    def count_agents_using_policy(self, policy_name: str) -> int: ...
+
+    # policies
+    def policy_head(self, name: str) -> PolicyHead | None:
+        """The current version of a policy: one primary-key lookup, made on every decision."""
+
+    def get_policy(self, name: str, version: int | None = None) -> PolicyRecord | None:
+        """The current version, or the given one; ``None`` when either does not exist."""
+
+    def list_policies(self, page: int, page_size: int) -> Page[PolicyRecord]: ...
+
+    def save_policy(self, name: str, document: str, author: str, at: datetime) -> PutOutcome:
+        """Atomically store ``document`` (canonical JSON text) as the policy's next version, unless it equals
+        the current one; then nothing changes and ``PutOutcome.changed`` is false."""
+
+    def list_policy_versions(self, name: str, page: int, page_size: int) -> Page[PolicyVersion] | None:
+        """A policy's versions, newest first; ``None`` when the policy does not exist."""
+
+    def delete_policy(self, name: str) -> bool:
+        """Delete a policy with all its versions; false when there was none."""

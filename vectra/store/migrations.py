@@ -24,6 +24,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX agents_created ON agents (created_at, id);
     CREATE INDEX agents_policy ON agents (policy_name);
     """,
+    # 2: policies and every version of each
+    """
+    CREATE TABLE policies (
+        name TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE policy_versions (
+        name TEXT NOT NULL REFERENCES policies (name) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        document TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from vectra.domain.errors import Unavailable
 from vectra.domain.models import Agent, AgentStatus, Page, Role
+from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutOutcome
 from vectra.store.migrations import migrate
 
 __all__ = ["SqliteStore"]
@@ -58,6 +59,24 @@ def _agent_to_row(agent: Agent) -> dict[str, Any]:
         "created_at": agent.created_at.isoformat(),
         "last_seen_at": agent.last_seen_at.isoformat() if agent.last_seen_at else None,
     }
+
+
+_POLICY_COLUMNS = (
+    "p.name, v.version, v.document, p.created_at, v.created_at AS updated_at, v.created_by, "
+    "v.version = p.version AS current"
+)
+
+
+def _policy_from_row(row: dict[str, Any] | sqlite3.Row) -> PolicyRecord:
+    return PolicyRecord(
+        name=row["name"],
+        version=row["version"],
+        document=json.loads(row["document"]),
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        updated_by=row["created_by"],
+        current=bool(row["current"]),
+    )
 
 
 class SqliteStore:
@@ -146,6 +165,91 @@ class SqliteStore:
     def touch_agent(self, agent_id: str, seen_at: str) -> None:
         with self._session() as conn:
             conn.execute("UPDATE agents SET last_seen_at = ? WHERE id = ?", [seen_at, agent_id])
+
+    def count_agents_using_policy(self, policy_name: str) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT count(*) FROM agents WHERE policy_name = ?", [policy_name]).fetchone()[0]
+
+    # policies ----------------------------------------------------------------------------------
+    def policy_head(self, name: str) -> PolicyHead | None:
+        with self._lock:
+            row = self._conn.execute("SELECT version, created_at FROM policies WHERE name = ?", [name]).fetchone()
+        return None if row is None else PolicyHead(name, row[0], datetime.fromisoformat(row[1]))
+
+    def get_policy(self, name: str, version: int | None = None) -> PolicyRecord | None:
+        which = "v.version = p.version" if version is None else "v.version = ?"
+        with self._lock:
+            rows = list(self._db.query(
+                f"SELECT {_POLICY_COLUMNS} FROM policies p JOIN policy_versions v ON v.name = p.name "
+                f"WHERE p.name = ? AND {which}",
+                [name] if version is None else [name, version],
+            ))
+        return _policy_from_row(rows[0]) if rows else None
+
+    def list_policies(self, page: int, page_size: int) -> Page[PolicyRecord]:
+        with self._lock:
+            total = self._conn.execute("SELECT count(*) FROM policies").fetchone()[0]
+            rows = self._db.query(
+                f"SELECT {_POLICY_COLUMNS} FROM policies p JOIN policy_versions v "
+                "ON v.name = p.name AND v.version = p.version ORDER BY p.name LIMIT ? OFFSET ?",
+                [page_size, (page - 1) * page_size],
+            )
+            items = [_policy_from_row(r) for r in rows]
+        return Page(items=items, page=page, page_size=page_size, total_count=total)
+
+    def save_policy(self, name: str, document: str, author: str, at: datetime) -> PutOutcome:
+        stamp = at.isoformat()
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")  # serialises writers across processes sharing the file
+            try:
+                head = self._conn.execute(
+                    "SELECT p.version, v.document FROM policies p JOIN policy_versions v "
+                    "ON v.name = p.name AND v.version = p.version WHERE p.name = ?",
+                    [name],
+                ).fetchone()
+                changed = head is None or head[1] != document
+                if head is None:
+                    version = 1
+                    self._conn.execute(
+                        "INSERT INTO policies (name, version, created_at, updated_at) VALUES (?, 1, ?, ?)",
+                        [name, stamp, stamp],
+                    )
+                elif changed:
+                    version = head[0] + 1
+                    self._conn.execute(
+                        "UPDATE policies SET version = ?, updated_at = ? WHERE name = ?", [version, stamp, name]
+                    )
+                if changed:
+                    self._conn.execute(
+                        "INSERT INTO policy_versions (name, version, document, created_at, created_by) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [name, version, document, stamp, author],
+                    )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            record = self.get_policy(name)
+        assert record is not None
+        return PutOutcome(policy=record, created=head is None, changed=changed)
+
+    def list_policy_versions(self, name: str, page: int, page_size: int) -> Page[PolicyVersion] | None:
+        with self._lock:
+            total = self._conn.execute("SELECT count(*) FROM policy_versions WHERE name = ?", [name]).fetchone()[0]
+            if total == 0:
+                return None
+            rows = self._conn.execute(
+                "SELECT version, created_at, created_by, json_array_length(document, '$.rules') "
+                "FROM policy_versions WHERE name = ? ORDER BY version DESC LIMIT ? OFFSET ?",
+                [name, page_size, (page - 1) * page_size],
+            ).fetchall()
+        items = [PolicyVersion(name, version, datetime.fromisoformat(created_at), created_by, rule_count or 0)
+                 for version, created_at, created_by, rule_count in rows]
+        return Page(items=items, page=page, page_size=page_size, total_count=total)
+
+    def delete_policy(self, name: str) -> bool:
+        with self._lock:
+            return self._conn.execute("DELETE FROM policies WHERE name = ?", [name]).rowcount == 1
 
     def _update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent | None:
         assignments = ", ".join(f"{column} = ?" for column in changes)

@@ -1,0 +1,122 @@
+"""The decision the gateway takes about one outbound request (DESIGN.md pipeline steps 2, 4 and 5).
+
+The agent's policy (compiled once per version, see :mod:`vectra.services.policy_cache`) gives the effect, rule
+and reason; the request's risk score is computed first, so that rules may test ``input.risk.score``. An allowed
+request whose risk exceeds the agent's HITL threshold — ``hitl_threshold(trust)``, from the policy's
+``hitlThreshold`` (0.8 when unset) moved by the agent's trust — goes to a human with the reason
+``High risk score: 0.92``. An agent that is not active, has no policy, or whose policy no longer exists (or no
+longer compiles) is denied: Vectra fails closed.
+
+The behavioural history (recent violations, request rate) is not tracked yet, so it counts as empty.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from policy_core import AgentHistory, CompiledPolicy, Policy, PolicyError, RiskScorer, compile_policy, hitl_threshold
+from vectra.domain.models import Agent, AgentStatus
+from vectra.domain.policies import GatewayDecision
+from vectra.services.context import ServiceContext
+
+__all__ = ["DEFAULT_HITL_BASE", "HITL_TRUST_FACTOR", "AgentFacts", "OutboundRequest", "decide"]
+
+DEFAULT_HITL_BASE = 0.8
+HITL_TRUST_FACTOR = 0.4
+
+_SCORER = RiskScorer()
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRequest:
+    """The call an agent wants to make."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFacts:
+    """What a decision knows of the calling agent: a registered one, or one described for a simulation."""
+
+    id: str
+    name: str
+    owner_id: str | None
+    trust_score: float
+    roles: Sequence[str]
+    policy_name: str | None
+    status: AgentStatus = AgentStatus.ACTIVE
+
+    @classmethod
+    def of(cls, agent: Agent) -> AgentFacts:
+        return cls(agent.id, agent.name, agent.owner_id, agent.trust_score, tuple(r.value for r in agent.roles),
+                   agent.policy_name, agent.status)
+
+
+def decide(
+    ctx: ServiceContext, agent: AgentFacts, request: OutboundRequest, *, draft: Policy | None = None
+) -> GatewayDecision:
+    """Decide with the agent's stored policy, or with ``draft`` (a policy being tried, not stored)."""
+    if agent.status is not AgentStatus.ACTIVE:
+        return _refused(agent, f"agent is {agent.status.value.lower()}")
+    if draft is not None:
+        return _evaluate(agent, request, compile_policy(draft), draft.name, None)
+    if not agent.policy_name:
+        return _refused(agent, "agent has no policy assigned")
+    try:
+        current = ctx.policies.current(ctx.store, agent.policy_name)
+    except PolicyError as exc:
+        return _refused(agent, f"policy {agent.policy_name!r} can't be compiled: {exc}", agent.policy_name)
+    if current is None:
+        return _refused(agent, f"policy {agent.policy_name!r} no longer exists", agent.policy_name)
+    return _evaluate(agent, request, current.compiled, current.name, current.version)
+
+
+def _evaluate(
+    agent: AgentFacts, request: OutboundRequest, policy: CompiledPolicy, name: str, version: int | None
+) -> GatewayDecision:
+    now = time.time()
+    facts = {
+        "method": request.method,
+        "url": request.url,
+        "headers": dict(request.headers),
+        "body": request.body,
+        "agent": {
+            "id": agent.id,
+            "name": agent.name,
+            "ownerId": agent.owner_id,
+            "trustScore": agent.trust_score,
+            "roles": list(agent.roles),
+        },
+        "time": now,
+    }
+    risk = _SCORER.score(facts, AgentHistory(), now)
+    facts["risk"] = {"score": risk.score}
+    effect, rule, reason = policy.evaluate(facts)
+    base = DEFAULT_HITL_BASE if policy.hitl_threshold is None else policy.hitl_threshold
+    threshold = hitl_threshold(agent.trust_score, base, HITL_TRUST_FACTOR)
+    if effect == "Allow" and risk.score > threshold:
+        effect, rule, reason = "Hitl", None, f"High risk score: {risk.score:.2f}"
+    return GatewayDecision(
+        effect=effect,
+        rule=rule,
+        reason=reason,
+        agent_id=agent.id,
+        trust_score=agent.trust_score,
+        risk_score=risk.score,
+        risk_factors=dict(risk.factors),
+        hitl_threshold=threshold,
+        policy_name=name,
+        policy_version=version,
+    )
+
+
+def _refused(agent: AgentFacts, reason: str, policy_name: str | None = None) -> GatewayDecision:
+    return GatewayDecision(
+        effect="Deny", rule=None, reason=reason, agent_id=agent.id, trust_score=agent.trust_score,
+        policy_name=policy_name,
+    )
