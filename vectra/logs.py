@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import threading
+import warnings
 from datetime import UTC, datetime
 from types import TracebackType
 
@@ -40,6 +41,9 @@ def configure_logging(level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.captureWarnings(True)
+    # Connexion imports Starlette's test client at start; Starlette warns about that on every start, which says
+    # nothing an operator can act on.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
     # gRPC's C core writes plain-text lines of its own to stderr; what matters of them reaches the
     # log as Python exceptions. GRPC_VERBOSITY=debug (set by the operator) brings them back.
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import grpc
 import httpx
 
-from vectra.grpc.generated.vectra.v1 import agents_pb2_grpc, tokens_pb2_grpc
+from vectra.grpc.generated.vectra.v1 import agents_pb2_grpc, policies_pb2_grpc, tokens_pb2_grpc
 
 ADMIN_TOKEN = "test-operator-token-0123456789abcdef"
 JWT_SECRET = "test-signing-key-0123456789abcdef-0123456789"
@@ -158,10 +158,15 @@ class Stubs(NamedTuple):
 
     agents: agents_pb2_grpc.AgentServiceStub
     tokens: tokens_pb2_grpc.TokenServiceStub
+    policies: policies_pb2_grpc.PolicyServiceStub
 
     @classmethod
     def on(cls, channel: grpc.Channel) -> Stubs:
-        return cls(agents_pb2_grpc.AgentServiceStub(channel), tokens_pb2_grpc.TokenServiceStub(channel))
+        return cls(
+            agents_pb2_grpc.AgentServiceStub(channel),
+            tokens_pb2_grpc.TokenServiceStub(channel),
+            policies_pb2_grpc.PolicyServiceStub(channel),
+        )
 
 
 def bearer(token: str) -> tuple[tuple[str, str]]:

@@ -1,11 +1,13 @@
-"""Policy documents and callers shared by the Policies and Simulate end-to-end tests."""
+"""Policy documents shared by the Policies and Simulate end-to-end tests."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-import httpx
+from google.protobuf import json_format
+
+from vectra.grpc.generated.vectra.v1 import policies_pb2
 
 #: The reference's billing-policy, exactly as its `GET /policies/{name}` example shows it.
 REFERENCE_BILLING_POLICY: dict[str, Any] = {
@@ -42,23 +44,17 @@ def policy(name: str, **fields: Any) -> dict[str, Any]:
     return document
 
 
-def register_agent(admin: httpx.Client, name: str, roles: list[str] | None = None) -> tuple[str, str]:
-    """A new agent's id and client secret."""
-    secret = f"{name}-secret-0123456789"[:72]
-    body: dict[str, Any] = {"name": name, "ownerId": "team-test", "clientSecret": secret}
-    if roles:
-        body["roles"] = roles
-    answer = admin.post("/agents", json=body)
-    assert answer.status_code == 201, answer.text
-    return answer.json()["id"], secret
+def message(document: dict) -> policies_pb2.Policy:
+    """The typed message for a REST-shaped document (conditions as {field: {...}} / {any: {conditions}})."""
+    def condition(c: dict) -> dict:
+        if "any" in c or "all" in c:
+            kind = "any" if "any" in c else "all"
+            return {kind: {"conditions": [condition(x) for x in c[kind]]}}
+        if "not" in c:
+            return {"not": condition(c["not"])}
+        return {"field": {k: v for k, v in c.items()}}
 
-
-def token_for(client: httpx.Client, agent_id: str, secret: str) -> str:
-    answer = client.post("/tokens", json={"agentId": agent_id, "clientSecret": secret})
-    assert answer.status_code == 200, answer.text
-    return answer.json()["token"]
-
-
-def bearer(token: str) -> list[tuple[str, str]]:
-    """gRPC call metadata for a token."""
-    return [("authorization", f"Bearer {token}")]
+    shaped = {**document, "rules": [
+        {**rule, "conditions": [condition(c) for c in rule.get("conditions", [])]} for rule in document["rules"]
+    ]}
+    return json_format.ParseDict(shaped, policies_pb2.Policy())

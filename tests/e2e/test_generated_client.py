@@ -15,8 +15,16 @@ import pytest
 from tests.e2e.daemon import Daemon
 from vectra.rest.app import SPEC_PATH
 
-# No formatter post-hooks: generation needs neither the network nor ruff's opinion.
-GENERATOR_CONFIG = "project_name_override: vectra-client\npackage_name_override: vectra_client\npost_hooks: []\n"
+# No formatter post-hooks: generation needs neither the network nor ruff's opinion. The generator has no YAML
+# body type: policy documents in YAML are sent as raw bytes (README, "Generated clients").
+GENERATOR_CONFIG = """\
+project_name_override: vectra-client
+package_name_override: vectra_client
+post_hooks: []
+content_type_overrides:
+  application/yaml: application/octet-stream
+  text/yaml: application/octet-stream
+"""
 
 
 @pytest.fixture(scope="module")

@@ -111,7 +111,7 @@ def test_an_invalid_policy_file_stops_the_daemon_with_exit_2_naming_file_and_poi
     ("name", "text", "expected"),
     [
         ("syntax.yaml", "rules: [unclosed", "syntax.yaml: invalid JSON or YAML"),
-        ("Bad Name.json", '{"rules": []}', "Bad Name.json: name: must be 1 to 128"),
+        ("Bad Name.json", '{"rules": []}', "Bad Name.json: name: must be letters, digits"),
         ("other.yaml", "name: billing-policy\nrules: []\n", "policy 'billing-policy' is also defined by"),
     ],
 )

@@ -7,19 +7,16 @@ from collections.abc import Iterator
 import grpc
 import httpx
 import pytest
-from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tests.e2e.daemon import ADMIN_TOKEN, Daemon
+from tests.e2e.daemon import ADMIN_TOKEN, Daemon, bearer
 from tests.e2e.policy_documents import (
     BAD_OPERATOR_POINTER,
     BAD_OPERATOR_POLICY,
     REFERENCE_BILLING_POLICY,
-    bearer,
+    message,
     policy,
-    register_agent,
-    token_for,
 )
 from vectra.grpc.generated.vectra.v1 import agents_pb2, agents_pb2_grpc, policies_pb2, policies_pb2_grpc
 
@@ -37,22 +34,6 @@ def channel(daemon: Daemon) -> Iterator[grpc.Channel]:
 @pytest.fixture(scope="module")
 def stub(channel: grpc.Channel) -> policies_pb2_grpc.PolicyServiceStub:
     return policies_pb2_grpc.PolicyServiceStub(channel)
-
-
-def message(document: dict) -> policies_pb2.Policy:
-    """The typed message for a REST-shaped document (conditions as {field: {...}} / {any: {conditions}})."""
-    def condition(c: dict) -> dict:
-        if "any" in c or "all" in c:
-            kind = "any" if "any" in c else "all"
-            return {kind: {"conditions": [condition(x) for x in c[kind]]}}
-        if "not" in c:
-            return {"not": condition(c["not"])}
-        return {"field": {k: v for k, v in c.items()}}
-
-    shaped = {**document, "rules": [
-        {**rule, "conditions": [condition(c) for c in rule.get("conditions", [])]} for rule in document["rules"]
-    ]}
-    return json_format.ParseDict(shaped, policies_pb2.Policy())
 
 
 def code_of(call, *args, **kwargs) -> tuple[grpc.StatusCode, str]:
@@ -127,12 +108,12 @@ def test_validation_errors_carry_the_same_pointer_on_both_surfaces(
 
 
 def test_delete_is_refused_while_in_use_and_unknown_assignments_are_not_found(
-    stub: policies_pb2_grpc.PolicyServiceStub, channel: grpc.Channel, admin: httpx.Client
+    daemon: Daemon, stub: policies_pb2_grpc.PolicyServiceStub, channel: grpc.Channel
 ) -> None:
     stub.PutPolicy(policies_pb2.PutPolicyRequest(name="grpc-in-use", document=message(policy("grpc-in-use"))),
                    metadata=ADMIN)
     agents = agents_pb2_grpc.AgentServiceStub(channel)
-    agent_id, _ = register_agent(admin, "grpc-user")
+    agent_id = daemon.register_agent("grpc-user")["id"]
     agents.AssignPolicy(agents_pb2.AssignPolicyRequest(agent_id=agent_id, policy_name="grpc-in-use"), metadata=ADMIN)
 
     code, _ = code_of(stub.DeletePolicy, policies_pb2.DeletePolicyRequest(name="grpc-in-use"), metadata=ADMIN)
@@ -148,10 +129,10 @@ def test_delete_is_refused_while_in_use_and_unknown_assignments_are_not_found(
 
 
 def test_agent_tokens_are_refused_and_reviewers_read(
-    stub: policies_pb2_grpc.PolicyServiceStub, admin: httpx.Client
+    daemon: Daemon, stub: policies_pb2_grpc.PolicyServiceStub
 ) -> None:
-    agent = bearer(token_for(admin, *register_agent(admin, "grpc-plain-agent")))
-    reviewer = bearer(token_for(admin, *register_agent(admin, "grpc-reviewer", roles=["reviewer"])))
+    agent = bearer(daemon.token_for(daemon.register_agent("grpc-plain-agent")))
+    reviewer = bearer(daemon.token_for(daemon.register_agent("grpc-reviewer", roles=["reviewer"])))
     document = message(policy("grpc-guarded"))
     put = policies_pb2.PutPolicyRequest(name="grpc-guarded", document=document)
 

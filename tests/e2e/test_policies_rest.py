@@ -14,8 +14,6 @@ from tests.e2e.policy_documents import (
     BAD_OPERATOR_POLICY,
     REFERENCE_BILLING_POLICY,
     policy,
-    register_agent,
-    token_for,
 )
 
 pytestmark = pytest.mark.e2e
@@ -162,10 +160,10 @@ def test_validate_answers_200_with_the_errors_and_stores_nothing(admin: httpx.Cl
     assert admin.get("/policies/draft-only").status_code == 404
 
 
-def test_a_policy_in_use_cannot_be_deleted_until_its_agents_move_away(admin: httpx.Client) -> None:
+def test_a_policy_in_use_cannot_be_deleted_until_its_agents_move_away(daemon: Daemon, admin: httpx.Client) -> None:
     assert admin.put("/policies/in-use", json=policy("in-use")).status_code == 201
     assert admin.put("/policies/elsewhere", json=policy("elsewhere")).status_code == 201
-    agent_id, _ = register_agent(admin, "user-of-in-use")
+    agent_id = daemon.register_agent("user-of-in-use")["id"]
     assert admin.put(f"/agents/{agent_id}/policy", json={"policyName": "in-use"}).status_code == 200
 
     refused = admin.delete("/policies/in-use")
@@ -180,9 +178,11 @@ def test_a_policy_in_use_cannot_be_deleted_until_its_agents_move_away(admin: htt
     assert admin.delete("/policies/in-use").status_code == 404
 
 
-def test_assigning_an_unknown_policy_answers_404_and_keeps_the_agents_policy(admin: httpx.Client) -> None:
+def test_assigning_an_unknown_policy_answers_404_and_keeps_the_agents_policy(
+    daemon: Daemon, admin: httpx.Client
+) -> None:
     assert admin.put("/policies/known", json=policy("known")).status_code == 201
-    agent_id, _ = register_agent(admin, "assignee")
+    agent_id = daemon.register_agent("assignee")["id"]
     assert admin.put(f"/agents/{agent_id}/policy", json={"policyName": "known"}).status_code == 200
 
     answer = admin.put(f"/agents/{agent_id}/policy", json={"policyName": "no-such-policy"})
@@ -203,8 +203,8 @@ def test_a_deleted_and_recreated_policy_starts_a_new_history(admin: httpx.Client
 def test_agents_may_not_manage_or_list_policies_and_reviewers_may_only_read(daemon: Daemon,
                                                                            admin: httpx.Client) -> None:
     assert admin.put("/policies/guarded", json=policy("guarded")).status_code == 201
-    agent_token = token_for(admin, *register_agent(admin, "plain-agent"))
-    reviewer_token = token_for(admin, *register_agent(admin, "a-reviewer", roles=["reviewer"]))
+    agent_token = daemon.token_for(daemon.register_agent("plain-agent"))
+    reviewer_token = daemon.token_for(daemon.register_agent("a-reviewer", roles=["reviewer"]))
 
     with daemon.client(agent_token) as agent:
         assert agent.get("/policies").status_code == 403

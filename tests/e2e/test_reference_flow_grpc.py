@@ -12,7 +12,8 @@ import jwt
 import pytest
 
 from tests.e2e.daemon import ADMIN_TOKEN, JWT_SECRET, Daemon, Stubs, bearer
-from vectra.grpc.generated.vectra.v1 import agents_pb2, tokens_pb2
+from tests.e2e.policy_documents import REFERENCE_BILLING_POLICY, message
+from vectra.grpc.generated.vectra.v1 import agents_pb2, policies_pb2, tokens_pb2
 
 SECRET = "my-strong-secret"
 ADMIN = bearer(ADMIN_TOKEN)
@@ -81,9 +82,11 @@ def test_list_agents_pages(stubs: Stubs) -> None:
 
 
 def test_assign_policy_stores_the_name(stubs: Stubs) -> None:
-    """Assigning a name the current code accepts; when unknown policies become NOT_FOUND this test needs a
-    loaded ``billing-policy``."""
     created = _register(stubs)
+    stubs.policies.PutPolicy(
+        policies_pb2.PutPolicyRequest(name="billing-policy", document=message(REFERENCE_BILLING_POLICY)),
+        metadata=ADMIN,
+    )
 
     agent = stubs.agents.AssignPolicy(
         agents_pb2.AssignPolicyRequest(agent_id=created.id, policy_name="billing-policy"), metadata=ADMIN

@@ -12,6 +12,7 @@ import jwt
 import pytest
 
 from tests.e2e.daemon import JWT_SECRET, Daemon
+from tests.e2e.policy_documents import REFERENCE_BILLING_POLICY
 
 SECRET = "my-strong-secret"
 PROBLEM = "application/problem+json"
@@ -110,9 +111,8 @@ def test_an_agent_reads_itself_but_not_the_list(daemon: Daemon, billing: dict) -
 
 
 def test_assign_policy_stores_the_name(daemon: Daemon, admin: httpx.Client) -> None:
-    """Assigning a name the current code accepts (no policies loaded yet). When unknown policies become a
-    404, this test needs a loaded ``billing-policy``."""
     agent = daemon.register_agent()
+    assert admin.put("/policies/billing-policy", json=REFERENCE_BILLING_POLICY).status_code in (200, 201)
 
     answer = admin.put(f"/agents/{agent['id']}/policy", json={"policyName": "billing-policy"})
 

@@ -10,8 +10,8 @@ import grpc
 import httpx
 import pytest
 
-from tests.e2e.daemon import ADMIN_TOKEN, Daemon
-from tests.e2e.policy_documents import bearer, policy, register_agent, token_for
+from tests.e2e.daemon import ADMIN_TOKEN, Daemon, bearer
+from tests.e2e.policy_documents import policy
 from vectra.grpc.generated.vectra.v1 import policies_pb2, policies_pb2_grpc
 
 pytestmark = pytest.mark.e2e
@@ -27,12 +27,14 @@ def stub(daemon: Daemon) -> Iterator[policies_pb2_grpc.PolicyServiceStub]:
         yield policies_pb2_grpc.PolicyServiceStub(channel)
 
 
-def agent_with_policy(admin: httpx.Client, name: str, document: dict[str, Any]) -> tuple[str, str]:
-    answer = admin.put(f"/policies/{name}", json=policy(name, **document))
-    assert answer.status_code in (200, 201), answer.text
-    agent_id, secret = register_agent(admin, f"agent-of-{name}")
-    assert admin.put(f"/agents/{agent_id}/policy", json={"policyName": name}).status_code == 200
-    return agent_id, secret
+def agent_with_policy(daemon: Daemon, name: str, document: dict[str, Any]) -> dict[str, Any]:
+    """A new agent (as :meth:`Daemon.register_agent` gives it) assigned a new policy called ``name``."""
+    agent = daemon.register_agent(f"agent-of-{name}")
+    with daemon.admin() as admin:
+        answer = admin.put(f"/policies/{name}", json=policy(name, **document))
+        assert answer.status_code in (200, 201), answer.text
+        assert admin.put(f"/agents/{agent['id']}/policy", json={"policyName": name}).status_code == 200
+    return agent
 
 
 def simulate(client: httpx.Client, **body: Any) -> dict[str, Any]:
@@ -41,13 +43,13 @@ def simulate(client: httpx.Client, **body: Any) -> dict[str, Any]:
     return answer.json()
 
 
-def test_a_deny_rule_decides_with_its_name_and_reason(admin: httpx.Client) -> None:
-    agent_id, _ = agent_with_policy(admin, "sim-billing", {
+def test_a_deny_rule_decides_with_its_name_and_reason(daemon: Daemon, admin: httpx.Client) -> None:
+    agent_id = agent_with_policy(daemon, "sim-billing", {
         "rules": [{"name": "block-delete", "priority": 100, "effect": "Deny", "reason": "never delete",
                    "conditions": [{"field": "input.method", "operator": "eq", "value": "DELETE"}]},
                   {"name": "reads", "effect": "Allow",
                    "conditions": [{"field": "input.method", "operator": "eq", "value": "GET"}]}],
-    })
+    })["id"]
     denied = simulate(admin, agentId=agent_id, request=DELETE_ALL)
     assert (denied["effect"], denied["rule"], denied["reason"]) == ("Deny", "block-delete", "never delete")
     assert (denied["policyName"], denied["policyVersion"], denied["agentId"]) == ("sim-billing", 1, agent_id)
@@ -78,17 +80,18 @@ def test_a_risky_delete_by_a_low_trust_agent_goes_to_a_human(admin: httpx.Client
     assert neutral["effect"] == "Allow" and neutral["riskScore"] < neutral["hitlThreshold"]
 
 
-def test_the_policys_hitl_threshold_is_the_base_for_a_registered_agent(admin: httpx.Client) -> None:
-    agent_id, _ = agent_with_policy(admin, "sim-strict", {**ALLOW_ALL, "hitlThreshold": 0.5})
+def test_the_policys_hitl_threshold_is_the_base_for_a_registered_agent(daemon: Daemon, admin: httpx.Client) -> None:
+    agent_id = agent_with_policy(daemon, "sim-strict", {**ALLOW_ALL, "hitlThreshold": 0.5})["id"]
     decision = simulate(admin, agentId=agent_id, request=DELETE_ALL)
     assert decision["effect"] == "Hitl" and decision["reason"].startswith("High risk score: ")
     assert decision["hitlThreshold"] == pytest.approx(0.5)
     assert simulate(admin, agentId=agent_id, request=READ_ONE)["effect"] == "Allow"
 
 
-def test_simulate_changes_nothing(admin: httpx.Client) -> None:
-    agent_id, secret = agent_with_policy(admin, "sim-quiet", ALLOW_ALL)
-    token_for(admin, agent_id, secret)
+def test_simulate_changes_nothing(daemon: Daemon, admin: httpx.Client) -> None:
+    agent = agent_with_policy(daemon, "sim-quiet", ALLOW_ALL)
+    agent_id = agent["id"]
+    daemon.token_for(agent)
     before = admin.get(f"/agents/{agent_id}").json()
     history = admin.get("/policies/sim-quiet/versions").json()
     for request in (DELETE_ALL, READ_ONE):
@@ -100,33 +103,34 @@ def test_simulate_changes_nothing(admin: httpx.Client) -> None:
     assert admin.get("/policies/sim-quiet/versions").json() == history
 
 
-def test_a_policy_change_decides_the_very_next_simulation(admin: httpx.Client) -> None:
-    agent_id, _ = agent_with_policy(admin, "sim-live", ALLOW_ALL)
+def test_a_policy_change_decides_the_very_next_simulation(daemon: Daemon, admin: httpx.Client) -> None:
+    agent_id = agent_with_policy(daemon, "sim-live", ALLOW_ALL)["id"]
     assert simulate(admin, agentId=agent_id, request=READ_ONE)["effect"] == "Allow"
     assert admin.put("/policies/sim-live", json=policy("sim-live", default="Deny", rules=[])).status_code == 200
     decision = simulate(admin, agentId=agent_id, request=READ_ONE)
     assert (decision["effect"], decision["policyVersion"]) == ("Deny", 2)
 
 
-def test_agents_without_a_usable_policy_or_not_active_are_denied(admin: httpx.Client) -> None:
-    bare_id, _ = register_agent(admin, "sim-no-policy")
+def test_agents_without_a_usable_policy_or_not_active_are_denied(daemon: Daemon, admin: httpx.Client) -> None:
+    bare_id = daemon.register_agent("sim-no-policy")["id"]
     decision = simulate(admin, agentId=bare_id, request=READ_ONE)
     assert (decision["effect"], decision["reason"]) == ("Deny", "agent has no policy assigned")
 
     missing = simulate(admin, agent={"policyName": "never-stored"}, request=READ_ONE)
     assert (missing["effect"], missing["reason"]) == ("Deny", "policy 'never-stored' no longer exists")
 
-    revoked_id, _ = agent_with_policy(admin, "sim-revoked", ALLOW_ALL)
+    revoked_id = agent_with_policy(daemon, "sim-revoked", ALLOW_ALL)["id"]
     assert admin.post(f"/agents/{revoked_id}/revoke").status_code == 200
     revoked = simulate(admin, agentId=revoked_id, request=READ_ONE)
     assert (revoked["effect"], revoked["reason"]) == ("Deny", "agent is revoked")
 
 
 def test_an_agent_may_simulate_only_itself(daemon: Daemon, admin: httpx.Client) -> None:
-    own_id, secret = agent_with_policy(admin, "sim-self", ALLOW_ALL)
-    other_id, _ = register_agent(admin, "sim-other")
-    reviewer_token = token_for(admin, *register_agent(admin, "sim-reviewer", roles=["reviewer"]))
-    with daemon.client(token_for(admin, own_id, secret)) as agent:
+    own = agent_with_policy(daemon, "sim-self", ALLOW_ALL)
+    own_id = own["id"]
+    other_id = daemon.register_agent("sim-other")["id"]
+    reviewer_token = daemon.token_for(daemon.register_agent("sim-reviewer", roles=["reviewer"]))
+    with daemon.client(daemon.token_for(own)) as agent:
         assert simulate(agent, agentId=own_id, request=READ_ONE)["effect"] == "Allow"
         assert agent.post("/simulate", json={"agentId": other_id, "request": READ_ONE}).status_code == 403
         inline = {"agent": {"policy": {"name": "mine", **ALLOW_ALL}}, "request": READ_ONE}
@@ -160,12 +164,14 @@ def test_bad_simulations_are_refused_with_a_problem(admin: httpx.Client, body: d
         assert answer.json()["pointer"] == pointer
 
 
-def test_grpc_simulate_decides_as_rest_does(stub: policies_pb2_grpc.PolicyServiceStub, admin: httpx.Client) -> None:
-    agent_id, _ = agent_with_policy(admin, "sim-twin", {
+def test_grpc_simulate_decides_as_rest_does(
+    daemon: Daemon, stub: policies_pb2_grpc.PolicyServiceStub, admin: httpx.Client
+) -> None:
+    agent_id = agent_with_policy(daemon, "sim-twin", {
         "rules": [{"name": "block-delete", "priority": 100, "effect": "Deny",
                    "conditions": [{"field": "input.method", "operator": "eq", "value": "DELETE"}]}],
         "default": "Allow",
-    })
+    })["id"]
     metadata = bearer(ADMIN_TOKEN)
     for request in (DELETE_ALL, READ_ONE):
         rest = simulate(admin, agentId=agent_id, request=request)
@@ -195,7 +201,7 @@ def test_a_change_through_one_daemon_decides_the_next_simulation_on_another(
     writer = make_daemon(shared)
     reader = make_daemon(shared)
     with writer.admin() as on_writer, reader.admin() as on_reader:
-        agent_id, _ = agent_with_policy(on_writer, "shared-live", ALLOW_ALL)
+        agent_id = agent_with_policy(writer, "shared-live", ALLOW_ALL)["id"]
         assert simulate(on_reader, agentId=agent_id, request=READ_ONE)["effect"] == "Allow"
         assert on_writer.put("/policies/shared-live", json=policy("shared-live", rules=[])).status_code == 200
         decision = simulate(on_reader, agentId=agent_id, request=READ_ONE)

@@ -19,6 +19,7 @@ from vectra.domain.errors import VectraError
 from vectra.rest.authentication import AuthenticationMiddleware
 from vectra.rest.middleware import RequestMiddleware
 from vectra.rest.problems import handle_connexion_problem, handle_domain_error, handle_unexpected
+from vectra.rest.spec import SPEC_JSON_PATH, ServeSpec
 from vectra.rest.validators import VALIDATORS
 from vectra.services.context import ServiceContext
 
@@ -51,12 +52,11 @@ def create_app(ctx: ServiceContext) -> Any:
         pythonic_params=True,
         resolver=_HandlerResolver(),
         validator_map=VALIDATORS,
-        swagger_ui_options=SwaggerUIOptions(
-            swagger_ui_path="/open-api", spec_path="/open-api/vectra/specifications.json"
-        ),
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/open-api", spec_path=SPEC_JSON_PATH, serve_spec=False),
     )
     app.add_error_handler(VectraError, handle_domain_error)
     app.add_error_handler(ProblemException, handle_connexion_problem)
     app.add_error_handler(Exception, handle_unexpected)
     app.add_middleware(RequestMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, ctx=ctx)
+    app.add_middleware(ServeSpec, position=MiddlewarePosition.BEFORE_SWAGGER, spec_path=SPEC_PATH)
     return app

@@ -167,18 +167,18 @@ class SqliteStore:
             conn.execute("UPDATE agents SET last_seen_at = ? WHERE id = ?", [seen_at, agent_id])
 
     def count_agents_using_policy(self, policy_name: str) -> int:
-        with self._lock:
+        with self._session():
             return self._conn.execute("SELECT count(*) FROM agents WHERE policy_name = ?", [policy_name]).fetchone()[0]
 
     # policies ----------------------------------------------------------------------------------
     def policy_head(self, name: str) -> PolicyHead | None:
-        with self._lock:
+        with self._session():
             row = self._conn.execute("SELECT version, created_at FROM policies WHERE name = ?", [name]).fetchone()
         return None if row is None else PolicyHead(name, row[0], datetime.fromisoformat(row[1]))
 
     def get_policy(self, name: str, version: int | None = None) -> PolicyRecord | None:
         which = "v.version = p.version" if version is None else "v.version = ?"
-        with self._lock:
+        with self._session():
             rows = list(self._db.query(
                 f"SELECT {_POLICY_COLUMNS} FROM policies p JOIN policy_versions v ON v.name = p.name "
                 f"WHERE p.name = ? AND {which}",
@@ -187,7 +187,7 @@ class SqliteStore:
         return _policy_from_row(rows[0]) if rows else None
 
     def list_policies(self, page: int, page_size: int) -> Page[PolicyRecord]:
-        with self._lock:
+        with self._session():
             total = self._conn.execute("SELECT count(*) FROM policies").fetchone()[0]
             rows = self._db.query(
                 f"SELECT {_POLICY_COLUMNS} FROM policies p JOIN policy_versions v "
@@ -199,7 +199,7 @@ class SqliteStore:
 
     def save_policy(self, name: str, document: str, author: str, at: datetime) -> PutOutcome:
         stamp = at.isoformat()
-        with self._lock:
+        with self._session():
             self._conn.execute("BEGIN IMMEDIATE")  # serialises writers across processes sharing the file
             try:
                 head = self._conn.execute(
@@ -234,7 +234,7 @@ class SqliteStore:
         return PutOutcome(policy=record, created=head is None, changed=changed)
 
     def list_policy_versions(self, name: str, page: int, page_size: int) -> Page[PolicyVersion] | None:
-        with self._lock:
+        with self._session():
             total = self._conn.execute("SELECT count(*) FROM policy_versions WHERE name = ?", [name]).fetchone()[0]
             if total == 0:
                 return None
@@ -248,7 +248,7 @@ class SqliteStore:
         return Page(items=items, page=page, page_size=page_size, total_count=total)
 
     def delete_policy(self, name: str) -> bool:
-        with self._lock:
+        with self._session():
             return self._conn.execute("DELETE FROM policies WHERE name = ?", [name]).rowcount == 1
 
     def _update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent | None:
