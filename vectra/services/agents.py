@@ -160,17 +160,24 @@ def _changed(ctx: ServiceContext, agent_id: str, agent: Agent | None) -> Agent:
     return agent
 
 
-def _text(pointer: str, value: object) -> str:
-    """A required, non-blank string of bounded length (empty counts as missing: gRPC can't tell them apart)."""
+def _bounded_string(pointer: str, value: object, max_length: int) -> str:
+    """A required string of at most ``max_length`` characters (empty counts as missing: gRPC can't tell them
+    apart)."""
     if value is None or value == "":
         raise input_errors.required(pointer)
     if not isinstance(value, str):
         raise input_errors.malformed(pointer, "a string")
-    if len(value) > MAX_NAME_LENGTH:
-        raise input_errors.too_long(pointer, MAX_NAME_LENGTH)
-    if not value.strip():
-        raise input_errors.blank(pointer)
+    if len(value) > max_length:
+        raise input_errors.too_long(pointer, max_length)
     return value
+
+
+def _text(pointer: str, value: object) -> str:
+    """A required, non-blank string of bounded length."""
+    text = _bounded_string(pointer, value, MAX_NAME_LENGTH)
+    if not text.strip():
+        raise input_errors.blank(pointer)
+    return text
 
 
 def _roles(roles: Sequence[str] | None) -> tuple[Role, ...]:
@@ -192,12 +199,7 @@ def _roles(roles: Sequence[str] | None) -> tuple[Role, ...]:
 
 def check_policy_name(name: object, pointer: str = "policyName") -> str:
     """A policy name: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit."""
-    if name is None or name == "":
-        raise input_errors.required(pointer)
-    if not isinstance(name, str):
-        raise input_errors.malformed(pointer, "a string")
-    if len(name) > MAX_POLICY_NAME_LENGTH:
-        raise input_errors.too_long(pointer, MAX_POLICY_NAME_LENGTH)
+    name = _bounded_string(pointer, name, MAX_POLICY_NAME_LENGTH)
     if not POLICY_NAME.match(name):
         raise input_errors.malformed(pointer, "letters, digits, '.', '_' or '-', starting with a letter or digit")
     return name
