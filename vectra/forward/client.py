@@ -1,0 +1,186 @@
+"""The upstream HTTP client: aiohttp's ClientSession, chosen by measurement (docs/forwarding.md).
+
+Connections are pooled and kept alive per origin; environment proxies and ``.netrc`` are ignored; redirects are
+handed back, not followed; bodies stream both ways and nothing is decompressed or added, so the upstream sees the
+agent's bytes and the agent the upstream's. The SSRF guard sits inside name resolution: the connector connects only
+to addresses that the guard has just checked, so a name that resolves elsewhere the next time (DNS rebinding) can't
+slip past. Numeric hosts, which aiohttp does not resolve, are checked before the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+from yarl import URL
+
+from vectra.domain.errors import InvalidInput, PayloadTooLarge, UpstreamTimeout, UpstreamUnreachable
+from vectra.forward.headers import HeaderPairs
+from vectra.forward.ssrf import AddressGuard
+from vectra.forward.target import Target
+
+__all__ = ["GuardedResolver", "UpstreamClient", "UpstreamResponse"]
+
+Body = AsyncIterable[bytes] | bytes | None
+
+# aiohttp adds these when absent; a transparent proxy must not.
+_NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "Content-Type", "User-Agent")
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves with ``inner`` and returns the addresses only when the guard allows every one of them."""
+
+    def __init__(self, guard: AddressGuard, inner: AbstractResolver | None = None) -> None:
+        self._guard = guard
+        self._inner = inner or ThreadedResolver()
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        addresses = await self._inner.resolve(host, port, family)
+        self._guard.check(host, (address["host"] for address in addresses))
+        return addresses
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+@dataclass(eq=False)
+class UpstreamResponse:
+    """The upstream's answer: status and headers at once, the body as it arrives. Close it when done."""
+
+    status: int
+    headers: HeaderPairs
+    _response: aiohttp.ClientResponse = field(repr=False)
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers]
+
+    async def body(self) -> AsyncIterator[bytes]:
+        """The body's chunks as they come; an upstream failure mid-body raises UpstreamTimeout/Unreachable."""
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _upstream_error(exc) from None
+        finally:
+            self._response.release()
+
+    async def close(self) -> None:
+        """Drop the connection unless the body was read to its end (then it went back to the pool)."""
+        self._response.close()
+
+
+class UpstreamClient:
+    """One pooled client for all upstreams; create it once per process and ``close()`` it at shutdown."""
+
+    def __init__(self, guard: AddressGuard, *, connect_timeout: float, read_timeout: float, max_body_bytes: int,
+                 resolver: AbstractResolver | None = None, pool_size: int = 512) -> None:
+        self._guard = guard
+        self._resolver = GuardedResolver(guard, resolver)
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout,
+                                              sock_read=read_timeout)
+        self._max_body_bytes = max_body_bytes
+        self._pool_size = pool_size
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(resolver=self._resolver, use_dns_cache=False, limit=self._pool_size)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout, trust_env=False,
+                                                  auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
+        return self._session
+
+    async def send(self, method: str, target: Target, headers: HeaderPairs, body: Body) -> UpstreamResponse:
+        """Send the request; return once the upstream's status line and headers arrived."""
+        self._check_numeric_host(target.host)
+        declared = _content_length(headers)
+        if declared is not None and declared > self._max_body_bytes:
+            raise PayloadTooLarge(f"the request body is larger than {self._max_body_bytes} bytes")
+        if isinstance(body, bytes) and len(body) > self._max_body_bytes:
+            raise PayloadTooLarge(f"the request body is larger than {self._max_body_bytes} bytes")
+        overflow = _Overflow()
+        data = body if body is None or isinstance(body, bytes) else _limited(body, self._max_body_bytes, overflow)
+        try:
+            response = await self._open().request(
+                method, URL(target.url, encoded=True), headers=_one_spelling(headers), data=data, allow_redirects=False,
+                skip_auto_headers=_NO_AUTO_HEADERS,
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            if overflow.exceeded:
+                raise PayloadTooLarge(f"the request body is larger than {self._max_body_bytes} bytes") from None
+            if isinstance(exc, aiohttp.InvalidURL):
+                raise InvalidInput(f"the upstream URL is not usable: {exc}") from None
+            raise _upstream_error(exc) from None
+        if overflow.exceeded:
+            response.close()
+            raise PayloadTooLarge(f"the request body is larger than {self._max_body_bytes} bytes")
+        return UpstreamResponse(status=response.status, headers=list(_decoded(response.raw_headers)),
+                                _response=response)
+
+    def _check_numeric_host(self, host: str) -> None:
+        """Check a host that is an address in any spelling (aiohttp connects to those without resolving)."""
+        try:
+            infos = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
+        except (socket.gaierror, UnicodeError):
+            return  # a name: the guarded resolver checks what it resolves to
+        self._guard.check(host, (info[4][0] for info in infos))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+@dataclass
+class _Overflow:
+    exceeded: bool = False
+
+
+async def _limited(body: AsyncIterable[bytes], limit: int, overflow: _Overflow) -> AsyncIterator[bytes]:
+    """``body`` passed through, stopping with PayloadTooLarge once more than ``limit`` bytes went by."""
+    sent = 0
+    async for chunk in body:
+        sent += len(chunk)
+        if sent > limit:
+            overflow.exceeded = True
+            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+        yield chunk
+
+
+def _content_length(headers: HeaderPairs) -> int | None:
+    values = {value.strip() for name, value in headers if name.lower() == "content-length"}
+    if not values:
+        return None
+    if len(values) > 1 or not all(_DIGITS.fullmatch(value) for value in values):
+        raise InvalidInput("the request has an invalid Content-Length")
+    return int(values.pop())
+
+
+def _one_spelling(headers: HeaderPairs) -> HeaderPairs:
+    """Each name spelt as at its first occurrence: aiohttp keeps repeats only when their spelling is identical."""
+    first: dict[str, str] = {}
+    return [(first.setdefault(name.lower(), name), value) for name, value in headers]
+
+
+def _decoded(raw: tuple[tuple[bytes, bytes], ...]) -> HeaderPairs:
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
+
+
+def _upstream_error(exc: BaseException) -> UpstreamTimeout | UpstreamUnreachable:
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return UpstreamTimeout("connecting to the upstream timed out")
+    if isinstance(exc, asyncio.TimeoutError):
+        return UpstreamTimeout("the upstream did not answer in time")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return UpstreamUnreachable("the upstream host could not be resolved")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return UpstreamUnreachable("the upstream refused or dropped the connection")
+    return UpstreamUnreachable(f"the upstream failed: {type(exc).__name__}")
