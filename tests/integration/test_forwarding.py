@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from tests.integration.upstream import GZIPPED, ResettingServer, StallingListener, UpstreamServer, pattern
-from vectra.domain.errors import PayloadTooLarge, UpstreamCircuitOpen, UpstreamTimeout, UpstreamUnreachable
+from vectra.domain.errors import (
+    InvalidInput,
+    PayloadTooLarge,
+    UpstreamCircuitOpen,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
 from vectra.forward import Forwarder, UpstreamResponse, parse_target, target_from_raw_path
 
 pytestmark = pytest.mark.anyio
@@ -261,3 +267,20 @@ async def test_the_breaker_recovers_through_one_successful_probe(make_forwarder:
     with pytest.raises(UpstreamCircuitOpen):
         await call(forwarder, f"http://127.0.0.1:{port}/")
     assert (await echo(forwarder, f"{upstream.base}/echo"))["method"] == "GET"  # other origins are unaffected
+
+
+async def test_a_body_of_bytes_is_sent_with_its_true_length(make_forwarder: Make, upstream: UpstreamServer) -> None:
+    seen = await echo(make_forwarder(), f"{upstream.base}/echo", method="POST", body=b"0123456789",
+                      headers=[("Content-Length", "3")])
+    assert (seen["body_length"], received(seen, "content-length")) == (10, ["10"])
+
+
+@pytest.mark.parametrize("declared", [5, 50])
+async def test_a_streamed_body_that_breaks_its_content_length_is_refused_and_smuggles_nothing(
+        make_forwarder: Make, upstream: UpstreamServer, declared: int) -> None:
+    smuggled = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+    with pytest.raises(InvalidInput, match="Content-Length"):
+        response = await call(make_forwarder(), f"{upstream.base}/echo", method="POST",
+                              headers=[("Content-Length", str(declared))], body=chunks(b"hello" + smuggled, 5))
+        await read_all(response)
+    assert not [seen for seen in upstream.requests if seen["raw_path"] == "/smuggled"]

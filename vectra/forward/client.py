@@ -99,29 +99,34 @@ class UpstreamClient:
         return self._session
 
     async def send(self, method: str, target: Target, headers: HeaderPairs, body: Body) -> UpstreamResponse:
-        """Send the request; return once the upstream's status line and headers arrived."""
+        """Send the request; return once the upstream's status line and headers arrived.
+
+        A streamed body must match its Content-Length, if it has one, and stay within the size limit; a body of
+        bytes (or none) gets the Content-Length of what is really sent.
+        """
         self._check_numeric_host(target.host)
         declared = _content_length(headers)
+        if isinstance(body, bytes) or body is None:
+            declared = len(body) if body else None
+            headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
         if declared is not None and declared > self._max_body_bytes:
             raise PayloadTooLarge(f"the request body is larger than {self._max_body_bytes} bytes")
-        if isinstance(body, bytes) and len(body) > self._max_body_bytes:
-            raise PayloadTooLarge(f"the request body is larger than {self._max_body_bytes} bytes")
-        overflow = _Overflow()
-        data = body if body is None or isinstance(body, bytes) else _limited(body, self._max_body_bytes, overflow)
+        stream = None if body is None or isinstance(body, bytes) else _BodyStream(body, self._max_body_bytes, declared)
         try:
             response = await self._open().request(
-                method, URL(target.url, encoded=True), headers=_one_spelling(headers), data=data, allow_redirects=False,
+                method, URL(target.url, encoded=True), headers=_one_spelling(headers),
+                data=body if stream is None else stream.chunks(), allow_redirects=False,
                 skip_auto_headers=_NO_AUTO_HEADERS,
             )
         except (TimeoutError, aiohttp.ClientError) as exc:
-            if overflow.exceeded:
-                raise PayloadTooLarge(f"the request body is larger than {self._max_body_bytes} bytes") from None
+            if stream is not None and stream.problem is not None:
+                raise stream.problem from None
             if isinstance(exc, aiohttp.InvalidURL):
                 raise InvalidInput(f"the upstream URL is not usable: {exc}") from None
             raise _upstream_error(exc) from None
-        if overflow.exceeded:
+        if stream is not None and stream.problem is not None:
             response.close()
-            raise PayloadTooLarge(f"the request body is larger than {self._max_body_bytes} bytes")
+            raise stream.problem
         return UpstreamResponse(status=response.status, headers=list(_decoded(response.raw_headers)),
                                 _response=response)
 
@@ -139,20 +144,29 @@ class UpstreamClient:
             self._session = None
 
 
-@dataclass
-class _Overflow:
-    exceeded: bool = False
+class _BodyStream:
+    """The agent's body on its way up, stopped before a byte too many (size limit or Content-Length) is sent."""
 
+    def __init__(self, body: AsyncIterable[bytes], limit: int, declared: int | None) -> None:
+        self._body = body
+        self._limit = limit
+        self._declared = declared
+        self.problem: PayloadTooLarge | InvalidInput | None = None
 
-async def _limited(body: AsyncIterable[bytes], limit: int, overflow: _Overflow) -> AsyncIterator[bytes]:
-    """``body`` passed through, stopping with PayloadTooLarge once more than ``limit`` bytes went by."""
-    sent = 0
-    async for chunk in body:
-        sent += len(chunk)
-        if sent > limit:
-            overflow.exceeded = True
-            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-        yield chunk
+    async def chunks(self) -> AsyncIterator[bytes]:
+        sent = 0
+        async for chunk in self._body:
+            sent += len(chunk)
+            if sent > self._limit:
+                self.problem = PayloadTooLarge(f"the request body is larger than {self._limit} bytes")
+            elif self._declared is not None and sent > self._declared:
+                self.problem = InvalidInput("the request body is longer than its Content-Length")
+            if self.problem is not None:
+                raise self.problem
+            yield chunk
+        if self._declared is not None and sent < self._declared:
+            self.problem = InvalidInput("the request body is shorter than its Content-Length")
+            raise self.problem
 
 
 def _content_length(headers: HeaderPairs) -> int | None:
