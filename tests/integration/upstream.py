@@ -156,9 +156,7 @@ class StallingListener:
     """A listening port that never accepts, its queue filled: a new connection to it hangs in connect."""
 
     def __init__(self) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(0)
+        self._sock = _listening(backlog=0)
         self.port = self._sock.getsockname()[1]
         self._fillers: list[socket.socket] = []
         for _ in range(4):
@@ -176,9 +174,7 @@ class ResettingServer:
     """Reads a request, then resets the connection (RST, no answer)."""
 
     def __init__(self) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
+        self._sock = _listening(backlog=16)
         self.port = self._sock.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -197,3 +193,10 @@ class ResettingServer:
         self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
         self._thread.join(timeout=5)
+
+
+def _listening(backlog: int) -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(backlog)
+    return sock
