@@ -127,7 +127,7 @@ class UpstreamClient:
         if stream is not None and stream.problem is not None:
             response.close()
             raise stream.problem
-        return UpstreamResponse(status=response.status, headers=list(_decoded(response.raw_headers)),
+        return UpstreamResponse(status=response.status, headers=_decoded(response.raw_headers),
                                 _response=response)
 
     def _check_numeric_host(self, host: str) -> None:
