@@ -33,7 +33,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# nginx is the local upstream of the forwarding benchmarks; without it they fall back to a uvicorn upstream.
 bench: $(STAMP)
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
+		(apt-get install -y -qq nginx >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nginx)) || \
+		echo "nginx could not be installed: the forwarding benchmarks use a uvicorn upstream"
 	$(BIN)/python benchmarks/run.py
 
 soak: $(STAMP)

@@ -41,6 +41,14 @@ class Settings:
     log_level: str = "info"
     shutdown_grace_seconds: float = 10.0
     agent_cache_seconds: float = 5.0
+    upstream_connect_timeout: float = 5.0
+    upstream_read_timeout: float = 30.0
+    max_proxy_body_bytes: int = 10 * 1024 * 1024
+    breaker_failures: int = 5
+    breaker_window_seconds: float = 60.0
+    breaker_open_seconds: float = 30.0
+    rate_limit_requests: int = 60
+    rate_limit_per_seconds: float = 60.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -127,6 +135,14 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
     "log_level": _text,
     "shutdown_grace_seconds": _number,
     "agent_cache_seconds": _number,
+    "upstream_connect_timeout": _number,
+    "upstream_read_timeout": _number,
+    "max_proxy_body_bytes": _integer,
+    "breaker_failures": _integer,
+    "breaker_window_seconds": _number,
+    "breaker_open_seconds": _number,
+    "rate_limit_requests": _integer,
+    "rate_limit_per_seconds": _number,
 }
 _ENV_NAMES: dict[str, str] = {
     "host": "VECTRA_HOST",
@@ -146,6 +162,14 @@ _ENV_NAMES: dict[str, str] = {
     "log_level": "VECTRA_LOG_LEVEL",
     "shutdown_grace_seconds": "VECTRA_SHUTDOWN_GRACE_SECONDS",
     "agent_cache_seconds": "VECTRA_AGENT_CACHE_SECONDS",
+    "upstream_connect_timeout": "VECTRA_UPSTREAM_CONNECT_TIMEOUT",
+    "upstream_read_timeout": "VECTRA_UPSTREAM_READ_TIMEOUT",
+    "max_proxy_body_bytes": "VECTRA_MAX_PROXY_BODY_BYTES",
+    "breaker_failures": "VECTRA_BREAKER_FAILURES",
+    "breaker_window_seconds": "VECTRA_BREAKER_WINDOW_SECONDS",
+    "breaker_open_seconds": "VECTRA_BREAKER_OPEN_SECONDS",
+    "rate_limit_requests": "VECTRA_RATE_LIMIT_REQUESTS",
+    "rate_limit_per_seconds": "VECTRA_RATE_LIMIT_PER_SECONDS",
 }
 _TOML_KEYS = set(_COERCE)
 
@@ -200,6 +224,10 @@ def _check(settings: Settings) -> None:
     for name in ("clock_skew_seconds", "shutdown_grace_seconds", "agent_cache_seconds"):
         if getattr(settings, name) < 0:
             raise ConfigError(f"{name} must not be negative")
+    for name in ("upstream_connect_timeout", "upstream_read_timeout", "max_proxy_body_bytes", "breaker_failures",
+                 "breaker_window_seconds", "breaker_open_seconds", "rate_limit_requests", "rate_limit_per_seconds"):
+        if not getattr(settings, name) > 0:
+            raise ConfigError(f"{name} must be positive")
     for cidr in settings.upstream_allow_cidrs:
         try:
             ipaddress.ip_network(cidr, strict=False)

@@ -10,9 +10,14 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "NotFound",
+    "PayloadTooLarge",
     "RateLimited",
     "Unauthenticated",
     "Unavailable",
+    "UpstreamCircuitOpen",
+    "UpstreamNotAllowed",
+    "UpstreamTimeout",
+    "UpstreamUnreachable",
     "VectraError",
 ]
 
@@ -71,3 +76,38 @@ class RateLimited(VectraError):
 class Unavailable(VectraError):
     slug = "unavailable"
     title = "Service unavailable"
+
+
+class UpstreamNotAllowed(Forbidden):
+    """The upstream resolves to an address the SSRF guard refuses (403)."""
+
+    slug = "upstream-not-allowed"
+    title = "Upstream address not allowed"
+
+
+class UpstreamCircuitOpen(Unavailable):
+    """The upstream's circuit breaker is open (503 with ``Retry-After``)."""
+
+    slug = "upstream-circuit-open"
+    title = "Upstream circuit open"
+
+
+class UpstreamUnreachable(VectraError):
+    """The upstream could not be connected to, or dropped the connection (502)."""
+
+    slug = "upstream-unreachable"
+    title = "Bad gateway"
+
+
+class UpstreamTimeout(VectraError):
+    """The upstream did not connect or answer in time (504)."""
+
+    slug = "upstream-timeout"
+    title = "Gateway timeout"
+
+
+class PayloadTooLarge(VectraError):
+    """The request body is larger than the gateway forwards (413)."""
+
+    slug = "payload-too-large"
+    title = "Payload too large"

@@ -24,6 +24,10 @@ CODE_BY_ERROR: dict[type[errors.VectraError], grpc.StatusCode] = {
     errors.Conflict: grpc.StatusCode.FAILED_PRECONDITION,
     errors.RateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    # 413: gRPC's own code for a message over the size limit.
+    errors.PayloadTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.UpstreamUnreachable: grpc.StatusCode.UNAVAILABLE,
+    errors.UpstreamTimeout: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 R = TypeVar("R")

@@ -30,6 +30,9 @@ STATUS_BY_ERROR: dict[type[errors.VectraError], int] = {
     errors.Conflict: 409,
     errors.RateLimited: 429,
     errors.Unavailable: 503,
+    errors.PayloadTooLarge: 413,
+    errors.UpstreamUnreachable: 502,
+    errors.UpstreamTimeout: 504,
 }
 
 

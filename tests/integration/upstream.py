@@ -1,0 +1,202 @@
+"""Real upstream servers for the forwarding tests, each on its own thread and event loop.
+
+``UpstreamServer`` runs uvicorn with a raw ASGI app that answers by path:
+
+- ``/bytes/{n}``: ``n`` deterministic binary bytes (``pattern(n)``), with Content-Length;
+- ``/stream-back``: the request body, streamed back chunk by chunk as it arrives;
+- ``/status/{code}``: that status;
+- ``/redirect``: 302 to ``/echo``;
+- ``/hop``: hop-by-hop headers beside end-to-end ones (repeated ``X-Kept`` and ``Set-Cookie``);
+- ``/gzip``: a gzip-encoded body with ``Content-Encoding: gzip``;
+- ``/slow-headers``: no answer for 5 s; ``/slow-body``: one chunk, then nothing for 5 s;
+- ``/close``: an echo that closes its connection afterwards;
+- anything else: a JSON echo of the method, raw path, query string, headers (in order) and the body's length and
+  SHA-256.
+
+Every request is also recorded in ``requests`` (the echo's fields), so a test can assert what arrived, or that
+nothing did. ``StallingListener`` is a port whose accept queue is full, so connecting to it hangs;
+``ResettingServer`` resets every connection once it has read the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import socket
+import struct
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+__all__ = ["ResettingServer", "StallingListener", "UpstreamServer", "pattern"]
+
+Scope = dict[str, Any]
+GZIPPED = gzip.compress(b"compressed " * 1000)
+
+
+def pattern(size: int) -> bytes:
+    """``size`` bytes covering every byte value, the same on every call."""
+    block = bytes(range(256)) * 256 + hashlib.sha256(str(size).encode()).digest()
+    return (block * (size // len(block) + 1))[:size]
+
+
+class UpstreamServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.host, self.port = self._sock.getsockname()
+        config = uvicorn.Config(self._app, interface="asgi3", log_level="warning", access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])),
+                                        daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> UpstreamServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the upstream server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+    async def _app(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path == "/stream-back":
+            self._record(scope, b"")
+            await self._stream_back(receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        seen = self._record(scope, body)
+        if path.startswith("/bytes/"):
+            await _answer(send, 200, pattern(int(path.removeprefix("/bytes/"))), "application/octet-stream")
+        elif path.startswith("/status/"):
+            await _answer(send, int(path.removeprefix("/status/")), b"status", "text/plain")
+        elif path == "/redirect":
+            await _answer(send, 302, b"", "text/plain", [(b"location", b"/echo")])
+        elif path == "/hop":
+            await _answer(send, 200, b"hop", "text/plain", [
+                (b"connection", b"X-Hop-Custom"), (b"x-hop-custom", b"1"), (b"keep-alive", b"timeout=5"),
+                (b"proxy-authenticate", b"Basic"), (b"trailer", b"X-Checksum"), (b"upgrade", b"h2c"),
+                (b"x-kept", b"a"), (b"set-cookie", b"a=1"), (b"x-kept", b"b"), (b"set-cookie", b"b=2"),
+            ])
+        elif path == "/gzip":
+            await _answer(send, 200, GZIPPED, "text/plain", [(b"content-encoding", b"gzip")])
+        elif path == "/slow-headers":
+            await asyncio.sleep(5)
+            await _answer(send, 200, b"late", "text/plain")
+        elif path == "/slow-body":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"10")]})
+            await send({"type": "http.response.body", "body": b"12345", "more_body": True})
+            await asyncio.sleep(5)
+            await send({"type": "http.response.body", "body": b"67890"})
+        else:
+            extra = [(b"connection", b"close")] if path == "/close" else []
+            await _answer(send, 200, json.dumps(seen).encode(), "application/json", extra)
+
+    def _record(self, scope: Scope, body: bytes) -> dict[str, Any]:
+        seen = {
+            "method": scope["method"],
+            "raw_path": scope["raw_path"].decode("latin-1"),
+            "query_string": scope["query_string"].decode("latin-1"),
+            "headers": [[name.decode("latin-1"), value.decode("latin-1")] for name, value in scope["headers"]],
+            "body_length": len(body),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+            "client_port": scope["client"][1],
+        }
+        self.requests.append(seen)
+        return seen
+
+    @staticmethod
+    async def _stream_back(receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/octet-stream")]})
+        while True:
+            message = await receive()
+            if message.get("body"):
+                await send({"type": "http.response.body", "body": message["body"], "more_body": True})
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _answer(send: Any, status: int, body: bytes, content_type: str,
+                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    head = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()), *(headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    chunk = 65536
+    for start in range(0, max(len(body), 1), chunk):
+        last = start + chunk >= len(body)
+        await send({"type": "http.response.body", "body": body[start:start + chunk], "more_body": not last})
+
+
+class StallingListener:
+    """A listening port that never accepts, its queue filled: a new connection to it hangs in connect."""
+
+    def __init__(self) -> None:
+        self._sock = _listening(backlog=0)
+        self.port = self._sock.getsockname()[1]
+        self._fillers: list[socket.socket] = []
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", self.port))
+            self._fillers.append(filler)
+
+    def close(self) -> None:
+        for sock in (*self._fillers, self._sock):
+            sock.close()
+
+
+class ResettingServer:
+    """Reads a request, then resets the connection (RST, no answer)."""
+
+    def __init__(self) -> None:
+        self._sock = _listening(backlog=16)
+        self.port = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    def close(self) -> None:
+        self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        self._thread.join(timeout=5)
+
+
+def _listening(backlog: int) -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(backlog)
+    return sock
