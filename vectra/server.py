@@ -43,6 +43,7 @@ class _Uvicorn(uvicorn.Server):
 
 async def serve(settings: Settings) -> None:
     ctx = build_context(settings)
+    await ctx.audit.start()
     rest = _Uvicorn(
         uvicorn.Config(
             create_app(ctx),
@@ -68,7 +69,7 @@ async def serve(settings: Settings) -> None:
             status = health_pb2.HealthCheckResponse.SERVING if check_health(ctx).healthy \
                 else health_pb2.HealthCheckResponse.NOT_SERVING
             await grpc_health.set("", status)
-            for name in ("vectra.v1.AgentService", "vectra.v1.TokenService"):
+            for name in ("vectra.v1.AgentService", "vectra.v1.TokenService", "vectra.v1.AuditService"):
                 await grpc_health.set(name, status)
             await asyncio.sleep(_HEALTH_INTERVAL)
 
@@ -87,5 +88,6 @@ async def serve(settings: Settings) -> None:
         stopping.set()
         await stop_task
         health_task.cancel()
+        await ctx.audit.stop()
         ctx.store.close()
         log.info("stopped")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from vectra.config import Settings
 from vectra.domain.models import Agent
+from vectra.services.audit_log import AuditLog
 from vectra.services.keyring import Keyring
 from vectra.store.base import Store
 
@@ -46,6 +47,8 @@ class ServiceContext:
     keyring: Keyring
     admin_token: str
     agents: AgentCache = field(init=False)
+    audit: AuditLog = field(init=False)
 
     def __post_init__(self) -> None:
         self.agents = AgentCache(self.settings.agent_cache_seconds)
+        self.audit = AuditLog(self.store)

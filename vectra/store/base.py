@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from vectra.domain.audit import AuditFilter, AuditRecord, SealedRecord, StoredAudit
 from vectra.domain.models import Agent, AgentStatus, Page
 
 __all__ = ["Store"]
@@ -25,3 +27,16 @@ class Store(Protocol):
         self, agent_id: str, status: AgentStatus, *, trust_score: float | None = None
     ) -> Agent | None: ...
     def touch_agent(self, agent_id: str, seen_at: str) -> None: ...
+
+    # audit log
+    def append_audit(self, records: Sequence[SealedRecord]) -> None:
+        """Insert the records in one transaction: all of them, or none and an exception."""
+
+    def audit_head(self) -> tuple[int, str] | None:
+        """The id and hash of the last record, or None while the log is empty."""
+
+    def list_audit(self, filters: AuditFilter, page: int, page_size: int) -> Page[AuditRecord]:
+        """Records matching ``filters``, newest first."""
+
+    def iter_audit(self) -> Iterator[StoredAudit]:
+        """Every stored record in id order, read a bounded chunk at a time."""
