@@ -202,3 +202,14 @@ def test_the_list_filters_by_agent_decision_and_time_newest_first(store: SqliteS
     assert [r.id for r in store.list_audit(AuditFilter(time_to=third.time), 1, 10).items] == [3, 2, 1]
     assert [r.id for r in store.list_audit(AuditFilter(source="control_plane"), 1, 10).items] == [6]
 
+
+
+def test_one_log_keeps_one_chain_across_event_loops(store: SqliteStore) -> None:
+    """Code that runs the services under several asyncio.run calls shares one AuditLog, as the daemon does."""
+    log = AuditLog(store)
+
+    first = asyncio.run(log.append(entry(1)))
+    second = asyncio.run(log.append(entry(2)))
+
+    assert (first.id, second.id, second.prev_hash) == (1, 2, first.hash)
+    assert verify_chain(store.iter_audit()).valid

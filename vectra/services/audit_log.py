@@ -39,6 +39,7 @@ class AuditLog:
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._head: tuple[int, str] | None = None  # (last id, its hash); None until read from the store
         self._stopped = False
         self.commits = 0
@@ -49,9 +50,12 @@ class AuditLog:
         return self._head
 
     async def start(self) -> None:
-        """Read the head from the store (so that a broken database stops the daemon at once) and start writing."""
-        await self._load_head()
+        """Start writing and read the head from the store, so that a broken database stops the daemon at once.
+
+        Call it before anything appends.
+        """
         self._ensure_writer()
+        await self._load_head()
 
     async def append(self, entry: AuditEntry) -> AuditRecord:
         """Add ``entry`` to the chain; returns once its record is committed. Unavailable if it can't be."""
@@ -72,8 +76,13 @@ class AuditLog:
             await self._writer
 
     def _ensure_writer(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None:  # a new event loop (tests run several): what the old one held is gone
+                self._queue, self._writer, self._head = asyncio.Queue(), None, None
+            self._loop = loop
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write(), name="vectra-audit-writer")
+            self._writer = loop.create_task(self._write(), name="vectra-audit-writer")
 
     async def _load_head(self) -> None:
         head = await asyncio.to_thread(self._store.audit_head)
