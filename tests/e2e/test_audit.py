@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -204,11 +206,10 @@ def test_verify_names_a_record_edited_in_the_database_while_the_daemon_runs(
         before = admin.get("/audit/verify").json()
         victim = records_about(admin, targets[1]["id"])[0]  # the revocation of the second agent
 
-        conn = sqlite3.connect(running.data_dir / "vectra.db")  # a second connection, beside the daemon's (WAL)
-        with conn:
+        # a second connection, beside the daemon's (WAL)
+        with closing(sqlite3.connect(running.data_dir / "vectra.db")) as conn, conn:
             conn.execute("UPDATE audit_log SET record = replace(record, 'agent.revoked', 'agent.registered') "
                          "WHERE id = ?", [victim["id"]])
-        conn.close()
         after = admin.get("/audit/verify").json()
 
     with running.channel() as channel:
@@ -233,3 +234,53 @@ def test_the_chain_continues_across_a_restart(make_daemon: Callable[..., Daemon]
 
     assert (result["valid"], result["count"], newest["id"]) == (True, 2, 2)
     assert result["headHash"] == newest["hash"]
+
+
+def test_concurrent_changes_over_both_surfaces_keep_one_valid_gapless_chain(
+    daemon: Daemon, admin: httpx.Client
+) -> None:
+    before = admin.get("/audit/verify").json()["count"]
+
+    def over_rest(i: int) -> None:
+        with daemon.admin() as client:
+            assert client.post("/agents", json={"name": f"burst-{i}", "ownerId": "o"}).status_code == 201
+
+    def over_grpc(i: int) -> None:
+        with daemon.channel() as channel:
+            agents_pb2_grpc.AgentServiceStub(channel).RegisterAgent(
+                agents_pb2.RegisterAgentRequest(name=f"burst-grpc-{i}", owner_id="o"),
+                metadata=metadata(daemon.admin_token))
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda i: over_rest(i) if i % 2 else over_grpc(i), range(24)))
+    result = admin.get("/audit/verify").json()
+    newest = admin.get("/audit", params={"pageSize": 100}).json()["items"]
+
+    assert result["valid"] and result["firstBrokenId"] is None
+    assert result["count"] >= before + 24
+    assert [r["id"] for r in newest] == list(range(result["count"], result["count"] - len(newest), -1))
+
+
+def test_a_change_whose_record_cannot_be_written_answers_503_and_the_chain_resumes_after(
+    make_daemon: Callable[..., Daemon],
+) -> None:
+    """The audit table refuses inserts (a trigger added by a second connection): the caller is refused."""
+    running = make_daemon()
+    database = running.data_dir / "vectra.db"
+    with running.admin() as admin:
+        register(admin, "before-failure")
+        head = admin.get("/audit/verify").json()
+        with closing(sqlite3.connect(database)) as conn, conn:
+            conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'full'); END")
+        refused = admin.post("/agents", json={"name": "unaudited", "ownerId": "o"})
+        during = admin.get("/audit/verify").json()
+        with closing(sqlite3.connect(database)) as conn, conn:
+            conn.execute("DROP TRIGGER refuse")
+        register(admin, "after-failure")
+        after = admin.get("/audit/verify").json()
+        newest = admin.get("/audit", params={"pageSize": 1}).json()["items"][0]
+
+    assert refused.status_code == 503
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert during == head
+    assert (after["valid"], after["count"], newest["id"], newest["prevHash"]) == (True, 2, 2, head["headHash"])
