@@ -2,8 +2,8 @@
 
 One task owns the chain head, so concurrent callers can't fork the chain. Entries that arrive while a
 transaction is being committed wait and go together into the next one, so throughput does not pay one
-transaction per record. The SQLite work (canonical JSON, hashing, the transaction) runs in a thread, off
-the event loop. If a transaction fails, every caller in it gets :class:`Unavailable` and the head stays
+transaction per record. The SQLite work (canonical JSON, hashing, the transaction) runs in the log's
+own thread, off the event loop. If a transaction fails, every caller in it gets :class:`Unavailable` and the head stays
 where the database has it: the caller refuses whatever it was about to do (Vectra fails closed).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -42,6 +43,8 @@ class AuditLog:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._head: tuple[int, str] | None = None  # (last id, its hash); None until read from the store
         self._stopped = False
+        # its own thread: the writer is sequential anyway, and never waits behind bcrypt in the default pool
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vectra-audit")
         self.commits = 0
 
     @property
@@ -74,6 +77,7 @@ class AuditLog:
         if self._writer is not None:
             self._queue.put_nowait(None)
             await self._writer
+        self._thread.shutdown(wait=False)
 
     def _ensure_writer(self) -> None:
         loop = asyncio.get_running_loop()
@@ -85,7 +89,7 @@ class AuditLog:
             self._writer = loop.create_task(self._write(), name="vectra-audit-writer")
 
     async def _load_head(self) -> None:
-        head = await asyncio.to_thread(self._store.audit_head)
+        head = await asyncio.get_running_loop().run_in_executor(self._thread, self._store.audit_head)
         self._head = head or (0, GENESIS_HASH)
 
     async def _write(self) -> None:
@@ -109,7 +113,9 @@ class AuditLog:
             if self._head is None:
                 await self._load_head()
             assert self._head is not None
-            outcomes = await asyncio.to_thread(_seal_and_append, self._store, [p.entry for p in batch], self._head)
+            outcomes = await asyncio.get_running_loop().run_in_executor(
+                self._thread, _seal_and_append, self._store, [p.entry for p in batch], self._head
+            )
         except Exception as exc:
             log.error("audit records could not be committed; refusing their calls", extra={"error": repr(exc)})
             self._head = None  # read it again from the store before the next batch
