@@ -135,15 +135,15 @@ def _seal_and_append(
 ) -> list[SealedRecord | InvalidInput]:
     """Chain ``entries`` after ``head`` and commit them in one transaction (in a worker thread).
 
-    An entry that JSON can't hold exactly (NaN, integers past 2**53) is refused alone, without a place
-    in the chain.
+    An entry that JSON can't hold exactly (NaN, integers past 2**53, objects that aren't JSON) is refused
+    alone, without a place in the chain.
     """
     last_id, last_hash = head
     outcomes: list[SealedRecord | InvalidInput] = []
     for entry in entries:
         try:
             sealed = seal(entry, record_id=last_id + 1, time=record_time(datetime.now(UTC)), prev_hash=last_hash)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             outcomes.append(InvalidInput(f"audit entry can't be canonicalised: {exc}"))
             continue
         last_id, last_hash = sealed.record.id, sealed.record.hash
