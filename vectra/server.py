@@ -26,7 +26,9 @@ __all__ = ["StartupError", "build_context", "serve"]
 
 log = logging.getLogger("vectra.server")
 _HEALTH_INTERVAL = 2.0
-_SERVICE_NAMES = ("vectra.v1.AgentService", "vectra.v1.TokenService", "vectra.v1.PolicyService")
+_SERVICE_NAMES = (
+    "vectra.v1.AgentService", "vectra.v1.TokenService", "vectra.v1.PolicyService", "vectra.v1.AuditService",
+)
 
 
 class StartupError(Exception):
@@ -58,16 +60,15 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
-def load_policies(ctx: ServiceContext) -> None:
+async def load_policies(ctx: ServiceContext) -> None:
     """Put the policies of ``--policies-dir``. A bad file stops the daemon with one line naming the file and
     where in it the problem is (exit code 2, as for any other configuration error)."""
     directory = ctx.settings.policies_dir
     if directory is None:
         return
     try:
-        outcomes = load_policies_dir(ctx, directory)
+        outcomes = await load_policies_dir(ctx, directory)
     except PolicyFileError as exc:
-        ctx.store.close()
         print(f"vectra: policies dir: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     log.info(
@@ -79,7 +80,18 @@ def load_policies(ctx: ServiceContext) -> None:
 
 async def serve(settings: Settings) -> None:
     ctx = build_context(settings)
-    load_policies(ctx)
+    await ctx.audit.start()  # first: loading the policies directory appends audit records
+    try:
+        await load_policies(ctx)
+        await _serve_both(ctx, settings)
+    finally:
+        await ctx.audit.stop()  # flushes what was accepted
+        ctx.store.close()
+        log.info("stopped")
+
+
+async def _serve_both(ctx: ServiceContext, settings: Settings) -> None:
+    """REST and gRPC until a signal; both drain their in-flight calls before this returns."""
     rest = _Uvicorn(
         uvicorn.Config(
             create_app(ctx),
@@ -95,7 +107,6 @@ async def serve(settings: Settings) -> None:
     try:
         grpc_server, grpc_health, grpc_port = create_grpc_server(ctx, f"{settings.host}:{settings.grpc_port}")
     except RuntimeError as exc:  # grpc: "Failed to bind to address ..."
-        ctx.store.close()
         raise StartupError(f"gRPC port {settings.grpc_port}: {exc}") from exc
     await grpc_server.start()
 
@@ -130,5 +141,3 @@ async def serve(settings: Settings) -> None:
         stopping.set()
         await stop_task
         health_task.cancel()
-        ctx.store.close()
-        log.info("stopped")

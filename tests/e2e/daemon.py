@@ -141,9 +141,7 @@ class Daemon:
     def register_agent(self, name: str = "billing-agent", owner_id: str = "team-finance", **fields: Any) -> dict:
         """Register an agent as the operator; the 201 body ``{id, name, clientSecret}``."""
         with self.admin() as admin:
-            answer = admin.post("/agents", json={"name": name, "ownerId": owner_id, **fields})
-        assert answer.status_code == 201, answer.text
-        return answer.json()
+            return register_agent(admin, name, owner_id, **fields)
 
     def token_for(self, agent: dict) -> str:
         """A token for an agent as returned by :meth:`register_agent`."""
@@ -151,6 +149,14 @@ class Daemon:
             answer = client.post("/tokens", json={"agentId": agent["id"], "clientSecret": agent["clientSecret"]})
         assert answer.status_code == 200, answer.text
         return answer.json()["token"]
+
+
+def register_agent(admin: httpx.Client, name: str = "billing-agent", owner_id: str = "team-finance",
+                   **fields: Any) -> dict:
+    """Register an agent through an admin client of any daemon; the 201 body ``{id, name, clientSecret}``."""
+    answer = admin.post("/agents", json={"name": name, "ownerId": owner_id, **fields})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
 
 
 class Stubs(NamedTuple):

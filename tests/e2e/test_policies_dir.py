@@ -75,6 +75,11 @@ def test_policies_are_loaded_at_start_and_a_restart_adds_no_version(
 
     second = make_daemon(data_dir, env={"VECTRA_POLICIES_DIR": str(policies_dir)})
     assert {name: item["version"] for name, item in summaries(second).items()} == dict.fromkeys(loaded, 1)
+    with second.admin() as admin:
+        records = admin.get("/audit", params={"pageSize": 100}).json()["items"]
+    # the first start stored each policy, and says so; the restart stored nothing and records nothing
+    assert sorted((r["action"], r["actor"], r["details"]["name"]) for r in records) == [
+        ("policy.put", "policies-dir", name) for name in sorted(loaded)]
     assert second.stop() == 0
 
     document = json.loads((policies_dir / "ops-readonly.json").read_text())

@@ -7,10 +7,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from vectra.grpc.agents import AgentServicer
+from vectra.grpc.audit import AuditServicer
 from vectra.grpc.decoding import UndecodableRequests
 from vectra.grpc.generated.vectra.v1 import (
     agents_pb2,
     agents_pb2_grpc,
+    audit_pb2,
+    audit_pb2_grpc,
     policies_pb2,
     policies_pb2_grpc,
     tokens_pb2,
@@ -36,12 +39,14 @@ def create_grpc_server(ctx: ServiceContext, address: str) -> tuple[grpc.aio.Serv
     agents_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(ctx), server)
     tokens_pb2_grpc.add_TokenServiceServicer_to_server(TokenServicer(ctx), server)
     policies_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyServicer(ctx), server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(ctx), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [
         agents_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
         tokens_pb2.DESCRIPTOR.services_by_name["TokenService"].full_name,
         policies_pb2.DESCRIPTOR.services_by_name["PolicyService"].full_name,
+        audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         reflection.SERVICE_NAME,
     ]

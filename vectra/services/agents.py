@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from vectra.domain.errors import Conflict, Forbidden, NotFound
 from vectra.domain.models import Agent, AgentStatus, NewAgent, Page, Principal, Role
-from vectra.services import input_errors
+from vectra.services import audit, input_errors
 from vectra.services.auth import require
 from vectra.services.context import ServiceContext
 from vectra.services.secrets import MAX_SECRET_BYTES, MIN_SECRET_BYTES, hash_secret, new_secret
@@ -105,6 +105,7 @@ async def register_agent(
         secret_hash=await hash_secret(client_secret),
     )
     ctx.store.insert_agent(agent)
+    await audit.record_change(ctx, actor, "agent.registered", agent_id=agent.id, details={"name": agent.name})
     return NewAgent(agent=agent, client_secret=client_secret)
 
 
@@ -115,8 +116,10 @@ async def assign_policy(ctx: ServiceContext, actor: Principal, agent_id: str, po
     check_policy_name(policy_name)
     if ctx.store.policy_head(policy_name) is None:
         raise NotFound(f"policy {policy_name!r} not found", pointer="policyName")
-    agent = ctx.store.set_agent_policy(agent_id, policy_name)
-    return _changed(ctx, agent_id, agent)
+    agent = _changed(ctx, agent_id, ctx.store.set_agent_policy(agent_id, policy_name))
+    await audit.record_change(ctx, actor, "agent.policy_assigned", agent_id=agent_id,
+                              details={"policyName": policy_name})
+    return agent
 
 
 async def delete_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> None:
@@ -125,14 +128,16 @@ async def delete_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> 
     if not ctx.store.delete_agent(agent_id):
         raise NotFound(f"agent {agent_id} not found")
     ctx.agents.invalidate(agent_id)
+    await audit.record_change(ctx, actor, "agent.deleted", agent_id=agent_id)
 
 
 async def revoke_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> Agent:
     """Block the agent for good; its tokens get 403 from the next request. Revoking twice is harmless."""
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
-    agent = ctx.store.set_agent_status(agent_id, AgentStatus.REVOKED)
-    return _changed(ctx, agent_id, agent)
+    agent = _changed(ctx, agent_id, ctx.store.set_agent_status(agent_id, AgentStatus.REVOKED))
+    await audit.record_change(ctx, actor, "agent.revoked", agent_id=agent_id)
+    return agent
 
 
 async def lift_quarantine(ctx: ServiceContext, actor: Principal, agent_id: str) -> Agent:
@@ -142,8 +147,9 @@ async def lift_quarantine(ctx: ServiceContext, actor: Principal, agent_id: str) 
     current = _existing(ctx, agent_id)
     if current.status is not AgentStatus.QUARANTINED:
         raise Conflict(f"agent {agent_id} is {current.status.value}, not Quarantined")
-    agent = ctx.store.set_agent_status(agent_id, AgentStatus.ACTIVE, trust_score=DEFAULT_TRUST)
-    return _changed(ctx, agent_id, agent)
+    agent = _changed(ctx, agent_id, ctx.store.set_agent_status(agent_id, AgentStatus.ACTIVE, trust_score=DEFAULT_TRUST))
+    await audit.record_change(ctx, actor, "agent.quarantine_lifted", agent_id=agent_id)
+    return agent
 
 
 def _existing(ctx: ServiceContext, agent_id: str) -> Agent:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from vectra.config import Settings
 from vectra.domain.models import Agent
+from vectra.services.audit_log import AuditLog
 from vectra.services.keyring import Keyring
 from vectra.services.policy_cache import CompiledPolicies
 from vectra.store.base import Store
@@ -48,7 +49,9 @@ class ServiceContext:
     admin_token: str
     agents: AgentCache = field(init=False)
     policies: CompiledPolicies = field(init=False)
+    audit: AuditLog = field(init=False)
 
     def __post_init__(self) -> None:
         self.agents = AgentCache(self.settings.agent_cache_seconds)
         self.policies = CompiledPolicies()
+        self.audit = AuditLog(self.store)

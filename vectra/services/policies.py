@@ -21,6 +21,7 @@ from policy_core import Policy, PolicyError, load_document, parse_policy, policy
 from vectra.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vectra.domain.models import Page, Principal, Role
 from vectra.domain.policies import PolicyProblem, PolicyRecord, PolicyVersion, PutOutcome
+from vectra.services import audit
 from vectra.services.agents import check_page, check_policy_name
 from vectra.services.auth import require
 from vectra.services.context import ServiceContext
@@ -44,6 +45,8 @@ __all__ = [
 MAX_DOCUMENT_BYTES = 1024 * 1024
 MAX_RULES = 5_000
 DIRECTORY_AUTHOR = "policies-dir"
+#: Who puts the policies of ``--policies-dir`` at start, as the audit log names it.
+_DIRECTORY = Principal(subject=DIRECTORY_AUTHOR, roles=frozenset({Role.ADMIN}))
 POLICY_FILE_SUFFIXES = (".json", ".yaml", ".yml")
 
 #: A policy document as a surface hands it over: JSON or YAML text, or an already decoded mapping.
@@ -85,7 +88,9 @@ async def put_policy(ctx: ServiceContext, actor: Principal, name: str, source: P
         policy = _parse(source, name)
     except PolicyError as exc:
         raise InvalidInput(str(exc), pointer=exc.pointer) from None
-    return ctx.store.save_policy(name, _canonical(policy), actor.subject, datetime.now(UTC))
+    outcome = ctx.store.save_policy(name, _canonical(policy), actor.subject, datetime.now(UTC))
+    await _record_put(ctx, actor, outcome)
+    return outcome
 
 
 async def list_policy_versions(
@@ -114,6 +119,7 @@ async def delete_policy(ctx: ServiceContext, actor: Principal, name: str) -> Non
         )
     if not ctx.store.delete_policy(name):
         raise NotFound(f"policy {name!r} not found")
+    await audit.record_change(ctx, actor, "policy.deleted", details={"name": name})
 
 
 async def validate_policy(ctx: ServiceContext, actor: Principal, source: PolicySource) -> list[PolicyProblem]:
@@ -131,7 +137,7 @@ def parse_draft(source: PolicySource) -> Policy:
     return _parse(source, None)
 
 
-def load_policies_dir(ctx: ServiceContext, directory: Path) -> list[PutOutcome]:
+async def load_policies_dir(ctx: ServiceContext, directory: Path) -> list[PutOutcome]:
     """Put every ``*.json``, ``*.yaml`` and ``*.yml`` of ``directory``, each as the policy it names (or, naming
     none, the policy called like the file). Every file is checked before any is stored; the first bad one raises
     :class:`PolicyFileError` with a one-line message naming the file and the pointer."""
@@ -153,8 +159,19 @@ def load_policies_dir(ctx: ServiceContext, directory: Path) -> list[PutOutcome]:
             raise PolicyFileError(f"{path}: policy {name!r} is also defined by {policies[name][0]}")
         policies[name] = (path, policy)
     now = datetime.now(UTC)
-    return [ctx.store.save_policy(name, _canonical(policy), DIRECTORY_AUTHOR, now)
-            for name, (_, policy) in policies.items()]
+    outcomes = []
+    for name, (_, policy) in policies.items():
+        outcome = ctx.store.save_policy(name, _canonical(policy), DIRECTORY_AUTHOR, now)
+        await _record_put(ctx, _DIRECTORY, outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
+async def _record_put(ctx: ServiceContext, actor: Principal, outcome: PutOutcome) -> None:
+    """Audit a put that stored a version (an unchanged document changes nothing and records nothing)."""
+    if outcome.changed:
+        details = {"name": outcome.policy.name, "version": outcome.policy.version, "created": outcome.created}
+        await audit.record_change(ctx, actor, "policy.put", details=details)
 
 
 def _require_reader(actor: Principal) -> None:

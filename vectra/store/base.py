@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from vectra.domain.audit import AuditFilter, AuditRecord, SealedRecord, StoredAudit
 from vectra.domain.models import Agent, AgentStatus, Page
 from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutOutcome
 
@@ -47,3 +49,16 @@ class Store(Protocol):
 
     def delete_policy(self, name: str) -> bool:
         """Delete a policy with all its versions; false when there was none."""
+
+    # audit log
+    def append_audit(self, records: Sequence[SealedRecord]) -> None:
+        """Insert the records in one transaction: all of them, or none and an exception."""
+
+    def audit_head(self) -> tuple[int, str] | None:
+        """The id and hash of the last record, or None while the log is empty."""
+
+    def list_audit(self, filters: AuditFilter, page: int, page_size: int) -> Page[AuditRecord]:
+        """Records matching ``filters``, newest first."""
+
+    def iter_audit(self) -> Iterator[StoredAudit]:
+        """Every stored record in id order, read a bounded chunk at a time."""

@@ -41,6 +41,24 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (name, version)
     );
     """,
+    # 3: audit_log: each record's canonical JSON (the bytes its hash covers) plus copies of the fields
+    # the list filters on; verification checks the copies against the JSON.
+    """
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        agent_id TEXT,
+        source TEXT NOT NULL,
+        action TEXT NOT NULL,
+        decision TEXT,
+        hash TEXT NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_agent ON audit_log (agent_id, id);
+    CREATE INDEX audit_log_decision ON audit_log (decision, id);
+    CREATE INDEX audit_log_time ON audit_log (time);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

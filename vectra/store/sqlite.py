@@ -8,13 +8,14 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from vectra.domain.audit import AuditEntry, AuditFilter, AuditRecord, SealedRecord, StoredAudit
 from vectra.domain.errors import Unavailable
 from vectra.domain.models import Agent, AgentStatus, Page, Role
 from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutOutcome
@@ -264,3 +265,96 @@ class SqliteStore:
             columns = [d[0] for d in cursor.description]
             cursor.fetchall()
         return _agent_from_row(dict(zip(columns, row, strict=True)))
+
+    # audit log ---------------------------------------------------------------------------------
+    def append_audit(self, records: Sequence[SealedRecord]) -> None:
+        rows = [_audit_row(sealed) for sealed in records]
+        with self._session():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(_INSERT_AUDIT, rows)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def audit_head(self) -> tuple[int, str] | None:
+        with self._session():
+            row = self._conn.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def list_audit(self, filters: AuditFilter, page: int, page_size: int) -> Page[AuditRecord]:
+        where, params = _audit_where(filters)
+        with self._session():
+            total = self._conn.execute(f"SELECT count(*) FROM audit_log{where}", params).fetchone()[0]
+            rows = self._db.query(
+                f"SELECT * FROM audit_log{where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                [*params, page_size, (page - 1) * page_size],
+            )
+            items = [_audit_from_row(row) for row in rows]
+        return Page(items=items, page=page, page_size=page_size, total_count=total)
+
+    def iter_audit(self) -> Iterator[StoredAudit]:
+        last_id = -1  # below any id, even one planted by hand
+        while True:
+            with self._session():
+                rows = list(self._db.query(
+                    "SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT ?", [last_id, _AUDIT_CHUNK]
+                ))
+            for row in rows:
+                columns = {field: row[column] for column, field in _AUDIT_COLUMNS.items()}
+                yield StoredAudit(id=row["id"], canonical=row["record"], hash=row["hash"], columns=columns)
+            if len(rows) < _AUDIT_CHUNK:
+                return
+            last_id = rows[-1]["id"]
+
+
+# audit_log column -> the record field it copies (for filtering; verification checks the copies)
+_AUDIT_COLUMNS = {
+    "time": "time",
+    "actor": "actor",
+    "agent_id": "agentId",
+    "source": "source",
+    "action": "action",
+    "decision": "decision",
+}
+_INSERT_AUDIT = (
+    f"INSERT INTO audit_log (id, hash, record, {', '.join(_AUDIT_COLUMNS)}) "
+    f"VALUES (?, ?, ?{', ?' * len(_AUDIT_COLUMNS)})"
+)
+_AUDIT_CHUNK = 1000
+
+
+def _audit_row(sealed: SealedRecord) -> tuple[Any, ...]:
+    document = sealed.record.document()
+    copies = (document[field] for field in _AUDIT_COLUMNS.values())
+    return (sealed.record.id, sealed.record.hash, sealed.canonical.decode(), *copies)
+
+
+def _audit_where(filters: AuditFilter) -> tuple[str, list[Any]]:
+    conditions = {
+        "agent_id = ?": filters.agent_id,
+        "decision = ?": filters.decision,
+        "time >= ?": filters.time_from,
+        "time <= ?": filters.time_to,
+        "action = ?": filters.action,
+        "source = ?": filters.source,
+    }
+    chosen = {sql: value for sql, value in conditions.items() if value is not None}
+    if not chosen:
+        return "", []
+    return " WHERE " + " AND ".join(chosen), list(chosen.values())
+
+
+def _audit_from_row(row: dict[str, Any]) -> AuditRecord:
+    """The record from its stored JSON; a row whose JSON was damaged is shown from its columns."""
+    try:
+        document = json.loads(row["record"])
+        if isinstance(document, dict):
+            return AuditRecord.from_document(document, row["hash"])
+    except ValueError:
+        pass
+    entry = AuditEntry(actor=row["actor"], source=row["source"], action=row["action"], agent_id=row["agent_id"],
+                       decision=row["decision"])
+    return AuditRecord(id=row["id"], time=row["time"], entry=entry, schema_version=0, prev_hash="", hash=row["hash"])

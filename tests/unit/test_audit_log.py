@@ -1,0 +1,215 @@
+"""The audit writer and the chain check, against a real SQLite file (tampered with by a second connection)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vectra.domain.audit import GENESIS_HASH, AuditEntry, AuditFilter
+from vectra.domain.errors import InvalidInput, Unavailable
+from vectra.services.audit import verify_chain
+from vectra.services.audit_log import AuditLog
+from vectra.store import SqliteStore
+
+AGENT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "vectra.db")
+    yield opened
+    opened.close()
+
+
+def entry(i: int, decision: str = "Allow") -> AuditEntry:
+    return AuditEntry(actor=AGENT, source="proxy", action="proxy.decision", agent_id=AGENT, decision=decision,
+                      risk=i / 1000, details={"n": i})
+
+
+async def filled(store: SqliteStore, count: int) -> AuditLog:
+    log = AuditLog(store)
+    await log.start()
+    for i in range(count):
+        await log.append(entry(i))
+    return log
+
+
+def tamper(store: SqliteStore, *statements: str) -> None:
+    """Change the file behind the writer's back, as someone with the file would: another connection.
+
+    SQLite has no sha256() of its own; the connection gets one, to forge a record's hash.
+    """
+    conn = sqlite3.connect(store.path)
+    conn.create_function("sha256", 1, lambda text: hashlib.sha256(text.encode()).digest())
+    with conn:
+        for statement in statements:
+            conn.execute(statement)
+    conn.close()
+
+
+def test_500_concurrent_appends_get_contiguous_ids_a_valid_chain_and_fewer_commits(store: SqliteStore) -> None:
+    async def scenario() -> tuple[list[int], AuditLog]:
+        log = AuditLog(store)
+        await log.start()
+
+        async def writer(task: int) -> list[int]:
+            return [(await log.append(entry(task * 10 + i))).id for i in range(10)]
+
+        ids = [i for chunk in await asyncio.gather(*(writer(t) for t in range(50))) for i in chunk]
+        await log.stop()
+        return ids, log
+
+    ids, log = asyncio.run(scenario())
+    result = verify_chain(store.iter_audit())
+
+    assert sorted(ids) == list(range(1, 501))
+    assert result.valid and result.count == 500 and result.first_broken_id is None
+    assert log.head == (500, result.head_hash)
+    assert 1 <= log.commits < 500  # group commit: one transaction took many records
+
+
+def test_a_new_writer_continues_the_chain_from_the_stored_head(store: SqliteStore) -> None:
+    async def scenario() -> int:
+        await (await filled(store, 3)).stop()
+        return (await (await filled(store, 2)).append(entry(99))).id
+
+    assert asyncio.run(scenario()) == 6
+    assert verify_chain(store.iter_audit()).valid
+
+
+def test_an_empty_log_is_valid_and_its_head_is_the_genesis_hash(store: SqliteStore) -> None:
+    result = verify_chain(store.iter_audit())
+
+    assert (result.valid, result.count, result.head_hash, result.first_broken_id) == (True, 0, GENESIS_HASH, None)
+
+
+def test_each_record_links_to_the_previous_hash_from_the_genesis(store: SqliteStore) -> None:
+    asyncio.run(filled(store, 3))
+    records = sorted(store.list_audit(AuditFilter(), 1, 10).items, key=lambda r: r.id)
+
+    assert [r.prev_hash for r in records] == [GENESIS_HASH, records[0].hash, records[1].hash]
+
+
+@pytest.mark.parametrize(
+    ("statements", "broken"),
+    [
+        # the stored JSON of record 4 edited
+        (["UPDATE audit_log SET record = replace(record, '\"n\":3', '\"n\":333') WHERE id = 4"], 4),
+        # record 4 edited and its hash recomputed: its successor's link no longer holds
+        (["UPDATE audit_log SET record = replace(record, '\"n\":3', '\"n\":333') WHERE id = 4",
+          "UPDATE audit_log SET hash = lower(hex(sha256(record))) WHERE id = 4"], 5),
+        # only a filter column edited: the list would lie, so the record is named
+        (["UPDATE audit_log SET decision = 'Deny' WHERE id = 6"], 6),
+        # a record deleted: named by its missing id
+        (["DELETE FROM audit_log WHERE id = 7"], 7),
+        (["DELETE FROM audit_log WHERE id = 1"], 1),
+        # two records swapped
+        (["UPDATE audit_log SET id = -3 WHERE id = 3", "UPDATE audit_log SET id = 3 WHERE id = 4",
+          "UPDATE audit_log SET id = 4 WHERE id = -3"], 3),
+    ],
+    ids=["edited", "edited-and-rehashed", "column-edited", "deleted", "first-deleted", "reordered"],
+)
+def test_verify_names_the_first_broken_record(store: SqliteStore, statements: list[str], broken: int) -> None:
+    asyncio.run(filled(store, 10))
+    assert verify_chain(store.iter_audit()).valid
+
+    tamper(store, *statements)
+    result = verify_chain(store.iter_audit())
+
+    assert not result.valid
+    assert result.first_broken_id == broken
+
+
+def test_a_write_that_cannot_commit_raises_unavailable_leaves_the_head_and_then_recovers(
+    store: SqliteStore,
+) -> None:
+    """Another connection holds the write lock past the busy timeout: the append fails closed."""
+
+    async def scenario() -> None:
+        log = await filled(store, 3)
+        head = log.head
+        blocker = sqlite3.connect(store.path, timeout=0, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            outcomes = await asyncio.gather(*(log.append(entry(i)) for i in range(5)), return_exceptions=True)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+
+        assert all(isinstance(o, Unavailable) for o in outcomes)
+        assert store.audit_head() == head
+        assert (await log.append(entry(100))).id == 4
+        assert log.head == store.audit_head()
+
+    asyncio.run(scenario())
+    assert verify_chain(store.iter_audit()).valid
+
+
+def test_stop_commits_what_is_queued_and_later_appends_are_refused(store: SqliteStore) -> None:
+    async def scenario() -> None:
+        log = AuditLog(store)
+        await log.start()
+        pending = [asyncio.ensure_future(log.append(entry(i))) for i in range(20)]
+        await asyncio.sleep(0)  # let them queue
+        await log.stop()
+
+        assert sorted([(await p).id for p in pending]) == list(range(1, 21))
+        with pytest.raises(Unavailable):
+            await log.append(entry(21))
+
+    asyncio.run(scenario())
+    assert verify_chain(store.iter_audit()).count == 20
+
+
+def test_an_entry_json_cannot_hold_is_refused_alone_without_a_place_in_the_chain(store: SqliteStore) -> None:
+    async def scenario() -> list[object]:
+        log = AuditLog(store)
+        await log.start()
+        bad = AuditEntry(actor="operator", source="proxy", action="proxy.decision", risk=float("nan"))
+        return await asyncio.gather(log.append(entry(1)), log.append(bad), log.append(entry(2)),
+                                    return_exceptions=True)
+
+    first, refused, last = asyncio.run(scenario())
+
+    assert isinstance(refused, InvalidInput)
+    assert (first.id, last.id) == (1, 2)  # type: ignore[union-attr]
+    assert verify_chain(store.iter_audit()).valid
+
+
+def test_the_list_filters_by_agent_decision_and_time_newest_first(store: SqliteStore) -> None:
+    async def scenario() -> None:
+        log = AuditLog(store)
+        await log.start()
+        for i, decision in enumerate(["Allow", "Deny", "Allow", "Hitl", "Deny"]):
+            await log.append(entry(i, decision))
+        await log.append(AuditEntry(actor="operator", source="control_plane", action="agent.registered",
+                                    agent_id="7c9e6679-7425-40de-944b-e07fc1f99af7"))
+
+    asyncio.run(scenario())
+    everything = store.list_audit(AuditFilter(), 1, 100).items
+    third = next(r for r in everything if r.id == 3)
+
+    assert [r.id for r in everything] == [6, 5, 4, 3, 2, 1]
+    assert [r.id for r in store.list_audit(AuditFilter(decision="Deny"), 1, 10).items] == [5, 2]
+    assert [r.id for r in store.list_audit(AuditFilter(agent_id=AGENT), 1, 2).items] == [5, 4]
+    assert store.list_audit(AuditFilter(agent_id=AGENT), 3, 2).total_count == 5
+    assert [r.id for r in store.list_audit(AuditFilter(time_from=third.time), 1, 10).items] == [6, 5, 4, 3]
+    assert [r.id for r in store.list_audit(AuditFilter(time_to=third.time), 1, 10).items] == [3, 2, 1]
+    assert [r.id for r in store.list_audit(AuditFilter(source="control_plane"), 1, 10).items] == [6]
+
+
+
+def test_one_log_keeps_one_chain_across_event_loops(store: SqliteStore) -> None:
+    """Code that runs the services under several asyncio.run calls shares one AuditLog, as the daemon does."""
+    log = AuditLog(store)
+
+    first = asyncio.run(log.append(entry(1)))
+    second = asyncio.run(log.append(entry(2)))
+
+    assert (first.id, second.id, second.prev_hash) == (1, 2, first.hash)
+    assert verify_chain(store.iter_audit()).valid

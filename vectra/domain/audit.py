@@ -1,0 +1,174 @@
+"""The audit record and its hash chain.
+
+A record's hash is SHA-256 over the RFC 8785 (JCS) canonical JSON of the whole record except ``hash``
+itself: every field of :class:`AuditRecord` and of its :class:`AuditEntry`, found by walking the
+dataclasses rather than listed by hand, so a field added later is inside the hash without anyone
+remembering to put it there. The first record links to :data:`GENESIS_HASH` (64 zeros).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import rfc8785
+
+__all__ = [
+    "GENESIS_HASH",
+    "SCHEMA_VERSION",
+    "AuditEntry",
+    "AuditFilter",
+    "AuditRecord",
+    "AuditSource",
+    "AuditVerification",
+    "SealedRecord",
+    "StoredAudit",
+    "canonical_json",
+    "record_time",
+    "seal",
+]
+
+SCHEMA_VERSION = 1
+GENESIS_HASH = "0" * 64
+
+
+class AuditSource(enum.StrEnum):
+    PROXY = "proxy"
+    GRPC = "grpc"
+    CONTROL_PLANE = "control_plane"
+    HITL = "hitl"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """What happened, as a caller reports it; the log adds the id, time and chain links.
+
+    ``actor`` is the subject who acted (an agent id or ``operator``), ``agent_id`` the agent the
+    record is about. ``decision`` names the outcome (``Allow``, ``Deny``, ``Hitl``, ``RateLimited``,
+    ``BreakerOpen``, ``UpstreamError``, ...). ``details`` holds any further JSON fields.
+    """
+
+    actor: str
+    source: str
+    action: str
+    agent_id: str | None = None
+    method: str | None = None
+    url: str | None = None
+    decision: str | None = None
+    rule: str | None = None
+    reason: str | None = None
+    risk: float | None = None
+    trust: float | None = None
+    upstream_status: int | None = None
+    latency_ms: float | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    time: str  # RFC 3339, UTC, microseconds, "Z"
+    entry: AuditEntry
+    schema_version: int
+    prev_hash: str
+    hash: str
+
+    def document(self) -> dict[str, Any]:
+        """The record as it is hashed and stored: every field but ``hash``, the entry's inlined, camelCase."""
+        fields = dataclasses.asdict(self)
+        fields.update(fields.pop("entry"))
+        del fields["hash"]
+        return {_camel(name): value for name, value in fields.items()}
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any], hash_: str) -> AuditRecord:
+        """The inverse of :meth:`document`; fields the document lacks are left empty."""
+        entry_fields = {f.name for f in dataclasses.fields(AuditEntry)}
+        values = {_snake(key): value for key, value in document.items()}
+        entry = {name: values[name] for name in entry_fields if name in values}
+        if not isinstance(entry.get("details"), Mapping):
+            entry["details"] = {}
+        entry.setdefault("actor", "")
+        entry.setdefault("source", "")
+        entry.setdefault("action", "")
+        return cls(
+            id=values.get("id", 0),
+            time=values.get("time", ""),
+            entry=AuditEntry(**entry),
+            schema_version=values.get("schema_version", 0),
+            prev_hash=values.get("prev_hash", ""),
+            hash=hash_,
+        )
+
+
+class SealedRecord(NamedTuple):
+    """A record with the exact canonical bytes its hash was computed over (what the store keeps)."""
+
+    record: AuditRecord
+    canonical: bytes
+
+
+class StoredAudit(NamedTuple):
+    """One stored record as it is, for verification: nothing parsed, nothing trusted.
+
+    ``columns`` holds the store's copies of fields it filters on, keyed by the record's field names.
+    """
+
+    id: int
+    canonical: str
+    hash: str
+    columns: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which records to list; ``time_from``/``time_to`` are inclusive, in the records' own time format."""
+
+    agent_id: str | None = None
+    decision: str | None = None
+    time_from: str | None = None
+    time_to: str | None = None
+    action: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditVerification:
+    valid: bool
+    count: int
+    head_hash: str
+    first_broken_id: int | None
+
+
+def canonical_json(document: Mapping[str, Any]) -> bytes:
+    """RFC 8785 canonical JSON; ValueError for what JSON can't hold exactly (NaN, integers past 2**53)."""
+    return rfc8785.dumps(dict(document))
+
+
+def record_time(moment: datetime) -> str:
+    """The records' time format: RFC 3339 in UTC with microseconds and ``Z``; fixed width, so it sorts as text."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def seal(entry: AuditEntry, *, record_id: int, time: str, prev_hash: str) -> SealedRecord:
+    """Give ``entry`` its place in the chain: the record after the one whose hash is ``prev_hash``."""
+    unsealed = AuditRecord(
+        id=record_id, time=time, entry=entry, schema_version=SCHEMA_VERSION, prev_hash=prev_hash, hash=""
+    )
+    canonical = canonical_json(unsealed.document())
+    return SealedRecord(dataclasses.replace(unsealed, hash=hashlib.sha256(canonical).hexdigest()), canonical)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()

@@ -1,0 +1,139 @@
+"""The Audit use cases: record a management change, list records, verify the chain.
+
+Appending itself is :class:`vectra.services.audit_log.AuditLog` (``ctx.audit``), shared by every caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from vectra.domain.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditFilter,
+    AuditRecord,
+    AuditSource,
+    AuditVerification,
+    StoredAudit,
+    record_time,
+)
+from vectra.domain.errors import Forbidden, InvalidInput
+from vectra.domain.models import Page, Principal, Role
+from vectra.services import agents  # a module import: agents records its changes through this module
+from vectra.services.context import ServiceContext
+
+__all__ = ["list_audit", "record_change", "verify_audit", "verify_chain"]
+
+_NAME = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
+
+
+async def record_change(
+    ctx: ServiceContext,
+    actor: Principal,
+    action: str,
+    *,
+    agent_id: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditRecord:
+    """Record a management change that has just succeeded; Unavailable if the record can't be committed."""
+    entry = AuditEntry(
+        actor=actor.subject,
+        source=AuditSource.CONTROL_PLANE,
+        action=action,
+        agent_id=agent_id,
+        details=dict(details or {}),
+    )
+    return await ctx.audit.append(entry)
+
+
+async def list_audit(
+    ctx: ServiceContext, actor: Principal, filters: AuditFilter, page: int = 1, page_size: int = 25
+) -> Page[AuditRecord]:
+    """Records matching ``filters`` (admin or reviewer), newest first. Times may carry any UTC offset."""
+    _require_reader(actor)
+    agents.check_page(page, page_size)
+    query = AuditFilter(
+        agent_id=agents.parse_agent_id(filters.agent_id) if filters.agent_id else None,
+        decision=_name("decision", filters.decision),
+        time_from=_time("from", filters.time_from),
+        time_to=_time("to", filters.time_to),
+        action=_name("action", filters.action),
+        source=_name("source", filters.source),
+    )
+    return await asyncio.to_thread(ctx.store.list_audit, query, page, page_size)
+
+
+async def verify_audit(ctx: ServiceContext, actor: Principal) -> AuditVerification:
+    """Walk the whole chain (admin or reviewer), streaming it from the store in a worker thread."""
+    _require_reader(actor)
+    return await asyncio.to_thread(verify_chain, ctx.store.iter_audit())
+
+
+def verify_chain(rows: Iterable[StoredAudit]) -> AuditVerification:
+    """Recompute every hash and check every link, in id order; name the first record that fails.
+
+    A missing record is named by its id (the ids are a gapless sequence from 1). Removing records from
+    the end can't be seen from inside the chain: compare ``count`` and ``headHash`` with a copy kept
+    elsewhere.
+    """
+    count, expected_id, prev_hash, first_broken = 0, 1, GENESIS_HASH, None
+    for row in rows:
+        count += 1
+        if first_broken is None:
+            first_broken = _fault(row, expected_id, prev_hash)
+        expected_id, prev_hash = row.id + 1, row.hash
+    return AuditVerification(
+        valid=first_broken is None, count=count, head_hash=str(prev_hash), first_broken_id=first_broken
+    )
+
+
+def _fault(row: StoredAudit, expected_id: int, prev_hash: str) -> int | None:
+    """The id to name if ``row`` breaks the chain here, else None."""
+    if row.id > expected_id:
+        return expected_id  # records are missing before this one
+    if row.id < expected_id:
+        return row.id  # a record that can't be in the sequence
+    if not isinstance(row.canonical, str) or hashlib.sha256(row.canonical.encode()).hexdigest() != row.hash:
+        return row.id
+    try:
+        document = json.loads(row.canonical)
+    except ValueError:
+        return row.id
+    if not isinstance(document, dict) or document.get("id") != row.id or document.get("prevHash") != prev_hash:
+        return row.id
+    if any(document.get(name) != value for name, value in row.columns.items()):
+        return row.id  # a filter column no longer says what the record says
+    return None
+
+
+def _require_reader(actor: Principal) -> None:
+    if not (actor.has(Role.ADMIN) or actor.has(Role.REVIEWER)):
+        raise Forbidden("reading the audit log needs the admin or reviewer role")
+
+
+def _name(pointer: str, value: str | None) -> str | None:
+    if not value:
+        return None
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise InvalidInput(f"{pointer} must be 1 to 64 letters, digits, '_' or '.'", pointer=pointer)
+    return value
+
+
+def _time(pointer: str, value: str | None) -> str | None:
+    """An RFC 3339 date-time with an offset, in the records' own format (so that text order is time order)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) and len(value) <= 64 else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidInput(f"{pointer} must be an RFC 3339 date-time with an offset, such as "
+                           "2026-01-31T12:00:00Z", pointer=pointer)
+    return record_time(moment)
