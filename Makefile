@@ -23,12 +23,13 @@ proto: $(STAMP)
 run: $(STAMP)
 	VECTRA_POLICIES_DIR=$${VECTRA_POLICIES_DIR:-examples/policies} $(BIN)/vectra serve
 
-# The whole suite against the compiled core, then the core's own tests against the pure-Python twin.
+# The whole suite twice: on the compiled core, then on the pure-Python twin (the daemons the end-to-end
+# tests start inherit VECTRA_PURE_PYTHON, so the twin decides there too).
 test: $(STAMP)
 	$(BIN)/python -c "import policy_core; print('policy_core implementation:', policy_core.IMPLEMENTATION)"
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
-	VECTRA_PURE_PYTHON=1 $(BIN)/python -m pytest -q tests/unit tests/property
+	VECTRA_PURE_PYTHON=1 $(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

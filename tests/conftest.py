@@ -46,3 +46,9 @@ def stubs(daemon: Daemon) -> Iterator[Stubs]:
     """gRPC clients of the module's daemon."""
     with daemon.channel() as channel:
         yield Stubs.on(channel)
+
+
+def pytest_report_header() -> str:
+    import policy_core
+
+    return f"policy_core implementation: {policy_core.IMPLEMENTATION}"
