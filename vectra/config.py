@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,8 @@ class Settings:
     breaker_open_seconds: float = 30.0
     rate_limit_requests: int = 60
     rate_limit_per_seconds: float = 60.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    hitl_threshold: float = 0.8
+    hitl_trust_factor: float = 0.4
 
     @property
     def database_path(self) -> Path:
@@ -143,6 +144,8 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
     "breaker_open_seconds": _number,
     "rate_limit_requests": _integer,
     "rate_limit_per_seconds": _number,
+    "hitl_threshold": _number,
+    "hitl_trust_factor": _number,
 }
 _ENV_NAMES: dict[str, str] = {
     "host": "VECTRA_HOST",
@@ -170,6 +173,8 @@ _ENV_NAMES: dict[str, str] = {
     "breaker_open_seconds": "VECTRA_BREAKER_OPEN_SECONDS",
     "rate_limit_requests": "VECTRA_RATE_LIMIT_REQUESTS",
     "rate_limit_per_seconds": "VECTRA_RATE_LIMIT_PER_SECONDS",
+    "hitl_threshold": "VECTRA_HITL_THRESHOLD",
+    "hitl_trust_factor": "VECTRA_HITL_TRUST_FACTOR",
 }
 _TOML_KEYS = set(_COERCE)
 
@@ -228,6 +233,10 @@ def _check(settings: Settings) -> None:
                  "breaker_window_seconds", "breaker_open_seconds", "rate_limit_requests", "rate_limit_per_seconds"):
         if not getattr(settings, name) > 0:
             raise ConfigError(f"{name} must be positive")
+    if not 0 <= settings.hitl_threshold <= 1:
+        raise ConfigError("hitl_threshold must be from 0 to 1")
+    if not 0 <= settings.hitl_trust_factor <= 2:
+        raise ConfigError("hitl_trust_factor must be from 0 to 2")
     for cidr in settings.upstream_allow_cidrs:
         try:
             ipaddress.ip_network(cidr, strict=False)

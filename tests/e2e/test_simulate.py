@@ -206,3 +206,11 @@ def test_a_change_through_one_daemon_decides_the_next_simulation_on_another(
         assert on_writer.put("/policies/shared-live", json=policy("shared-live", rules=[])).status_code == 200
         decision = simulate(on_reader, agentId=agent_id, request=READ_ONE)
         assert (decision["effect"], decision["policyVersion"]) == ("Deny", 2)
+
+
+def test_the_configured_hitl_base_and_trust_factor_set_the_threshold(make_daemon: Callable[..., Daemon]) -> None:
+    strict = make_daemon(env={"VECTRA_HITL_THRESHOLD": "0.6", "VECTRA_HITL_TRUST_FACTOR": "0"})
+    with strict.admin() as admin:
+        decision = simulate(admin, agent={"trustScore": 0.9, "policy": {"name": "open", **ALLOW_ALL}},
+                            request=READ_ONE)
+    assert decision["hitlThreshold"] == pytest.approx(0.6)  # trust moves nothing when the factor is 0

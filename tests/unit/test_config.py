@@ -66,6 +66,9 @@ def test_a_wrongly_typed_file_value_is_a_configuration_error(tmp_path: Path, tex
         ({"VECTRA_CLOCK_SKEW_SECONDS": "-5"}, "clock_skew_seconds must not be negative"),
         ({"VECTRA_UPSTREAM_ALLOW_CIDRS": "10.0.0.0/33"}, "upstream allow CIDR"),
         ({"VECTRA_JWT_SECRET": "short"}, "at least 32 bytes"),
+        ({"VECTRA_HITL_THRESHOLD": "1.5"}, "hitl_threshold must be from 0 to 1"),
+        ({"VECTRA_HITL_TRUST_FACTOR": "-0.1"}, "hitl_trust_factor must be from 0 to 2"),
+        ({"VECTRA_BREAKER_FAILURES": "0"}, "breaker_failures must be positive"),
     ],
 )
 def test_a_wrongly_typed_variable_is_a_configuration_error(environ: dict[str, str], message: str) -> None:

@@ -2,8 +2,9 @@
 
 The agent's policy (compiled once per version, see :mod:`vectra.services.policy_cache`) gives the effect, rule
 and reason; the request's risk score is computed first, so that rules may test ``input.risk.score``. An allowed
-request whose risk exceeds the agent's HITL threshold — ``hitl_threshold(trust)``, from the policy's
-``hitlThreshold`` (0.8 when unset) moved by the agent's trust — goes to a human with the reason
+request whose risk exceeds the agent's HITL threshold — ``base + (trust - 0.5) * k``, the base being the policy's
+``hitlThreshold`` or the configured ``VECTRA_HITL_THRESHOLD`` (0.8), and ``k`` ``VECTRA_HITL_TRUST_FACTOR`` (0.4)
+— goes to a human with the reason
 ``High risk score: 0.92``. An agent that is not active, has no policy, or whose policy no longer exists (or no
 longer compiles) is denied: Vectra fails closed.
 
@@ -21,10 +22,7 @@ from vectra.domain.models import Agent, AgentStatus
 from vectra.domain.policies import GatewayDecision
 from vectra.services.context import ServiceContext
 
-__all__ = ["DEFAULT_HITL_BASE", "HITL_TRUST_FACTOR", "AgentFacts", "OutboundRequest", "decide"]
-
-DEFAULT_HITL_BASE = 0.8
-HITL_TRUST_FACTOR = 0.4
+__all__ = ["AgentFacts", "OutboundRequest", "decide"]
 
 _SCORER = RiskScorer()
 
@@ -64,7 +62,7 @@ def decide(
     if agent.status is not AgentStatus.ACTIVE:
         return _refused(agent, f"agent is {agent.status.value.lower()}")
     if draft is not None:
-        return _evaluate(agent, request, compile_policy(draft), draft.name, None)
+        return _evaluate(ctx, agent, request, compile_policy(draft), draft.name, None)
     if not agent.policy_name:
         return _refused(agent, "agent has no policy assigned")
     try:
@@ -73,11 +71,12 @@ def decide(
         return _refused(agent, f"policy {agent.policy_name!r} can't be compiled: {exc}", agent.policy_name)
     if current is None:
         return _refused(agent, f"policy {agent.policy_name!r} no longer exists", agent.policy_name)
-    return _evaluate(agent, request, current.compiled, current.name, current.version)
+    return _evaluate(ctx, agent, request, current.compiled, current.name, current.version)
 
 
 def _evaluate(
-    agent: AgentFacts, request: OutboundRequest, policy: CompiledPolicy, name: str, version: int | None
+    ctx: ServiceContext, agent: AgentFacts, request: OutboundRequest, policy: CompiledPolicy, name: str,
+    version: int | None,
 ) -> GatewayDecision:
     now = time.time()
     facts = {
@@ -97,8 +96,8 @@ def _evaluate(
     risk = _SCORER.score(facts, AgentHistory(), now)
     facts["risk"] = {"score": risk.score}
     effect, rule, reason = policy.evaluate(facts)
-    base = DEFAULT_HITL_BASE if policy.hitl_threshold is None else policy.hitl_threshold
-    threshold = hitl_threshold(agent.trust_score, base, HITL_TRUST_FACTOR)
+    base = ctx.settings.hitl_threshold if policy.hitl_threshold is None else policy.hitl_threshold
+    threshold = hitl_threshold(agent.trust_score, base, ctx.settings.hitl_trust_factor)
     if effect == "Allow" and risk.score > threshold:
         effect, rule, reason = "Hitl", None, f"High risk score: {risk.score:.2f}"
     return GatewayDecision(
