@@ -10,8 +10,9 @@ What makes it fast:
 - a ``dict`` request is read with C-level dict access, and only ``method`` and ``url`` up front: headers, body,
   agent, risk and time are read (into a separate ``_Extras`` object) when a rule first asks for them;
 - request objects come from a freelist; decisions are built when the policy is compiled;
-- the candidate rules for a request come from a cache keyed by host with one slot per common method (one dict
-  lookup), filled by merging the index buckets.
+- the candidate rules for a request come from a cache keyed by host with one slot per common method, filled by
+  merging the index buckets; in front of it, a direct-mapped table finds a plain lower-case host by a hash of its
+  bytes inside the URL (checked with ``memcmp``), so no host string is built or hashed for most requests.
 
 Cold paths (headers, query strings, bodies, JSON, CIDRs, number parsing) call the same helpers as the twin, in
 :mod:`policy_core._values`; the differential property tests hold the two implementations to the same answers.
@@ -839,6 +840,25 @@ cdef int _method_slot(object method):
     return -1
 
 
+cdef Py_ssize_t _FAST_MASK = 4095  # as many hosts as the candidate cache keeps
+
+
+cdef inline long _host_hash(const char* data, Py_ssize_t size) noexcept:
+    """FNV-1a of a host's bytes, or -1 when it has a character other than lower-case ASCII letters, digits, '.'
+    and '-' (such a host takes the general path, where it is lower-cased)."""
+    cdef unsigned int h = 2166136261  # 32 bits: the multiplication wraps as FNV-1a wants
+    cdef Py_ssize_t i
+    cdef unsigned char c
+    if size <= 0 or size > 255:
+        return -1
+    for i in range(size):
+        c = <unsigned char>data[i]
+        if not ((c >= 97 and c <= 122) or (c >= 48 and c <= 57) or c == 46 or c == 45):
+            return -1
+        h = (h ^ c) * <unsigned int>16777619
+    return <long>h
+
+
 cdef class Evaluator:
     """Evaluates a lowered policy (see :func:`policy_core.compile.lower_policy`)."""
 
@@ -850,6 +870,8 @@ cdef class Evaluator:
     cdef Py_ssize_t cache_size
     cdef dict other_cache
     cdef Py_ssize_t other_size
+    cdef list fast_hosts  # the direct-mapped front of ``cache``: host strings ...
+    cdef list fast_slots  # ... and their slot lists, at ``_host_hash(host) & _FAST_MASK``
 
     def __init__(self, rules, default, buckets):
         self.rules = [_Rule(decision, conditions) for decision, conditions in rules]
@@ -860,6 +882,41 @@ cdef class Evaluator:
         self.cache_size = 0
         self.other_cache = {}
         self.other_size = 0
+        self.fast_hosts = [None] * (_FAST_MASK + 1)
+        self.fast_slots = [None] * (_FAST_MASK + 1)
+
+    cdef list candidates_for(self, PolicyRequest r):
+        """The candidate rules for a request. When the URL's host is plain lower-case ASCII (nearly always), it is
+        looked up in a small direct-mapped table by a hash of its bytes inside the URL and compared with
+        ``memcmp``, so no host string is built or hashed; anything else goes through :meth:`candidates`."""
+        cdef int slot = _method_slot(r.method)
+        cdef Py_ssize_t start, size, index = -1
+        cdef long hashed
+        cdef object known, found
+        cdef const char* url
+        if slot >= 0 and r.url is not MISSING and PyUnicode_KIND(r.url) == PyUnicode_1BYTE_KIND:
+            r._split()
+            start = r._host_start
+            size = r._host_end - start
+            if start >= 0:
+                url = <const char*>PyUnicode_DATA(r.url)
+                hashed = _host_hash(url + start, size)
+                if hashed >= 0:
+                    index = hashed & _FAST_MASK
+                    known = self.fast_hosts[index]
+                    if (
+                        known is not None
+                        and len(<str>known) == size
+                        and memcmp(PyUnicode_DATA(known), url + start, size) == 0
+                    ):
+                        found = (<list>self.fast_slots[index])[slot]
+                        if found is not None:
+                            return <list>found
+        found = self.candidates(r.method, r._get_host())
+        if index >= 0:  # a plain host: remember its slots (the list ``candidates`` just filled) up front
+            self.fast_hosts[index] = r._host
+            self.fast_slots[index] = self.cache[r._host]
+        return <list>found
 
     cdef list candidates(self, object method, object host):
         """The rules that can match a (method, host), in evaluation order.
@@ -936,7 +993,7 @@ cdef class Evaluator:
         else:
             r = _make(None, None, None, None, None, None, None)
         if self.indexed:
-            rules = self.candidates(r.method, r._get_host())
+            rules = self.candidates_for(r)
         else:
             rules = self.rules
         n = len(rules)

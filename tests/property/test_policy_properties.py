@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from typing import Any
 
 import pytest
@@ -335,3 +336,31 @@ def test_canonical_document_round_trips(document):
         assume(False)
     canonical = policy_core.policy_to_document(model)
     assert policy_core.parse_policy(json.loads(json.dumps(canonical))) == model
+
+
+@pytest.mark.skipif(not COMPILED_AVAILABLE, reason="extension not built")
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sampled_from(["GET", "POST", "DELETE", "PURGE"]), min_size=1, max_size=3),
+    st.integers(0, 2**32),
+)
+def test_many_hosts_decide_alike_through_the_compiled_host_table(methods, seed):
+    """More hosts than the compiled evaluator's direct-mapped host table holds (so slots collide and are
+    overwritten), hosts differing only by case, and a method outside the table's slots: same as the twin."""
+    hosts = [f"h{i}.example" for i in range(5000)]
+    rules = [
+        {"name": f"r{i}", "effect": ["Allow", "Deny", "Hitl"][i % 3],
+         "conditions": [{"field": "input.method", "operator": "eq", "value": methods[i % len(methods)]},
+                        {"field": "input.host", "operator": "eq", "value": hosts[i * 97]}]}
+        for i in range(50)
+    ]
+    document = {"name": "p", "default": "Deny", "rules": rules}
+    compiled = policy_core.compile_policy(document, implementation="cython")
+    reference = policy_core.compile_policy(document, implementation="python")
+    rng = random.Random(seed)
+    for _ in range(3000):
+        host = rng.choice(hosts[:5000:97] if rng.random() < 0.5 else hosts)
+        if rng.random() < 0.1:
+            host = host.upper()
+        request = {"method": rng.choice(methods), "url": f"https://{host}/x"}
+        assert compiled.evaluate(request) == reference.evaluate(request), request
