@@ -12,7 +12,7 @@ $(BIN)/python:
 
 # Install Vectra (editable) with its development tools, and compile the Cython core in place.
 $(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard policy_core/*.pyx)
-	$(BIN)/pip install --quiet "Cython>=3.0" "setuptools>=69" wheel
+	$(BIN)/pip install --quiet "Cython>=3.0" "setuptools>=77" wheel
 	$(BIN)/pip install --quiet --no-build-isolation -e ".[dev,bench]"
 	$(BIN)/python setup.py --quiet build_ext --inplace
 	touch $(STAMP)
