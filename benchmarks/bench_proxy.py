@@ -1,0 +1,246 @@
+"""End-to-end proxy benchmark (issue 4): what governing every call costs against plain forwarding.
+
+Run: ``.venv/bin/python benchmarks/bench_proxy.py [--quick]`` (``make bench`` installs nginx and wrk first).
+One run measures GET requests answered by a local upstream (nginx, 11-byte body) along four paths, at 1 and at 32
+connections: direct; through nginx as a reverse proxy; through the minimal Python forwarder (Starlette + aiohttp
+client on uvicorn, no governance); through Vectra (the real daemon, an agent with a 5-rule policy, every call
+authenticated, rate-limited, judged, scored and audited). It prints requests per second, p50 and p99, each path's
+ratio to the minimal forwarder, and the issue's targets. Then, against the same daemon, a grpc.aio client in its
+own process measures the bare health ``Check`` RPC, ``ProxyService.Check`` and ``ProxyService.CheckStream``.
+
+Paths this build lacks (``/proxy/`` answering 404, no ``proxy_pb2``) are reported as "not available in this
+build". Everything listens on 127.0.0.1 and every process started here is stopped by its PID on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import grpc_load
+import http_load
+from benchmark_apps import BODY
+from closed_loop import Load
+from local_servers import (
+    CLIENT_CPU,
+    PROXY_CPU,
+    minimal_forwarder,
+    nginx_binary,
+    nginx_reverse_proxy,
+    pinned,
+    upstream,
+)
+
+from tests.e2e.daemon import SERVE, Daemon, register_agent
+
+CONNECTIONS = (1, 32)
+STREAM_IN_FLIGHT = 128
+FORWARDER = "minimal forwarder"
+VECTRA = "vectra proxy"
+NOT_AVAILABLE = "not available in this build"
+
+#: Five rules, as a small real policy would have; the benchmark's GETs to 127.0.0.1/bench are allowed by the
+#: last, after the evaluator has looked at the four others. Rate limits far above anything the machine can send.
+POLICY = {
+    "name": "bench-proxy",
+    "description": "The proxy benchmark's agent: reads of the local upstream are allowed",
+    "default": "Deny",
+    "rateLimit": {"requests": 10**9, "perSeconds": 1},
+    "rules": [
+        {"name": "deny-admin", "priority": 1000, "effect": "Deny", "reason": "Admin paths are off limits",
+         "conditions": [{"field": "input.path", "operator": "startsWith", "value": "/admin"}]},
+        {"name": "deny-metadata", "priority": 900, "effect": "Deny", "reason": "Cloud metadata is off limits",
+         "conditions": [{"field": "input.host", "operator": "in",
+                         "value": ["169.254.169.254", "metadata.google.internal"]}]},
+        {"name": "deny-deletes", "priority": 800, "effect": "Deny", "reason": "Nothing is deleted",
+         "conditions": [{"field": "input.method", "operator": "eq", "value": "DELETE"}]},
+        {"name": "review-writes", "priority": 500, "effect": "Hitl", "reason": "Writes need a human",
+         "conditions": [{"field": "input.method", "operator": "in", "value": ["POST", "PUT", "PATCH"]}]},
+        {"name": "allow-bench-reads", "priority": 10, "effect": "Allow",
+         "conditions": [{"field": "input.method", "operator": "in", "value": ["GET", "HEAD"]},
+                        {"field": "input.host", "operator": "eq", "value": "127.0.0.1"},
+                        {"field": "input.path", "operator": "startsWith", "value": "/bench"}]},
+    ],
+}
+DAEMON_ENV = {"VECTRA_RATE_LIMIT_REQUESTS": str(10**9), "VECTRA_RATE_LIMIT_PER_SECONDS": "1"}
+
+Results = dict[int, Load]
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def measure_path(name: str, url: str, seconds: float, headers: dict[str, str] | None = None) -> Results:
+    """A warm-up, then ``seconds`` at each number of connections; failed answers are reported."""
+    http_load.measure(url, 32, 1, headers)
+    results = {c: http_load.measure(url, c, seconds, headers) for c in CONNECTIONS}
+    failed = sum(load.failures for load in results.values())
+    note = f": {failed} ANSWERS NOT 200 + {BODY.decode()!r}, OR SOCKET ERRORS" if failed else ""
+    print(f"  measured {name}{note}", flush=True)
+    return results
+
+
+def _agent_token(daemon: Daemon) -> str:
+    """An agent under the benchmark policy, and its token."""
+    with daemon.admin() as admin:
+        answer = admin.put(f"/policies/{POLICY['name']}", json=POLICY)
+        assert answer.status_code in (200, 201), answer.text
+        agent = register_agent(admin, "bench-agent", "team-bench")
+        answer = admin.put(f"/agents/{agent['id']}/policy", json={"policyName": POLICY["name"]})
+        assert answer.status_code == 200, answer.text
+    return daemon.token_for(agent)
+
+
+def _probe(port: int, path: str, token: str) -> tuple[int, bytes]:
+    """One request, its path sent as it is (no client normalising ``//``): status and body."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
+
+
+@contextmanager
+def vectra(tmp: Path) -> Iterator[tuple[Daemon, str]]:
+    """The real daemon on CPU 1, its default settings but the rate limit; with an agent's token."""
+    daemon = Daemon(tmp / "vectra", env=DAEMON_ENV, command=pinned(SERVE, PROXY_CPU))
+    (tmp / "vectra").mkdir()
+    daemon.start()
+    try:
+        yield daemon, _agent_token(daemon)
+    finally:
+        daemon.stop()
+
+
+def grpc_measure(mode: str, target: str, concurrency: int, seconds: float, token: str = "", url: str = "") -> dict:
+    """One ``grpc_load`` worker process, pinned beside the upstream."""
+    command = [sys.executable, grpc_load.__file__, mode, target, str(concurrency), str(seconds), token, url]
+    out = subprocess.run(pinned(command, CLIENT_CPU), check=True, capture_output=True, text=True,
+                         timeout=seconds + 60).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _report_http(results: dict[str, Results]) -> None:
+    base = results[FORWARDER]
+    print(f"\n{'path':<30}" + "".join(f"{f'c={c} req/s':>12}{'p50 ms':>8}{'p99 ms':>8}" for c in CONNECTIONS)
+          + "".join(f"{f'x fwd c={c}':>12}" for c in CONNECTIONS))
+    for name, by_connections in results.items():
+        line = f"{name:<30}"
+        for c in CONNECTIONS:
+            load = by_connections[c]
+            line += f"{load.rps:>12,.0f}{_ms(load.p50_ms):>8}{_ms(load.p99_ms):>8}"
+        line += "".join(f"{by_connections[c].rps / base[c].rps:>11.2f}x" for c in CONNECTIONS)
+        print(line)
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _report_http_targets(results: dict[str, Results]) -> None:
+    if VECTRA not in results:
+        print(f"target: Vectra >= 0.5x the minimal forwarder's req/s at 32 connections: {VECTRA} {NOT_AVAILABLE}")
+        print(f"target: Vectra's p50 at 1 connection < the minimal forwarder's + 1 ms: {VECTRA} {NOT_AVAILABLE}")
+        return
+    forwarder, governed = results[FORWARDER], results[VECTRA]
+    ratio = governed[32].rps / forwarder[32].rps
+    print(f"target: Vectra >= 0.5x the minimal forwarder's req/s at 32 connections: {ratio:.2f}x "
+          f"{_verdict(ratio >= 0.5)}")
+    added = (governed[1].p50_ms or 0) - (forwarder[1].p50_ms or 0)
+    print(f"target: Vectra's p50 at 1 connection < the minimal forwarder's + 1 ms: {governed[1].p50_ms:.2f} ms vs "
+          f"{forwarder[1].p50_ms:.2f} ms (+{added:.2f} ms) {_verdict(added < 1.0)}")
+
+
+def run_grpc(daemon: Daemon, token: str, url: str, seconds: float) -> None:
+    """Health ``Check``, ``ProxyService.Check`` and ``CheckStream`` against the daemon, with their targets."""
+    print(f"\ngRPC against the daemon (CPU {PROXY_CPU}); grpc.aio client in its own process (CPU {CLIENT_CPU}), "
+          f"one channel, {seconds:g} s per measurement after a {grpc_load.WARMUP:g} s warm-up")
+    print(f"{'rpc':<34}{'in flight':>10}{'req/s':>10}{'p50 ms':>8}{'p99 ms':>8}  first answer")
+    rates: dict[tuple[str, int], float] = {}
+
+    def row(label: str, mode: str, concurrency: int) -> None:
+        figures = grpc_measure(mode, daemon.grpc_target, concurrency, seconds, token, url)
+        if "unavailable" in figures:
+            print(f"{label:<34}{concurrency:>10}  {NOT_AVAILABLE} ({figures['unavailable']})", flush=True)
+            return
+        failed = f"  {figures['failures']} FAILED" if figures["failures"] else ""
+        rates[mode, concurrency] = figures["rps"]
+        print(f"{label:<34}{concurrency:>10}{figures['rps']:>10,.0f}{_ms(figures['p50_ms']):>8}"
+              f"{_ms(figures['p99_ms']):>8}  {figures['sample'][:60]}{failed}", flush=True)
+
+    for concurrency in CONNECTIONS:
+        row("grpc.health.v1.Health/Check", "health", concurrency)
+    if grpc_load.proxy_modules() is None:
+        print(f"vectra.v1.ProxyService: {NOT_AVAILABLE} (no proxy_pb2)")
+    else:
+        for concurrency in CONNECTIONS:
+            row("vectra.v1.ProxyService/Check", "check", concurrency)
+        row("vectra.v1.ProxyService/CheckStream", "stream", STREAM_IN_FLIGHT)
+    for concurrency in CONNECTIONS:
+        _target(f"ProxyService.Check >= 0.8x the health RPC's rate at {concurrency} in flight",
+                rates.get(("check", concurrency)), rates.get(("health", concurrency)), 0.8)
+    _target("CheckStream decisions/s >= 5x unary Check's best rate", rates.get(("stream", STREAM_IN_FLIGHT)),
+            max((rates[key] for key in rates if key[0] == "check"), default=None), 5.0)
+
+
+def _target(label: str, rate: float | None, base: float | None, needed: float) -> None:
+    if rate is None or base is None:
+        print(f"target: {label}: {NOT_AVAILABLE}")
+    else:
+        print(f"target: {label}: {rate / base:.2f}x {_verdict(rate / base >= needed)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="1 s per HTTP measurement, 1.5 s per gRPC one")
+    args = parser.parse_args(sys.argv[1:])
+    seconds, grpc_seconds = (1.0, 1.5) if args.quick else (5.0, 5.0)
+    results: dict[str, Results] = {}
+    with tempfile.TemporaryDirectory(prefix="vectra-bench-") as folder:
+        tmp = Path(folder)
+        with upstream(tmp) as (upstream_port, upstream_name):
+            target = f"http://127.0.0.1:{upstream_port}/bench"
+            print(f"upstream: {upstream_name}, CPU 0; each proxy alone on CPU {PROXY_CPU}, started for its own "
+                  f"measurement\nload: {http_load.generator()}, not pinned (it competes with the servers for the "
+                  f"2 cores); {seconds:g} s per measurement after a 1 s warm-up", flush=True)
+            results["direct to upstream"] = measure_path("direct", target, seconds)
+            if nginx_binary():
+                with nginx_reverse_proxy(tmp, upstream_port) as port:
+                    results["nginx reverse proxy"] = measure_path("nginx", f"http://127.0.0.1:{port}/bench",
+                                                                  seconds)
+            else:
+                print("nginx reverse proxy: not measured (nginx is missing)", flush=True)
+            with minimal_forwarder(tmp, upstream_port) as port:
+                results[FORWARDER] = measure_path(FORWARDER, f"http://127.0.0.1:{port}/bench", seconds)
+            with vectra(tmp) as (daemon, token):
+                path = f"/proxy/{target}"
+                status, body = _probe(daemon.rest_port, path, token)
+                if status == 404:
+                    print(f"{VECTRA}: {NOT_AVAILABLE} (GET {path} answered 404)", flush=True)
+                elif status != 200 or body != BODY:
+                    print(f"{VECTRA}: GET {path} answered {status} {body[:300]!r}, not 200 {BODY!r}")
+                    return 1
+                else:
+                    results[VECTRA] = measure_path(VECTRA, f"{daemon.url}{path}", seconds,
+                                                   {"Authorization": f"Bearer {token}"})
+                _report_http(results)
+                _report_http_targets(results)
+                run_grpc(daemon, token, target, grpc_seconds)
+    return 1 if any(load.failures for by_connections in results.values() for load in by_connections.values()) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
