@@ -1,6 +1,6 @@
 """gRPC load for the proxy benchmark: a grpc.aio client, run in a process of its own pinned beside the upstream.
 
-``python benchmarks/grpc_load.py MODE TARGET CONCURRENCY SECONDS [TOKEN URL]`` prints one JSON line:
+``python benchmarks/grpc_load.py MODE TARGET CONCURRENCY SECONDS SERVER_PID [TOKEN URL]`` prints one JSON line:
 
 - ``health``: the standard ``grpc.health.v1.Health/Check``, the cost of a bare unary RPC, from CONCURRENCY tasks
   on one channel;
@@ -9,7 +9,9 @@
 - ``stream``: ``ProxyService/CheckStream``, one bidirectional stream with CONCURRENCY checks in flight at once;
   decisions per second only (answers are counted, not matched to their request).
 
-The proxy's generated modules are looked up when the worker runs, so that this file works on builds without them
+Each answer also gives the share of a core that this client and the server (SERVER_PID, read from ``/proc``) used
+while measuring: a client near 100 % means the figure is the client's ceiling rather than the server's. The
+proxy's generated modules are looked up when the worker runs, so that this file works on builds without them
 (the answer is then ``{"unavailable": ...}``). :func:`check_request` is the one place that knows the shape of
 ``CheckRequest``.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -51,12 +54,34 @@ def check_request(proxy_pb2: ModuleType, url: str) -> Any:
                                   body=b"")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time used so far by process ``pid`` (all its threads), or 0 where ``/proc`` can't tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _CpuShares:
+    """The share of one core used by this process and by the server between creation and :meth:`shares`."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.started = (time.perf_counter(), time.process_time(), _cpu_seconds(server_pid))
+
+    def shares(self) -> dict[str, float]:
+        wall, client, server = (now - then for now, then in zip(
+            (time.perf_counter(), time.process_time(), _cpu_seconds(self.server_pid)), self.started, strict=True))
+        return {"client_cpu": client / wall, "server_cpu": server / wall}
+
+
 def _describe(answer: Any) -> str:
     """One answer, on one line, for the report (so that a wrong decision shows)."""
     return " ".join(str(answer).split())[:200]
 
 
-async def _unary(rpc: Any, request: Any, metadata: tuple, concurrency: int, seconds: float) -> dict:
+async def _unary(rpc: Any, request: Any, metadata: tuple, concurrency: int, seconds: float, server_pid: int) -> dict:
     try:
         first = await rpc(request, metadata=metadata, timeout=10)
     except grpc.aio.AioRpcError as exc:
@@ -69,11 +94,12 @@ async def _unary(rpc: Any, request: Any, metadata: tuple, concurrency: int, seco
             return False
         return True
 
+    meter = _CpuShares(server_pid)
     load = await drive(call, concurrency, seconds, warmup=WARMUP)
-    return load.__dict__ | {"sample": _describe(first)}
+    return load.__dict__ | meter.shares() | {"sample": _describe(first)}
 
 
-async def _stream(stub: Any, request: Any, metadata: tuple, in_flight: int, seconds: float) -> dict:
+async def _stream(stub: Any, request: Any, metadata: tuple, in_flight: int, seconds: float, server_pid: int) -> dict:
     call = stub.CheckStream(metadata=metadata)
     credits = asyncio.Semaphore(in_flight)
     stopping = False
@@ -99,9 +125,9 @@ async def _stream(stub: Any, request: Any, metadata: tuple, in_flight: int, seco
     writer, reader = asyncio.ensure_future(write()), asyncio.ensure_future(read())
     try:
         await asyncio.sleep(WARMUP)
-        counted_from, began = answered, time.perf_counter()
+        counted_from, began, meter = answered, time.perf_counter(), _CpuShares(server_pid)
         await asyncio.sleep(seconds)
-        count, elapsed = answered - counted_from, time.perf_counter() - began
+        count, elapsed, shares = answered - counted_from, time.perf_counter() - began, meter.shares()
         stopping = True
         credits.release()
         await asyncio.wait_for(asyncio.gather(writer, reader), timeout=30)
@@ -113,14 +139,15 @@ async def _stream(stub: Any, request: Any, metadata: tuple, in_flight: int, seco
         call.cancel()
     if not count:
         return {"unavailable": "no answer on the stream"}
-    return Load(count / elapsed, None, None, 0).__dict__ | {"sample": _describe(answers[0])}
+    return Load(count / elapsed, None, None, 0).__dict__ | shares | {"sample": _describe(answers[0])}
 
 
-async def run(mode: str, target: str, concurrency: int, seconds: float, token: str = "", url: str = "") -> dict:
+async def run(mode: str, target: str, concurrency: int, seconds: float, server_pid: int, token: str = "",
+              url: str = "") -> dict:
     async with grpc.aio.insecure_channel(target) as channel:
         if mode == "health":
             stub = health_pb2_grpc.HealthStub(channel)
-            return await _unary(stub.Check, health_pb2.HealthCheckRequest(), (), concurrency, seconds)
+            return await _unary(stub.Check, health_pb2.HealthCheckRequest(), (), concurrency, seconds, server_pid)
         modules = proxy_modules()
         if modules is None:
             return {"unavailable": "no proxy_pb2 in this build"}
@@ -129,10 +156,10 @@ async def run(mode: str, target: str, concurrency: int, seconds: float, token: s
         request = check_request(proxy_pb2, url)
         metadata = (("authorization", f"Bearer {token}"),)
         if mode == "check":
-            return await _unary(stub.Check, request, metadata, concurrency, seconds)
-        return await _stream(stub, request, metadata, concurrency, seconds)
+            return await _unary(stub.Check, request, metadata, concurrency, seconds, server_pid)
+        return await _stream(stub, request, metadata, concurrency, seconds, server_pid)
 
 
 if __name__ == "__main__":
-    mode, target, concurrency, seconds, *agent = sys.argv[1:]
-    print(json.dumps(asyncio.run(run(mode, target, int(concurrency), float(seconds), *agent))))
+    mode, target, concurrency, seconds, server_pid, *agent = sys.argv[1:]
+    print(json.dumps(asyncio.run(run(mode, target, int(concurrency), float(seconds), int(server_pid), *agent))))

@@ -1,6 +1,7 @@
 """The local servers of the proxy benchmark, each a child process on a free 127.0.0.1 port, pinned to one CPU.
 
-On a 2-core machine the upstream runs on CPU 0 and the proxy under test on CPU 1, alone there. wrk is not pinned:
+On a 2-core machine the upstream runs on CPU 0 and the proxies on CPU 1 (the benchmark loads one at a time, the
+others sit idle). wrk is not pinned:
 it takes what is left of both cores (mostly of CPU 0, as the upstream needs little), and competes with the servers
 for them. Python load generators (gRPC client, wrk's fallback) are pinned to CPU 0, beside the upstream. Every child is
 stopped by the PID it was started with (SIGTERM, then SIGKILL), whatever happens.
