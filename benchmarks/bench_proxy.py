@@ -108,11 +108,12 @@ def measure_paths(paths: dict[str, Endpoint], seconds: float, rounds: int) -> tu
 def _agent_token(daemon: Daemon) -> str:
     """An agent under the benchmark policy, and its token."""
     with daemon.admin() as admin:
-        answer = admin.put(f"/policies/{POLICY['name']}", json=POLICY)
-        assert answer.status_code in (200, 201), answer.text
+        stored = admin.put(f"/policies/{POLICY['name']}", json=POLICY)
         agent = register_agent(admin, "bench-agent", "team-bench")
-        answer = admin.put(f"/agents/{agent['id']}/policy", json={"policyName": POLICY["name"]})
-        assert answer.status_code == 200, answer.text
+        assigned = admin.put(f"/agents/{agent['id']}/policy", json={"policyName": POLICY["name"]})
+    for answer in (stored, assigned):
+        if answer.status_code not in (200, 201):
+            raise RuntimeError(f"{answer.request.method} {answer.request.url.path}: {answer.status_code} {answer.text}")
     return daemon.token_for(agent)
 
 
@@ -129,7 +130,8 @@ def _probe(port: int, path: str, token: str) -> tuple[int, bytes]:
 
 @contextmanager
 def vectra(tmp: Path) -> Iterator[tuple[Daemon, str]]:
-    """The real daemon on CPU 1, its default settings but the rate limit; with an agent's token."""
+    """The real daemon on CPU 1 with an agent's token; default settings but the rate limit, loopback upstreams
+    allowed, and the operator token and signing key of the end-to-end tests."""
     daemon = Daemon(tmp / "vectra", env=DAEMON_ENV, command=pinned(SERVE, PROXY_CPU))
     (tmp / "vectra").mkdir()
     daemon.start()
