@@ -34,12 +34,17 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# nginx is the local upstream of the forwarding benchmarks; without it they fall back to a uvicorn upstream.
+# nginx is the local upstream of the forwarding benchmarks and wrk the proxy benchmark's load generator; without
+# them they fall back to a uvicorn upstream and a Python load generator. `make bench BENCH_ARGS=--quick` for a
+# short run.
 bench: $(STAMP)
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
 		(apt-get install -y -qq nginx >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nginx)) || \
 		echo "nginx could not be installed: the forwarding benchmarks use a uvicorn upstream"
-	$(BIN)/python benchmarks/run.py
+	@command -v wrk >/dev/null 2>&1 || \
+		(apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)) || \
+		echo "wrk could not be installed: the proxy benchmark uses a Python load generator"
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 soak: $(STAMP)
 	@echo "make soak arrives with the reliability suite (issue 6)"; exit 1
