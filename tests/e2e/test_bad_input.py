@@ -194,3 +194,38 @@ def test_registering_with_a_valid_body_still_works(admin: httpx.Client) -> None:
                                          "clientSecret": "a-good-secret-" + uuid.uuid4().hex})
     assert answer.status_code == 201, answer.text
     assert admin.get(f"/agents/{answer.json()['id']}").json()["roles"] == ["reviewer", "agent"]
+
+
+# JSON's \ud800 escapes decode to lone surrogates: text no later step can encode. (Sent as raw bytes: a client's
+# own JSON encoder would refuse them.)
+_SURROGATE = '"\\ud800-0123456789abc"'
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/tokens", '{"agentId": "' + _SOME_ID + '", "clientSecret": ' + _SURROGATE + "}"),
+        ("/agents", '{"name": ' + _SURROGATE + ', "ownerId": "team"}'),
+        ("/agents", '{"name": "n", "ownerId": "team", "clientSecret": ' + _SURROGATE + "}"),
+    ],
+)
+def test_a_lone_surrogate_in_a_json_body_is_400(admin: httpx.Client, unchanged: None, path: str, body: str) -> None:
+    answer = admin.post(path, content=body.encode(), headers={"content-type": "application/json"})
+    _refused(answer, 400, "the body must be JSON in UTF-8")
+
+
+def test_a_lone_surrogate_in_a_yaml_policy_is_400_and_stores_nothing(admin: httpx.Client) -> None:
+    document = 'name: surrogate\ndescription: "\\ud800"\nrules: []\n'
+    answer = admin.put("/policies/surrogate", content=document.encode(), headers={"content-type": "application/yaml"})
+    _refused(answer, 400)
+    assert admin.get("/policies/surrogate").status_code == 404
+
+
+def test_a_policy_version_past_any_integer_is_400(admin: httpx.Client) -> None:
+    assert admin.put("/policies/versioned", json={"name": "versioned", "rules": []}).status_code == 201
+    for version in (2**63, 10**9 + 1):
+        _refused(admin.get("/policies/versioned", params={"version": version}), 400)
+
+
+def test_an_audit_time_past_the_last_utc_instant_is_400(admin: httpx.Client) -> None:
+    _refused(admin.get("/audit", params={"from": "9999-12-31T23:59:59-23:59"}), 400)

@@ -11,7 +11,16 @@ import pytest
 from grpc_health.v1 import health_pb2
 
 from tests.e2e.daemon import Daemon
-from vectra.grpc.generated.vectra.v1 import agents_pb2, agents_pb2_grpc, tokens_pb2, tokens_pb2_grpc
+from vectra.grpc.generated.vectra.v1 import (
+    agents_pb2,
+    agents_pb2_grpc,
+    audit_pb2,
+    audit_pb2_grpc,
+    policies_pb2,
+    policies_pb2_grpc,
+    tokens_pb2,
+    tokens_pb2_grpc,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -139,3 +148,18 @@ def test_an_oversized_secret_over_grpc_is_unauthenticated(channel: grpc.Channel)
             tokens_pb2.IssueTokenRequest(agent_id=_SOME_ID, client_secret="s" * 5000), timeout=10
         )
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_policy_version_or_an_audit_time_out_of_range_is_invalid_argument(daemon: Daemon) -> None:
+    admin = (("authorization", f"Bearer {daemon.admin_token}"),)
+    with daemon.channel() as channel:
+        policies = policies_pb2_grpc.PolicyServiceStub(channel)
+        audit = audit_pb2_grpc.AuditServiceStub(channel)
+        for call in (
+            lambda: policies.GetPolicy(policies_pb2.GetPolicyRequest(name="any", version=2**63 - 1), metadata=admin),
+            lambda: audit.ListAudit(audit_pb2.ListAuditRequest(from_time="9999-12-31T23:59:59-23:59"),
+                                    metadata=admin),
+        ):
+            with pytest.raises(grpc.RpcError) as refused:
+                call()
+            assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT

@@ -88,8 +88,11 @@ class _JsonBody(JSONRequestBodyValidator):
         try:
             if codecs.lookup(self._encoding).name != "utf-8":  # RFC 8259 §8.1; the handler reads UTF-8
                 raise LookupError(self._encoding)
-            return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, LookupError):
+            body = json.loads(raw.decode("utf-8"))
+            # JSON's \ud800 escapes decode to lone surrogates, which no later step can encode: refuse them here
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+            return body
+        except (UnicodeDecodeError, UnicodeEncodeError, LookupError):
             raise InvalidInput("the body must be JSON in UTF-8", pointer="body") from None
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",

@@ -133,7 +133,10 @@ def _time(pointer: str, value: str | None) -> str | None:
         moment = datetime.fromisoformat(value) if isinstance(value, str) and len(value) <= 64 else None
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None:
-        raise InvalidInput(f"{pointer} must be an RFC 3339 date-time with an offset, such as "
-                           "2026-01-31T12:00:00Z", pointer=pointer)
-    return record_time(moment)
+    if moment is not None and moment.tzinfo is not None:
+        try:
+            return record_time(moment)
+        except OverflowError:  # 9999-12-31T23:59:59-23:59 is past the last representable UTC instant
+            pass
+    raise InvalidInput(f"{pointer} must be an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z",
+                       pointer=pointer)

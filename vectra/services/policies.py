@@ -44,6 +44,7 @@ __all__ = [
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
 MAX_RULES = 5_000
+MAX_VERSION = 1_000_000_000
 DIRECTORY_AUTHOR = "policies-dir"
 #: Who puts the policies of ``--policies-dir`` at start, as the audit log names it.
 _DIRECTORY = Principal(subject=DIRECTORY_AUTHOR, roles=frozenset({Role.ADMIN}))
@@ -69,8 +70,10 @@ async def get_policy(ctx: ServiceContext, actor: Principal, name: str, version: 
     """The current version of a policy, or the given one."""
     _require_reader(actor)
     check_policy_name(name, "name")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
-        raise InvalidInput("version must be a whole number from 1", pointer="version")
+    if version is not None and (
+        not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= MAX_VERSION
+    ):
+        raise InvalidInput(f"version must be a whole number from 1 to {MAX_VERSION}", pointer="version")
     record = ctx.store.get_policy(name, version)
     if record is None:
         if version is not None and ctx.store.policy_head(name) is not None:
@@ -220,9 +223,12 @@ def _checked_name(name: object) -> str:
 def _canonical(policy: Policy) -> str:
     try:
         text = json.dumps(policy_to_document(policy), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        size = len(text.encode())
+    except UnicodeEncodeError:  # a YAML "\ud800" escape: a lone surrogate is not Unicode text
+        raise InvalidInput("the policy document holds text that is not valid Unicode", pointer="") from None
     except (TypeError, ValueError) as exc:  # parse_policy admits only JSON values; kept as a guard
         raise InvalidInput(f"policy is not representable as JSON: {exc}") from None
-    if len(text.encode()) > MAX_DOCUMENT_BYTES:
+    if size > MAX_DOCUMENT_BYTES:
         raise InvalidInput(f"policy document larger than {MAX_DOCUMENT_BYTES} bytes", pointer="")
     return text
 
