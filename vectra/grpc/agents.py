@@ -6,7 +6,7 @@ import grpc
 
 from vectra.grpc.caller import authenticated
 from vectra.grpc.generated.vectra.v1 import agents_pb2, agents_pb2_grpc
-from vectra.grpc.messages import agent_message
+from vectra.grpc.messages import agent_message, page_fields
 from vectra.grpc.status import rpc
 from vectra.services import agents
 from vectra.services.context import ServiceContext
@@ -22,12 +22,7 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
     async def ListAgents(self, request: agents_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
         page = await agents.list_agents(self.ctx, actor, request.page or 1, request.page_size or 25)
-        return agents_pb2.ListAgentsResponse(
-            items=[agent_message(a) for a in page.items],
-            page=page.page,
-            page_size=page.page_size,
-            total_count=page.total_count,
-        )
+        return agents_pb2.ListAgentsResponse(**page_fields(page, agent_message))
 
     @rpc
     async def GetAgent(self, request: agents_pb2.GetAgentRequest, context: grpc.aio.ServicerContext):

@@ -8,6 +8,7 @@ from google.protobuf.struct_pb2 import Struct
 from vectra.domain.audit import AuditFilter, AuditRecord
 from vectra.grpc.caller import authenticated
 from vectra.grpc.generated.vectra.v1 import audit_pb2, audit_pb2_grpc
+from vectra.grpc.messages import page_fields
 from vectra.grpc.status import rpc
 from vectra.services import audit
 from vectra.services.context import ServiceContext
@@ -56,12 +57,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             time_to=request.to_time or None,
         )
         page = await audit.list_audit(self.ctx, actor, filters, request.page or 1, request.page_size or 25)
-        return audit_pb2.ListAuditResponse(
-            items=[audit_record_message(r) for r in page.items],
-            page=page.page,
-            page_size=page.page_size,
-            total_count=page.total_count,
-        )
+        return audit_pb2.ListAuditResponse(**page_fields(page, audit_record_message))
 
     @rpc
     async def VerifyAudit(self, request: audit_pb2.VerifyAuditRequest, context: grpc.aio.ServicerContext):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from vectra.domain.errors import Conflict, Forbidden, NotFound
 from vectra.domain.models import Agent, AgentStatus, NewAgent, Page, Principal, Role
 from vectra.services import audit, input_errors
-from vectra.services.auth import require
+from vectra.services.auth import require, require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.secrets import MAX_SECRET_BYTES, MIN_SECRET_BYTES, hash_secret, new_secret
 
@@ -56,8 +56,7 @@ def parse_agent_id(agent_id: str) -> str:
 
 
 async def list_agents(ctx: ServiceContext, actor: Principal, page: int = 1, page_size: int = 25) -> Page[Agent]:
-    if not (actor.has(Role.ADMIN) or actor.has(Role.REVIEWER)):
-        raise Forbidden("listing agents needs the admin or reviewer role")
+    require_reader(actor, "listing agents")
     check_page(page, page_size)
     return ctx.store.list_agents(page, page_size)
 
@@ -65,7 +64,7 @@ async def list_agents(ctx: ServiceContext, actor: Principal, page: int = 1, page
 async def get_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> Agent:
     """Admins and reviewers read any agent; an agent reads itself."""
     agent_id = parse_agent_id(agent_id)
-    if not (actor.has(Role.ADMIN) or actor.has(Role.REVIEWER) or actor.subject == agent_id):
+    if not (actor.has(Role.REVIEWER) or actor.subject == agent_id):
         raise Forbidden("an agent may read only its own record")
     return _existing(ctx, agent_id)
 
@@ -78,7 +77,6 @@ async def register_agent(
     owner_id: str | None,
     client_secret: str | None = None,
     roles: Sequence[str] | None = None,
-    policy_name: str | None = None,
 ) -> NewAgent:
     require(actor, Role.ADMIN)
     name = _text("name", name)
@@ -90,14 +88,12 @@ async def register_agent(
     elif not MIN_SECRET_BYTES <= len(client_secret.encode()) <= MAX_SECRET_BYTES:
         raise input_errors.wrong_size("clientSecret", MIN_SECRET_BYTES, MAX_SECRET_BYTES, "bytes")
     granted = _roles(roles)
-    if policy_name is not None:
-        check_policy_name(policy_name)
     agent = Agent(
         id=str(uuid.uuid4()),
         name=name,
         owner_id=owner_id,
         status=AgentStatus.ACTIVE,
-        policy_name=policy_name,
+        policy_name=None,
         trust_score=DEFAULT_TRUST,
         roles=granted,
         created_at=datetime.now(UTC),

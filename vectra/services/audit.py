@@ -23,9 +23,10 @@ from vectra.domain.audit import (
     StoredAudit,
     record_time,
 )
-from vectra.domain.errors import Forbidden, InvalidInput
-from vectra.domain.models import Page, Principal, Role
+from vectra.domain.errors import InvalidInput
+from vectra.domain.models import Page, Principal
 from vectra.services import agents  # a module import: agents records its changes through this module
+from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
 
 __all__ = ["list_audit", "record_change", "verify_audit", "verify_chain"]
@@ -56,7 +57,7 @@ async def list_audit(
     ctx: ServiceContext, actor: Principal, filters: AuditFilter, page: int = 1, page_size: int = 25
 ) -> Page[AuditRecord]:
     """Records matching ``filters`` (admin or reviewer), newest first. Times may carry any UTC offset."""
-    _require_reader(actor)
+    require_reader(actor, "reading the audit log")
     agents.check_page(page, page_size)
     query = AuditFilter(
         agent_id=agents.parse_agent_id(filters.agent_id) if filters.agent_id else None,
@@ -71,7 +72,7 @@ async def list_audit(
 
 async def verify_audit(ctx: ServiceContext, actor: Principal) -> AuditVerification:
     """Walk the whole chain (admin or reviewer), streaming it from the store in a worker thread."""
-    _require_reader(actor)
+    require_reader(actor, "reading the audit log")
     return await asyncio.to_thread(verify_chain, ctx.store.iter_audit())
 
 
@@ -111,10 +112,6 @@ def _fault(row: StoredAudit, expected_id: int, prev_hash: str) -> int | None:
         return row.id  # a filter column no longer says what the record says
     return None
 
-
-def _require_reader(actor: Principal) -> None:
-    if not (actor.has(Role.ADMIN) or actor.has(Role.REVIEWER)):
-        raise Forbidden("reading the audit log needs the admin or reviewer role")
 
 
 def _name(pointer: str, value: str | None) -> str | None:

@@ -9,7 +9,7 @@ from vectra.domain.models import AgentStatus, Principal, Role
 from vectra.services.context import ServiceContext
 from vectra.services.tokens import verify_token
 
-__all__ = ["OPERATOR", "authenticate", "require"]
+__all__ = ["OPERATOR", "authenticate", "require", "require_reader"]
 
 OPERATOR = Principal(subject="operator", roles=frozenset({Role.ADMIN}))
 
@@ -35,6 +35,13 @@ def authenticate(ctx: ServiceContext, credentials: str | None) -> Principal:
 def require(actor: Principal, role: Role) -> None:
     if not actor.has(role):
         raise Forbidden(f"this operation needs the {role.value} role")
+
+
+def require_reader(actor: Principal, what: str) -> None:
+    """Reading what only people oversee (agents, policies, the audit log): reviewers, and admins, who hold every
+    role. ``what`` names the reading in the refusal: ``"listing agents"``."""
+    if not actor.has(Role.REVIEWER):
+        raise Forbidden(f"{what} needs the admin or reviewer role")
 
 
 def _bearer(credentials: str | None) -> str:

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from policy_core import Policy, PolicyError, load_document, parse_policy, policy_to_document
-from vectra.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vectra.domain.errors import Conflict, InvalidInput, NotFound
 from vectra.domain.models import Page, Principal, Role
 from vectra.domain.policies import PolicyProblem, PolicyRecord, PolicyVersion, PutOutcome
 from vectra.services import audit
 from vectra.services.agents import check_page, check_policy_name
-from vectra.services.auth import require
+from vectra.services.auth import require, require_reader
 from vectra.services.context import ServiceContext
 
 __all__ = [
@@ -61,14 +61,14 @@ class PolicyFileError(ValueError):
 async def list_policies(
     ctx: ServiceContext, actor: Principal, page: int = 1, page_size: int = 25
 ) -> Page[PolicyRecord]:
-    _require_reader(actor)
+    require_reader(actor, "reading policies")
     check_page(page, page_size)
     return ctx.store.list_policies(page, page_size)
 
 
 async def get_policy(ctx: ServiceContext, actor: Principal, name: str, version: int | None = None) -> PolicyRecord:
     """The current version of a policy, or the given one."""
-    _require_reader(actor)
+    require_reader(actor, "reading policies")
     check_policy_name(name, "name")
     if version is not None and (
         not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= MAX_VERSION
@@ -100,7 +100,7 @@ async def list_policy_versions(
     ctx: ServiceContext, actor: Principal, name: str, page: int = 1, page_size: int = 25
 ) -> Page[PolicyVersion]:
     """A policy's versions, newest first."""
-    _require_reader(actor)
+    require_reader(actor, "reading policies")
     check_policy_name(name, "name")
     check_page(page, page_size)
     versions = ctx.store.list_policy_versions(name, page, page_size)
@@ -127,7 +127,7 @@ async def delete_policy(ctx: ServiceContext, actor: Principal, name: str) -> Non
 
 async def validate_policy(ctx: ServiceContext, actor: Principal, source: PolicySource) -> list[PolicyProblem]:
     """What is wrong with a document (empty when it is valid); nothing is stored."""
-    _require_reader(actor)
+    require_reader(actor, "validating policies")
     try:
         _parse(source, None)
     except PolicyError as exc:
@@ -176,10 +176,6 @@ async def _record_put(ctx: ServiceContext, actor: Principal, outcome: PutOutcome
         details = {"name": outcome.policy.name, "version": outcome.policy.version, "created": outcome.created}
         await audit.record_change(ctx, actor, "policy.put", details=details)
 
-
-def _require_reader(actor: Principal) -> None:
-    if not (actor.has(Role.ADMIN) or actor.has(Role.REVIEWER)):
-        raise Forbidden("reading policies needs the admin or reviewer role")
 
 
 def _decode(source: PolicySource) -> Mapping[str, Any]:

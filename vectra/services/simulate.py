@@ -53,7 +53,7 @@ async def simulate(
     if (agent_id is None) == (agent is None):
         raise InvalidInput("give either agentId or agent", pointer="agentId")
     _check_request(request)
-    reader = actor.has(Role.ADMIN) or actor.has(Role.REVIEWER)
+    reader = actor.has(Role.REVIEWER)  # an admin holds every role
     if agent_id is not None:
         agent_id = parse_agent_id(agent_id)
         if not reader and actor.subject != agent_id:
@@ -127,5 +127,8 @@ def _check_request(request: OutboundRequest) -> None:
         raise InvalidInput(f"request.headers must map at most {MAX_HEADERS} names to strings",
                            pointer="request.headers")
     body = request.body
-    if body is not None and (not isinstance(body, (str, bytes)) or len(body) > MAX_DOCUMENT_BYTES):
+    if body is not None and (
+        not isinstance(body, (str, bytes))
+        or len(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body) > MAX_DOCUMENT_BYTES
+    ):
         raise InvalidInput(f"request.body must be text of at most {MAX_DOCUMENT_BYTES} bytes", pointer="request.body")
