@@ -276,9 +276,10 @@ def test_a_change_whose_record_cannot_be_written_answers_503_and_the_chain_resum
 
 def _policy_records(admin: httpx.Client, name: str) -> list[tuple[str, str, dict[str, Any]]]:
     """(action, actor, details) of the policy records naming ``name``, newest first."""
-    items = admin.get("/audit", params={"pageSize": 100}).json()["items"]
-    return [(r["action"], r["actor"], r["details"]) for r in items
-            if r["action"].startswith("policy.") and r["details"].get("name") == name]
+    items = [item for action in ("policy.put", "policy.deleted")
+             for item in admin.get("/audit", params={"action": action, "pageSize": 100}).json()["items"]]
+    items.sort(key=lambda r: r["id"], reverse=True)
+    return [(r["action"], r["actor"], r["details"]) for r in items if r["details"].get("name") == name]
 
 
 def test_policy_puts_that_store_a_version_and_deletes_are_recorded(admin: httpx.Client) -> None:
@@ -293,3 +294,21 @@ def test_policy_puts_that_store_a_version_and_deletes_are_recorded(admin: httpx.
         ("policy.put", "operator", {"name": "audited", "version": 1, "created": True}),
     ]
     assert admin.get("/audit/verify").json()["valid"] is True
+
+
+def test_records_filter_by_action_and_source_on_both_surfaces(
+    daemon: Daemon, admin: httpx.Client, audit_stub: audit_pb2_grpc.AuditServiceStub
+) -> None:
+    agent = register_agent(admin, "filtered-by-action")
+    assert admin.post(f"/agents/{agent['id']}/revoke").status_code == 200
+    rest = admin.get("/audit", params={"agentId": agent["id"], "action": "agent.revoked",
+                                       "source": "control_plane"}).json()
+    assert [r["action"] for r in rest["items"]] == ["agent.revoked"]
+    listed = audit_stub.ListAudit(audit_pb2.ListAuditRequest(agent_id=agent["id"], action="agent.registered"),
+                                  metadata=metadata(daemon.admin_token))
+    assert [m.action for m in listed.items] == ["agent.registered"]
+
+    assert admin.get("/audit", params={"source": "elsewhere"}).status_code == 400
+    with pytest.raises(grpc.RpcError) as refused:
+        audit_stub.ListAudit(audit_pb2.ListAuditRequest(source="elsewhere"), metadata=metadata(daemon.admin_token))
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT

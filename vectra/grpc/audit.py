@@ -53,6 +53,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         filters = AuditFilter(
             agent_id=request.agent_id or None,
             decision=request.decision or None,
+            action=request.action or None,
+            source=request.source or None,
             time_from=request.from_time or None,
             time_to=request.to_time or None,
         )

@@ -23,11 +23,14 @@ async def list_audit(
     page_size: int = 25,
     agent_id: str | None = None,
     decision: str | None = None,
+    action: str | None = None,
+    source: str | None = None,
     from_: str | None = None,
     to: str | None = None,
 ) -> ConnexionResponse:
     ctx, actor = authenticated()
-    filters = AuditFilter(agent_id=agent_id, decision=decision, time_from=from_, time_to=to)
+    filters = AuditFilter(agent_id=agent_id, decision=decision, action=action, source=source, time_from=from_,
+                          time_to=to)
     return json_response(page_json(await audit.list_audit(ctx, actor, filters, page, page_size), audit_record_json))
 
 

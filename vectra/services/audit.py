@@ -25,7 +25,10 @@ from vectra.domain.audit import (
 )
 from vectra.domain.errors import InvalidInput
 from vectra.domain.models import Page, Principal
-from vectra.services import agents  # a module import: agents records its changes through this module
+from vectra.services import (
+    agents,  # a module import: agents records its changes through this module
+    input_errors,
+)
 from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
 
@@ -65,7 +68,7 @@ async def list_audit(
         time_from=_time("from", filters.time_from),
         time_to=_time("to", filters.time_to),
         action=_name("action", filters.action),
-        source=_name("source", filters.source),
+        source=_source(filters.source),
     )
     return await asyncio.to_thread(ctx.store.list_audit, query, page, page_size)
 
@@ -120,6 +123,12 @@ def _name(pointer: str, value: str | None) -> str | None:
     if not isinstance(value, str) or not _NAME.match(value):
         raise InvalidInput(f"{pointer} must be 1 to 64 letters, digits, '_' or '.'", pointer=pointer)
     return value
+
+
+def _source(value: str | None) -> str | None:
+    if value and value not in tuple(AuditSource):
+        raise input_errors.not_one_of("source", [s.value for s in AuditSource])
+    return value or None
 
 
 def _time(pointer: str, value: str | None) -> str | None:
