@@ -8,7 +8,8 @@ request whose risk exceeds the agent's HITL threshold — ``base + (trust - 0.5)
 ``High risk score: 0.92``. An agent that is not active, has no policy, or whose policy no longer exists (or no
 longer compiles) is denied: Vectra fails closed.
 
-The behavioural history (recent violations, request rate) is not tracked yet, so it counts as empty.
+The agent's recent behaviour (``history``: request rate, violations, baseline; see
+:mod:`vectra.services.history`) feeds the risk score; without one (simulations) it counts as empty.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from vectra.services.context import ServiceContext
 __all__ = ["AgentFacts", "OutboundRequest", "decide"]
 
 _SCORER = RiskScorer()
+_NO_HISTORY = AgentHistory()
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,7 @@ class OutboundRequest:
 
     method: str
     url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] = field(default_factory=dict)  # pairs keep repeats
     body: bytes | str | None = None
 
 
@@ -56,13 +58,14 @@ class AgentFacts:
 
 
 def decide(
-    ctx: ServiceContext, agent: AgentFacts, request: OutboundRequest, *, draft: Policy | None = None
+    ctx: ServiceContext, agent: AgentFacts, request: OutboundRequest, *, draft: Policy | None = None,
+    history: AgentHistory | None = None,
 ) -> GatewayDecision:
     """Decide with the agent's stored policy, or with ``draft`` (a policy being tried, not stored)."""
     if agent.status is not AgentStatus.ACTIVE:
         return _refused(agent, f"agent is {agent.status.value.lower()}")
     if draft is not None:
-        return _evaluate(ctx, agent, request, compile_policy(draft), draft.name, None)
+        return _evaluate(ctx, agent, request, compile_policy(draft), draft.name, None, history)
     if not agent.policy_name:
         return _refused(agent, "agent has no policy assigned")
     try:
@@ -71,18 +74,18 @@ def decide(
         return _refused(agent, f"policy {agent.policy_name!r} can't be compiled: {exc}", agent.policy_name)
     if current is None:
         return _refused(agent, f"policy {agent.policy_name!r} no longer exists", agent.policy_name)
-    return _evaluate(ctx, agent, request, current.compiled, current.name, current.version)
+    return _evaluate(ctx, agent, request, current.compiled, current.name, current.version, history)
 
 
 def _evaluate(
     ctx: ServiceContext, agent: AgentFacts, request: OutboundRequest, policy: CompiledPolicy, name: str,
-    version: int | None,
+    version: int | None, history: AgentHistory | None,
 ) -> GatewayDecision:
     now = time.time()
     facts = {
         "method": request.method,
         "url": request.url,
-        "headers": dict(request.headers),
+        "headers": request.headers,
         "body": request.body,
         "agent": {
             "id": agent.id,
@@ -93,7 +96,7 @@ def _evaluate(
         },
         "time": now,
     }
-    risk = _SCORER.score(facts, AgentHistory(), now)
+    risk = _SCORER.score(facts, history or _NO_HISTORY, now)
     facts["risk"] = {"score": risk.score}
     effect, rule, reason = policy.evaluate(facts)
     base = ctx.settings.hitl_threshold if policy.hitl_threshold is None else policy.hitl_threshold
