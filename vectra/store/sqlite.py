@@ -185,15 +185,17 @@ class SqliteStore:
                 trust = change(row[0])
                 quarantined = row[1] == AgentStatus.ACTIVE.value and trust < quarantine_below
                 status = AgentStatus.QUARANTINED.value if quarantined else row[1]
-                conn.execute("UPDATE agents SET trust_score = ?, status = ? WHERE id = ?", [trust, status, agent_id])
+                cursor = conn.execute("UPDATE agents SET trust_score = ?, status = ? WHERE id = ? RETURNING *",
+                                      [trust, status, agent_id])
+                columns = [d[0] for d in cursor.description]
+                updated = dict(zip(columns, cursor.fetchone(), strict=True))
+                cursor.fetchall()
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            agent = self.get_agent(agent_id)
-        assert agent is not None
-        return agent, quarantined
+        return _agent_from_row(updated), quarantined
 
     # pending requests --------------------------------------------------------------------------
     def insert_pending(self, pending: PendingRequest) -> None:
