@@ -249,6 +249,29 @@ def test_several_megabytes_of_binary_go_both_ways_byte_exact(agent: Agent, upstr
     assert down.status_code == 200 and down.content == pattern(7_000_000)
 
 
+def test_a_policy_that_reads_the_body_judges_it_and_the_upstream_still_gets_it_exact(
+    daemon: Daemon, admin: httpx.Client, upstream: UpstreamServer
+) -> None:
+    reader = Agent(daemon, admin, governed("x") | {"rules": [
+        {"name": "no-drop", "effect": "Deny", "reason": "drops are refused",
+         "conditions": [{"field": "input.json.action", "operator": "eq", "value": "drop"}]},
+    ]})
+    kept = json.dumps({"action": "keep", "pad": "y" * 200_000}).encode()
+
+    refused = reader.call("POST", f"{upstream.base}/echo", content=b'{"action": "drop"}')
+    allowed = reader.call("POST", f"{upstream.base}/echo", content=kept)
+
+    assert is_problem(refused, 403)
+    assert refused.json()["detail"] == "denied by rule no-drop: drops are refused"
+    assert allowed.status_code == 200 and allowed.json()["body_sha256"] == hashlib.sha256(kept).hexdigest()
+
+
+def test_head_answers_the_upstreams_headers_without_a_body(agent: Agent, upstream: UpstreamServer) -> None:
+    answer = agent.call("HEAD", f"{upstream.base}/bytes/1000")
+
+    assert answer.status_code == 200 and answer.headers["content-length"] == "1000" and answer.content == b""
+
+
 def test_repeated_headers_keep_their_order_both_ways(agent: Agent, upstream: UpstreamServer) -> None:
     sent = agent.call("GET", f"{upstream.base}/echo", headers=[("X-Multi", "one"), ("X-Multi", "two")])
     received = agent.call("GET", f"{upstream.base}/hop")

@@ -14,10 +14,11 @@ is, since a check is a question, not a call the agent made (the caller enforces 
 
 from __future__ import annotations
 
+import inspect
 import time
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from policy_core import PolicyError
 from vectra.domain.audit import AuditEntry, AuditSource
@@ -47,6 +48,7 @@ from vectra.services.trust import apply_outcome
 __all__ = ["Checked", "Forwarded", "Parked", "ProxyCall", "check", "decision_header", "proxy", "read_body"]
 
 Body = AsyncIterable[bytes] | bytes | None
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +103,11 @@ async def proxy(ctx: ServiceContext, call: ProxyCall) -> Forwarded | Parked:
     if not rate.allowed:
         await record.outcome("RateLimited", "rate_limited", reason="rate limit exceeded")
         rate.raise_if_denied()
-    upstream_headers = request_headers(call.headers, call.target.authority)
+    limit = ctx.settings.max_proxy_body_bytes
+    upstream_headers = await record.refusing_bad_input(lambda: request_headers(call.headers, call.target.authority))
     body = call.body
     if current is not None and current.reads_body:
-        body = await read_body(body, ctx.settings.max_proxy_body_bytes)
+        body = await record.refusing_bad_input(read_body(body, limit))
     decision = decide(ctx, AgentFacts.of(agent), _outbound(call, upstream_headers, body),
                       history=ctx.histories.observe(agent.id))
     record.decision = decision
@@ -112,10 +115,9 @@ async def proxy(ctx: ServiceContext, call: ProxyCall) -> Forwarded | Parked:
     if decision.effect == "Deny":
         ctx.histories.violation(agent.id)
         await record.outcome("Deny", "denied")
-        raise Forbidden(decision.reason or f"denied by policy {decision.policy_name}", rule=decision.rule,
-                        reason=decision.reason, headers=rate.headers)
+        raise Forbidden(_denial(decision), rule=decision.rule, reason=decision.reason, headers=rate.headers)
     if decision.effect == "Hitl":
-        body = await read_body(body, ctx.settings.max_proxy_body_bytes)
+        body = await record.refusing_bad_input(read_body(body, limit))
         expiry = current.compiled.hitl_expiry_seconds if current is not None else None
         pending = park(ctx, agent.id, call.method, call.target, upstream_headers, body, decision, expiry)
         await record.outcome("Hitl", "hitl", details={"pendingId": pending.id})
@@ -142,6 +144,13 @@ async def check(ctx: ServiceContext, call: ProxyCall) -> Checked:
         ctx.histories.violation(agent.id)
     await record.outcome(decision.effect, "")
     return Checked(decision, rate)
+
+
+def _denial(decision: GatewayDecision) -> str:
+    """``denied by rule block-delete: deletes are not allowed`` (the policy's default, or a refusal before it)."""
+    by = f"rule {decision.rule}" if decision.rule else f"policy {decision.policy_name}" if decision.policy_name \
+        else "the gateway"
+    return f"denied by {by}: {decision.reason}" if decision.reason else f"denied by {by}"
 
 
 def decision_header(decision: GatewayDecision) -> str:
@@ -255,6 +264,14 @@ class _Recorder:
         self.started = started
         self.moves_trust = moves_trust
         self.decision: GatewayDecision | None = None
+
+    async def refusing_bad_input(self, step: Awaitable[T] | Callable[[], T]) -> T:
+        """Run ``step``; a bad header or a body over the limit is recorded as ``Invalid`` before it is raised."""
+        try:
+            return await step if inspect.isawaitable(step) else step()
+        except (InvalidInput, PayloadTooLarge) as exc:
+            await self.outcome("Invalid", "", reason=exc.detail)
+            raise
 
     async def outcome(self, name: str, trust_outcome: str, *, reason: str | None = None,
                       upstream_status: int | None = None, details: dict[str, Any] | None = None) -> None:
