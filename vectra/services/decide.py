@@ -22,6 +22,7 @@ from policy_core import AgentHistory, CompiledPolicy, Policy, PolicyError, RiskS
 from vectra.domain.models import Agent, AgentStatus
 from vectra.domain.policies import GatewayDecision
 from vectra.services.context import ServiceContext
+from vectra.services.policy_cache import CurrentPolicy
 
 __all__ = ["AgentFacts", "OutboundRequest", "decide"]
 
@@ -59,9 +60,13 @@ class AgentFacts:
 
 def decide(
     ctx: ServiceContext, agent: AgentFacts, request: OutboundRequest, *, draft: Policy | None = None,
-    history: AgentHistory | None = None,
+    history: AgentHistory | None = None, current: CurrentPolicy | None = None,
 ) -> GatewayDecision:
-    """Decide with the agent's stored policy, or with ``draft`` (a policy being tried, not stored)."""
+    """Decide with the agent's stored policy, or with ``draft`` (a policy being tried, not stored).
+
+    ``current`` is the agent's policy when the caller has just looked it up (the proxy does, for its rate limit),
+    so that it isn't looked up twice.
+    """
     if agent.status is not AgentStatus.ACTIVE:
         return _refused(agent, f"agent is {agent.status.value.lower()}")
     if draft is not None:
@@ -69,7 +74,8 @@ def decide(
     if not agent.policy_name:
         return _refused(agent, "agent has no policy assigned")
     try:
-        current = ctx.policies.current(ctx.store, agent.policy_name)
+        if current is None or current.name != agent.policy_name:
+            current = ctx.policies.current(ctx.store, agent.policy_name)
     except PolicyError as exc:
         return _refused(agent, f"policy {agent.policy_name!r} can't be compiled: {exc}", agent.policy_name)
     if current is None:

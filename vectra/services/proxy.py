@@ -94,22 +94,16 @@ class Checked:
 
 
 async def proxy(ctx: ServiceContext, call: ProxyCall) -> Forwarded | Parked:
-    started = time.perf_counter()
-    agent = _agent(ctx, call.headers)
-    record = _Recorder(ctx, agent, call, "proxy.request", started)
-    await _refuse_if_audit_failing(record)
-    current = _current_policy(ctx, agent)
-    rate = await _rate_limit(ctx, agent, current)
-    if not rate.allowed:
-        await record.outcome("RateLimited", "rate_limited", reason="rate limit exceeded")
-        rate.raise_if_denied()
+    record, current, rate = await _admit(ctx, call, "proxy.request")
+    rate.raise_if_denied()
+    agent = record.agent
     limit = ctx.settings.max_proxy_body_bytes
     upstream_headers = await record.refusing_bad_input(lambda: request_headers(call.headers, call.target.authority))
     body = call.body
     if current is not None and current.reads_body:
         body = await record.refusing_bad_input(read_body(body, limit))
     decision = decide(ctx, AgentFacts.of(agent), _outbound(call, upstream_headers, body),
-                      history=ctx.histories.observe(agent.id))
+                      history=ctx.histories.observe(agent.id), current=current)
     record.decision = decision
     extra_headers = list(rate.headers.items())
     if decision.effect == "Deny":
@@ -127,18 +121,13 @@ async def proxy(ctx: ServiceContext, call: ProxyCall) -> Forwarded | Parked:
 
 async def check(ctx: ServiceContext, call: ProxyCall) -> Checked:
     """The decision about ``call`` (steps 2-5), nothing forwarded, trust unchanged; audited as ``proxy.check``."""
-    started = time.perf_counter()
-    agent = _agent(ctx, call.headers)
-    record = _Recorder(ctx, agent, call, "proxy.check", started, moves_trust=False)
-    await _refuse_if_audit_failing(record)
-    current = _current_policy(ctx, agent)
-    rate = await _rate_limit(ctx, agent, current)
+    record, current, rate = await _admit(ctx, call, "proxy.check", moves_trust=False)
     if not rate.allowed:
-        await record.outcome("RateLimited", "rate_limited", reason="rate limit exceeded")
         return Checked(None, rate)
+    agent = record.agent
     body = call.body if isinstance(call.body, bytes) else None
-    decision = decide(ctx, AgentFacts.of(agent), _outbound(call, request_headers(call.headers, call.target.authority),
-                                                           body), history=ctx.histories.observe(agent.id))
+    outbound = _outbound(call, request_headers(call.headers, call.target.authority), body)
+    decision = decide(ctx, AgentFacts.of(agent), outbound, history=ctx.histories.observe(agent.id), current=current)
     record.decision = decision
     if decision.effect == "Deny":
         ctx.histories.violation(agent.id)
@@ -182,6 +171,22 @@ async def read_body(body: Body, limit: int) -> bytes:
 
 
 # -- the steps -------------------------------------------------------------------------------------------------
+
+async def _admit(
+    ctx: ServiceContext, call: ProxyCall, action: str, *, moves_trust: bool = True
+) -> tuple[_Recorder, CurrentPolicy | None, RateDecision]:
+    """Steps shared by calls and checks: authenticate, refuse while the audit log fails, count the rate limit
+    (a refusal is recorded here; the caller raises or answers it)."""
+    started = time.perf_counter()
+    agent = _agent(ctx, call.headers)
+    record = _Recorder(ctx, agent, call, action, started, moves_trust=moves_trust)
+    await _refuse_if_audit_failing(record)
+    current = _current_policy(ctx, agent)
+    rate = await _rate_limit(ctx, agent, current)
+    if not rate.allowed:
+        await record.outcome("RateLimited", "rate_limited", reason="rate limit exceeded")
+    return record, current, rate
+
 
 def _agent(ctx: ServiceContext, headers: Sequence[tuple[str, str]]) -> Agent:
     """The calling agent, from ``Vectra-Authorization`` if present, else ``Authorization`` (401/403)."""
