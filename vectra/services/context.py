@@ -14,6 +14,7 @@ from vectra.services.audit_log import AuditLog
 from vectra.services.history import AgentHistories
 from vectra.services.keyring import Keyring
 from vectra.services.policy_cache import CompiledPolicies
+from vectra.services.token_cache import VerifiedTokens
 from vectra.store.base import Store
 
 __all__ = ["AgentCache", "ServiceContext"]
@@ -58,6 +59,7 @@ class ServiceContext:
     agents: AgentCache = field(init=False)
     policies: CompiledPolicies = field(init=False)
     audit: AuditLog = field(init=False)
+    tokens: VerifiedTokens = field(init=False)
     limiter: RateLimiter = field(init=False)
     histories: AgentHistories = field(init=False)
 
@@ -65,6 +67,7 @@ class ServiceContext:
         self.agents = AgentCache(self.settings.agent_cache_seconds)
         self.policies = CompiledPolicies()
         self.audit = AuditLog(self.store)
+        self.tokens = VerifiedTokens()
         self.limiter = LocalRateLimiter()
         self.histories = AgentHistories()
 
