@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import grpc
@@ -16,6 +17,8 @@ from vectra.services import proxy
 from vectra.services.context import ServiceContext
 
 __all__ = ["ProxyServicer"]
+
+log = logging.getLogger("vectra.grpc")
 
 Envelope = proxy_pb2.ForwardRequest | proxy_pb2.CheckRequest
 
@@ -63,6 +66,9 @@ class ProxyServicer(proxy_pb2_grpc.ProxyServiceServicer):
             except VectraError as exc:
                 code = next(c for kind, c in CODE_BY_ERROR.items() if isinstance(exc, kind))
                 await context.abort(code, exc.detail)
+            except Exception:  # a defect of ours: INTERNAL without its traceback, as @rpc does for unary calls
+                log.exception("unhandled error in CheckStream")
+                await context.abort(grpc.StatusCode.INTERNAL, "the request failed; it has been logged")
             yield _check_response(checked)
 
 
