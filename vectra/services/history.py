@@ -1,9 +1,10 @@
 """Each agent's recent behaviour, as the risk scorer reads it (``policy_core.AgentHistory``).
 
-Kept in memory, per process: a sliding minute of request and violation times per agent, and a long-run
-baseline (requests per minute since the agent was first seen here, once that is over a minute ago). A restart
-forgets it, and replicas each see only their own share; a shared store (Redis) can replace this class later
-behind the same two methods. The number of agents and of remembered requests per agent are bounded.
+Kept in memory, per process: per agent, its requests and violations (policy denials) counted per second over the
+last minute (at most 60 buckets, so an agent's share is bounded whatever its rate), and a long-run baseline
+(requests per minute since the agent was first seen here, once that is over a minute ago). A restart forgets it,
+and replicas each see only their own calls; a shared store (Redis) can replace this class later behind the same two
+methods. At most ``capacity`` agents are tracked; the least recently seen is forgotten first.
 """
 
 from __future__ import annotations
@@ -17,16 +18,23 @@ from policy_core import AgentHistory
 
 __all__ = ["AgentHistories"]
 
-_WINDOW = 60.0
-_MAX_EVENTS = 10_000  # per agent and window: far above any sane rate limit
+_WINDOW_SECONDS = 60
 
 
 @dataclass
 class _Track:
     first_seen: float
     total: int = 0
-    requests: deque[float] = field(default_factory=deque)
-    violations: deque[float] = field(default_factory=deque)
+    # [second, requests, violations], oldest first, only seconds inside the window
+    seconds: deque[list[int]] = field(default_factory=deque)
+
+    def bucket(self, now: float) -> list[int]:
+        second = int(now)
+        while self.seconds and self.seconds[0][0] <= second - _WINDOW_SECONDS:
+            self.seconds.popleft()
+        if not self.seconds or self.seconds[-1][0] != second:
+            self.seconds.append([second, 0, 0])
+        return self.seconds[-1]
 
 
 class AgentHistories:
@@ -41,17 +49,17 @@ class AgentHistories:
         now = self._clock()
         track = self._track(agent_id, now)
         track.total += 1
-        _push(track.requests, now)
-        _expire(track, now)
+        track.bucket(now)[1] += 1
+        requests = sum(bucket[1] for bucket in track.seconds)
+        violations = sum(bucket[2] for bucket in track.seconds)
         seen_for = now - track.first_seen
-        baseline = track.total / (seen_for / 60.0) if seen_for > _WINDOW else None
-        count = len(track.requests)
-        return AgentHistory(requests_last_minute=count, baseline_per_minute=baseline,
-                            violation_rate=min(1.0, len(track.violations) / count))
+        baseline = track.total / (seen_for / 60.0) if seen_for > _WINDOW_SECONDS else None
+        return AgentHistory(requests_last_minute=requests, baseline_per_minute=baseline,
+                            violation_rate=min(1.0, violations / requests))
 
     def violation(self, agent_id: str) -> None:
         now = self._clock()
-        _push(self._track(agent_id, now).violations, now)
+        self._track(agent_id, now).bucket(now)[2] += 1
 
     def _track(self, agent_id: str, now: float) -> _Track:
         track = self._tracks.get(agent_id)
@@ -62,15 +70,3 @@ class AgentHistories:
         else:
             self._tracks.move_to_end(agent_id)
         return track
-
-
-def _push(times: deque[float], now: float) -> None:
-    times.append(now)
-    if len(times) > _MAX_EVENTS:
-        times.popleft()
-
-
-def _expire(track: _Track, now: float) -> None:
-    for times in (track.requests, track.violations):
-        while times and times[0] <= now - _WINDOW:
-            times.popleft()
