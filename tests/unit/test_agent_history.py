@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
+from tests.unit.clock import Clock
 from vectra.services.history import AgentHistories
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_requests_and_violations_count_over_the_last_minute_only() -> None:

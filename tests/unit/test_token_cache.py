@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
+from tests.unit.clock import Clock
 from vectra.services.token_cache import VerifiedTokens
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_token_is_remembered_until_it_expires_and_only_byte_for_byte() -> None:
