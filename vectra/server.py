@@ -28,6 +28,7 @@ log = logging.getLogger("vectra.server")
 _HEALTH_INTERVAL = 2.0
 _SERVICE_NAMES = (
     "vectra.v1.AgentService", "vectra.v1.TokenService", "vectra.v1.PolicyService", "vectra.v1.AuditService",
+    "vectra.v1.ProxyService",
 )
 
 
@@ -85,6 +86,7 @@ async def serve(settings: Settings) -> None:
         await load_policies(ctx)
         await _serve_both(ctx, settings)
     finally:
+        await ctx.close_forwarder()  # after both servers drained: no call is still using it
         await ctx.audit.stop()  # flushes what was accepted
         ctx.store.close()
         log.info("stopped")

@@ -83,13 +83,17 @@ def _rpcs() -> dict[tuple[str, str], Rpc]:
                 pattern = rule.WhichOneof("pattern")
                 if pattern is None:
                     continue
-                route = _route(pattern, getattr(rule, pattern))
-                found[route] = Rpc(
-                    f"/{service.full_name}/{method.name}",
-                    message_factory.GetMessageClass(method.input_type),
-                    message_factory.GetMessageClass(method.output_type),
-                    route,
-                )
+                if pattern == "custom":  # kind "*": every method of the path (ANY /proxy/{url})
+                    routes = [_route(m, rule.custom.path) for m in _HTTP_METHODS]
+                else:
+                    routes = [_route(pattern, getattr(rule, pattern))]
+                for route in routes:
+                    found[route] = Rpc(
+                        f"/{service.full_name}/{method.name}",
+                        message_factory.GetMessageClass(method.input_type),
+                        message_factory.GetMessageClass(method.output_type),
+                        route,
+                    )
     return found
 
 
@@ -178,14 +182,18 @@ def _agents(daemon: Daemon) -> list[dict[str, Any]]:
         return admin.get("/agents", params={"pageSize": 100}).json()["items"]
 
 
+# The proxy's path parameter is an upstream URL; a valid one, so that the credential is what gets refused.
+_UPSTREAM = "http://127.0.0.1:9/matrix"
+
+
 def _rest(world: World, operation: Operation, token: str) -> httpx.Response:
-    path = re.sub(r"\{[^}]+\}", world.target, operation.path)
+    path = re.sub(r"\{[^}]+\}", _UPSTREAM if "{url}" in operation.path else world.target, operation.path)
     with world.daemon.client(token or None) as client:
         return client.request(operation.method, path, json=operation.example)
 
 
 def _grpc(world: World, rpc: Rpc, example: dict[str, Any] | None, token: str) -> grpc.StatusCode:
-    request = json_format.ParseDict({**(example or {}), "agentId": world.target}, rpc.request(),
+    request = json_format.ParseDict({**(example or {}), "agentId": world.target, "url": _UPSTREAM}, rpc.request(),
                                     ignore_unknown_fields=True)
     metadata = [("authorization", f"Bearer {token}")] if token else []
     with world.daemon.channel() as channel:

@@ -26,6 +26,16 @@ from vectra.server import build_context
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 # REST operations served on gRPC by a standard service instead of one of ours.
 SERVED_BY_STANDARD_SERVICE = {("get", "/health"): "grpc.health.v1.Health"}
+# RPCs with no REST route (and so no google.api.http annotation), and why.
+GRPC_ONLY = {
+    # a decision without forwarding, for internal services that enforce it themselves; REST has POST /simulate
+    # for policy authors, which is a dry run (no rate limit, no audit), not the same operation
+    "vectra.v1.ProxyService.Check": "decision service for internal callers",
+    # a bidirectional stream: HTTP/1.1 REST has no equivalent
+    "vectra.v1.ProxyService.CheckStream": "bidirectional stream of checks",
+}
+# `custom: {kind: "*"}` binds an RPC to every method of its path (the proxy: ANY /proxy/{url}).
+ANY_METHOD = "*"
 
 Route = tuple[str, str]  # (method, path template with snake_case parameter names)
 
@@ -59,9 +69,15 @@ def _rpc_routes() -> list[tuple[Route, str, http_pb2.HttpRule]]:
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 options = method.GetOptions()
+                if method.full_name in GRPC_ONLY:
+                    assert not options.HasExtension(annotations_pb2.http), f"{method.full_name} is not gRPC-only"
+                    continue
                 assert options.HasExtension(annotations_pb2.http), f"{method.full_name} has no google.api.http"
                 for rule in _bindings(options.Extensions[annotations_pb2.http]):
                     kind = rule.WhichOneof("pattern")
+                    if kind == "custom" and rule.custom.kind == ANY_METHOD:
+                        routes.extend(((m, _normalise(rule.custom.path)), method.full_name, rule) for m in HTTP_METHODS)
+                        continue
                     assert kind in HTTP_METHODS, f"{method.full_name}: unsupported pattern {kind}"
                     routes.append(((kind, _normalise(getattr(rule, kind))), method.full_name, rule))
     return routes
@@ -123,10 +139,20 @@ def test_the_exempt_operations_are_served_by_their_standard_grpc_service(tmp_pat
     assert asyncio.run(check()).status == health_pb2.HealthCheckResponse.SERVING
 
 
+def test_the_grpc_only_rpcs_exist() -> None:
+    names = {method.full_name for module_info in pkgutil.iter_modules(generated.__path__)
+             if module_info.name.endswith("_pb2")
+             for service in importlib.import_module(f"{generated.__name__}.{module_info.name}")
+             .DESCRIPTOR.services_by_name.values()
+             for method in service.methods}
+    assert set(GRPC_ONLY) <= names
+
+
 @pytest.mark.parametrize("path, expected", [
     ("/agents/{agentId}/lift-quarantine", "/agents/{agent_id}/lift-quarantine"),
     ("/agents/{agent_id=*}", "/agents/{agent_id}"),
     ("/policies/{name}", "/policies/{name}"),
+    ("/proxy/{url=**}", "/proxy/{url}"),
 ])
 def test_path_templates_are_compared_with_snake_case_parameters(path: str, expected: str) -> None:
     assert _normalise(path) == expected

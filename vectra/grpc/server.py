@@ -16,10 +16,13 @@ from vectra.grpc.generated.vectra.v1 import (
     audit_pb2_grpc,
     policies_pb2,
     policies_pb2_grpc,
+    proxy_pb2,
+    proxy_pb2_grpc,
     tokens_pb2,
     tokens_pb2_grpc,
 )
 from vectra.grpc.policies import PolicyServicer
+from vectra.grpc.proxy import ProxyServicer
 from vectra.grpc.tokens import TokenServicer
 from vectra.services.context import ServiceContext
 
@@ -40,6 +43,7 @@ def create_grpc_server(ctx: ServiceContext, address: str) -> tuple[grpc.aio.Serv
     tokens_pb2_grpc.add_TokenServiceServicer_to_server(TokenServicer(ctx), server)
     policies_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyServicer(ctx), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(ctx), server)
+    proxy_pb2_grpc.add_ProxyServiceServicer_to_server(ProxyServicer(ctx), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [
@@ -47,6 +51,7 @@ def create_grpc_server(ctx: ServiceContext, address: str) -> tuple[grpc.aio.Serv
         tokens_pb2.DESCRIPTOR.services_by_name["TokenService"].full_name,
         policies_pb2.DESCRIPTOR.services_by_name["PolicyService"].full_name,
         audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+        proxy_pb2.DESCRIPTOR.services_by_name["ProxyService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         reflection.SERVICE_NAME,
     ]

@@ -19,6 +19,7 @@ from vectra.domain.errors import VectraError
 from vectra.rest.authentication import AuthenticationMiddleware
 from vectra.rest.middleware import RequestMiddleware
 from vectra.rest.problems import handle_connexion_problem, handle_domain_error, handle_unexpected
+from vectra.rest.proxy import ProxyEndpoint
 from vectra.rest.spec import SPEC_JSON_PATH, ServeSpec
 from vectra.rest.validators import VALIDATORS
 from vectra.services.context import ServiceContext
@@ -59,4 +60,6 @@ def create_app(ctx: ServiceContext) -> Any:
     app.add_error_handler(Exception, handle_unexpected)
     app.add_middleware(RequestMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, ctx=ctx)
     app.add_middleware(ServeSpec, position=MiddlewarePosition.BEFORE_SWAGGER, spec_path=SPEC_PATH)
+    # /proxy/ is answered before Connexion routes or validates anything, so that bodies stream untouched
+    app.add_middleware(ProxyEndpoint, position=MiddlewarePosition.BEFORE_SWAGGER, ctx=ctx)
     return app

@@ -1,4 +1,9 @@
-"""The outermost ASGI layer: request ids, one log line a request, the service context, body caps."""
+"""The outermost ASGI layer: request ids, one log line a request, the service context, body caps.
+
+Management bodies are capped at 1 MiB and chunked ones read whole here (Connexion validates them). Proxied calls
+(``/proxy/...``) are exempt from both: their cap is ``max_proxy_body_bytes``, checked here against a declared
+Content-Length and counted, byte by byte as they stream, by the proxy's own body stream (413 either way).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import time
 import uuid
 from typing import Any
 
+from vectra.rest.proxy import PROXY_PREFIX
 from vectra.services.context import ServiceContext
 
 __all__ = ["MAX_MANAGEMENT_BODY", "RequestMiddleware"]
@@ -41,15 +47,17 @@ class RequestMiddleware:
         started = time.perf_counter()
         status = 0
 
+        proxied = scope["path"].startswith(PROXY_PREFIX)
+        limit = self.ctx.settings.max_proxy_body_bytes if proxied else self.max_body
         declared = headers.get(b"content-length")
         try:
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise _BodyTooLarge
-            if declared is None and b"transfer-encoding" in headers:
+            if declared is None and b"transfer-encoding" in headers and not proxied:
                 receive = await _buffered(scope, receive, self.max_body)
         except _BodyTooLarge:
             status = 413
-            await _send_too_large(send, request_id, self.max_body)
+            await _send_too_large(send, request_id, limit)
             self._log(scope, status, started, request_id)
             return
 
@@ -72,7 +80,7 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, counted_receive, send_with_id)
+            await self.app(scope, receive if proxied else counted_receive, send_with_id)
         except _BodyTooLarge:
             if status == 0:
                 status = 413

@@ -13,9 +13,11 @@ from vectra.domain import errors
 
 __all__ = [
     "STATUS_BY_ERROR",
+    "error_status",
     "handle_connexion_problem",
     "handle_domain_error",
     "handle_unexpected",
+    "problem_parts",
     "problem_response",
 ]
 
@@ -36,14 +38,27 @@ STATUS_BY_ERROR: dict[type[errors.VectraError], int] = {
 }
 
 
-def problem_response(
+def error_status(exc: errors.VectraError) -> int:
+    return next(code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind))
+
+
+def problem_parts(
     status: int, title: str, detail: str, *, slug: str = "error", headers: dict[str, str] | None = None,
     **extra: Any,
-) -> ConnexionResponse:
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The problem document and the response's headers (``WWW-Authenticate`` on a 401)."""
     body = {"type": f"urn:vectra:problem:{slug}", "title": title, "status": status, "detail": detail, **extra}
     all_headers = dict(headers or {})
     if status == 401:
         all_headers.setdefault("WWW-Authenticate", 'Bearer realm="vectra"')
+    return body, all_headers
+
+
+def problem_response(
+    status: int, title: str, detail: str, *, slug: str = "error", headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> ConnexionResponse:
+    body, all_headers = problem_parts(status, title, detail, slug=slug, headers=headers, **extra)
     return ConnexionResponse(
         status_code=status,
         body=json.dumps(body),
@@ -54,7 +69,7 @@ def problem_response(
 
 async def handle_domain_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, errors.VectraError)
-    status = next(code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind))
+    status = error_status(exc)
     extra = {k: v for k, v in exc.extra.items() if k != "headers"}
     return problem_response(status, exc.title, exc.detail, slug=exc.slug, headers=exc.extra.get("headers"),
                             **extra)

@@ -33,7 +33,8 @@ class _Pending:
 
 
 class AuditLog:
-    """Append records to the store's hash chain. ``commits`` counts the transactions that succeeded."""
+    """Append records to the store's hash chain. ``commits`` counts the transactions that succeeded; ``failing``
+    is true from a failed transaction until the next one that succeeds (the proxy refuses to forward meanwhile)."""
 
     def __init__(self, store: Store, max_batch: int = MAX_BATCH) -> None:
         self._store = store
@@ -46,6 +47,7 @@ class AuditLog:
         # its own thread: the writer is sequential anyway, and never waits behind bcrypt in the default pool
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vectra-audit")
         self.commits = 0
+        self.failing = False
 
     @property
     def head(self) -> tuple[int, str] | None:
@@ -119,10 +121,12 @@ class AuditLog:
         except Exception as exc:
             log.error("audit records could not be committed; refusing their calls", extra={"error": repr(exc)})
             self._head = None  # read it again from the store before the next batch
+            self.failing = True
             for pending in batch:
                 _settle(pending.done, Unavailable("the audit log can't be written; the call was refused"))
             return
         records = [o for o in outcomes if isinstance(o, SealedRecord)]
+        self.failing = False
         if records:
             self.commits += 1
             self._head = (records[-1].record.id, records[-1].record.hash)

@@ -1,15 +1,20 @@
-"""What every use case needs: settings, the store, the keyring, the agent cache and the compiled policies."""
+"""What every use case needs: settings, the store, the keyring, the agent cache and the compiled policies, and
+the proxy's upstream side (forwarder, rate limiter, agent histories), built once per daemon."""
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
 from vectra.config import Settings
 from vectra.domain.models import Agent
+from vectra.forward import Forwarder, LocalRateLimiter, RateLimiter
 from vectra.services.audit_log import AuditLog
+from vectra.services.history import AgentHistories
 from vectra.services.keyring import Keyring
 from vectra.services.policy_cache import CompiledPolicies
+from vectra.services.token_cache import VerifiedTokens
 from vectra.store.base import Store
 
 __all__ = ["AgentCache", "ServiceContext"]
@@ -37,6 +42,10 @@ class AgentCache:
         self._entries[agent_id] = (now + self._lifetime, agent)
         return agent
 
+    def remember(self, agent: Agent) -> None:
+        """Keep ``agent`` as just read from the store (after a change this process made)."""
+        self._entries[agent.id] = (time.monotonic() + self._lifetime, agent)
+
     def invalidate(self, agent_id: str) -> None:
         self._entries.pop(agent_id, None)
 
@@ -50,8 +59,25 @@ class ServiceContext:
     agents: AgentCache = field(init=False)
     policies: CompiledPolicies = field(init=False)
     audit: AuditLog = field(init=False)
+    tokens: VerifiedTokens = field(init=False)
+    limiter: RateLimiter = field(init=False)
+    histories: AgentHistories = field(init=False)
 
     def __post_init__(self) -> None:
         self.agents = AgentCache(self.settings.agent_cache_seconds)
         self.policies = CompiledPolicies()
         self.audit = AuditLog(self.store)
+        self.tokens = VerifiedTokens()
+        self.limiter = LocalRateLimiter()
+        self.histories = AgentHistories()
+
+    @functools.cached_property
+    def forwarder(self) -> Forwarder:
+        """Built on first use, inside the event loop (aiohttp's resolver wants one); one per daemon."""
+        return Forwarder.from_settings(self.settings)
+
+    async def close_forwarder(self) -> None:
+        """Close the upstream connection pool, if one was opened (at shutdown, once no call uses it)."""
+        forwarder = self.__dict__.pop("forwarder", None)
+        if forwarder is not None:
+            await forwarder.close()

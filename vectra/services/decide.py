@@ -8,7 +8,8 @@ request whose risk exceeds the agent's HITL threshold — ``base + (trust - 0.5)
 ``High risk score: 0.92``. An agent that is not active, has no policy, or whose policy no longer exists (or no
 longer compiles) is denied: Vectra fails closed.
 
-The behavioural history (recent violations, request rate) is not tracked yet, so it counts as empty.
+The agent's recent behaviour (``history``: request rate, violations, baseline; see
+:mod:`vectra.services.history`) feeds the risk score; without one (simulations) it counts as empty.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from policy_core import AgentHistory, CompiledPolicy, Policy, PolicyError, RiskS
 from vectra.domain.models import Agent, AgentStatus
 from vectra.domain.policies import GatewayDecision
 from vectra.services.context import ServiceContext
+from vectra.services.policy_cache import CurrentPolicy
 
 __all__ = ["AgentFacts", "OutboundRequest", "decide"]
 
 _SCORER = RiskScorer()
+_NO_HISTORY = AgentHistory()
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +36,7 @@ class OutboundRequest:
 
     method: str
     url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] = field(default_factory=dict)  # pairs keep repeats
     body: bytes | str | None = None
 
 
@@ -56,33 +59,39 @@ class AgentFacts:
 
 
 def decide(
-    ctx: ServiceContext, agent: AgentFacts, request: OutboundRequest, *, draft: Policy | None = None
+    ctx: ServiceContext, agent: AgentFacts, request: OutboundRequest, *, draft: Policy | None = None,
+    history: AgentHistory | None = None, current: CurrentPolicy | None = None,
 ) -> GatewayDecision:
-    """Decide with the agent's stored policy, or with ``draft`` (a policy being tried, not stored)."""
+    """Decide with the agent's stored policy, or with ``draft`` (a policy being tried, not stored).
+
+    ``current`` is the agent's policy when the caller has just looked it up (the proxy does, for its rate limit),
+    so that it isn't looked up twice.
+    """
     if agent.status is not AgentStatus.ACTIVE:
         return _refused(agent, f"agent is {agent.status.value.lower()}")
     if draft is not None:
-        return _evaluate(ctx, agent, request, compile_policy(draft), draft.name, None)
+        return _evaluate(ctx, agent, request, compile_policy(draft), draft.name, None, history)
     if not agent.policy_name:
         return _refused(agent, "agent has no policy assigned")
     try:
-        current = ctx.policies.current(ctx.store, agent.policy_name)
+        if current is None or current.name != agent.policy_name:
+            current = ctx.policies.current(ctx.store, agent.policy_name)
     except PolicyError as exc:
         return _refused(agent, f"policy {agent.policy_name!r} can't be compiled: {exc}", agent.policy_name)
     if current is None:
         return _refused(agent, f"policy {agent.policy_name!r} no longer exists", agent.policy_name)
-    return _evaluate(ctx, agent, request, current.compiled, current.name, current.version)
+    return _evaluate(ctx, agent, request, current.compiled, current.name, current.version, history)
 
 
 def _evaluate(
     ctx: ServiceContext, agent: AgentFacts, request: OutboundRequest, policy: CompiledPolicy, name: str,
-    version: int | None,
+    version: int | None, history: AgentHistory | None,
 ) -> GatewayDecision:
     now = time.time()
     facts = {
         "method": request.method,
         "url": request.url,
-        "headers": dict(request.headers),
+        "headers": request.headers,
         "body": request.body,
         "agent": {
             "id": agent.id,
@@ -93,7 +102,7 @@ def _evaluate(
         },
         "time": now,
     }
-    risk = _SCORER.score(facts, AgentHistory(), now)
+    risk = _SCORER.score(facts, history or _NO_HISTORY, now)
     facts["risk"] = {"score": risk.score}
     effect, rule, reason = policy.evaluate(facts)
     base = ctx.settings.hitl_threshold if policy.hitl_threshold is None else policy.hitl_threshold

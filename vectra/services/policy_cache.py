@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from policy_core import CompiledPolicy, compile_policy
+from policy_core import AllOf, AnyOf, CompiledPolicy, Condition, Not, compile_policy
+from policy_core.fields import F_BODY, F_BODY_SIZE, F_JSON, resolve_field
 from vectra.store.base import Store
 
 __all__ = ["CompiledPolicies", "CurrentPolicy"]
@@ -19,9 +20,13 @@ __all__ = ["CompiledPolicies", "CurrentPolicy"]
 
 @dataclass(frozen=True, slots=True)
 class CurrentPolicy:
+    """``reads_body``: some condition tests the body (``input.body``, ``input.json``, ``input.bodySize``), so the
+    proxy must hold the body before deciding instead of streaming it."""
+
     name: str
     version: int
     compiled: CompiledPolicy
+    reads_body: bool
 
 
 class CompiledPolicies:
@@ -30,7 +35,7 @@ class CompiledPolicies:
 
     def __init__(self, capacity: int = 256) -> None:
         self._capacity = capacity
-        self._entries: OrderedDict[tuple[str, int, str], CompiledPolicy] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, int, str], tuple[CompiledPolicy, bool]] = OrderedDict()
 
     def current(self, store: Store, name: str) -> CurrentPolicy | None:
         """The policy's current version, compiled; ``None`` when the policy does not exist."""
@@ -38,18 +43,35 @@ class CompiledPolicies:
         if head is None:
             return None
         key = (name, head.version, head.created_at.isoformat())
-        compiled = self._entries.get(key)
-        if compiled is not None:
+        entry = self._entries.get(key)
+        if entry is not None:
             self._entries.move_to_end(key)
-            return CurrentPolicy(name, head.version, compiled)
+            return CurrentPolicy(name, head.version, *entry)
         record = store.get_policy(name, head.version)
         if record is None:  # deleted since the lookup above
             return None
         compiled = compile_policy(record.document)
-        self._entries[key] = compiled
+        entry = self._entries[key] = (compiled, _reads_body(compiled))
         if len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
-        return CurrentPolicy(name, head.version, compiled)
+        return CurrentPolicy(name, head.version, *entry)
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+_BODY_FIELDS = frozenset({F_BODY, F_JSON, F_BODY_SIZE})
+
+
+def _reads_body(compiled: CompiledPolicy) -> bool:
+    nodes = [condition for rule in compiled.policy.rules for condition in rule.conditions]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, Condition):
+            if resolve_field(node.field).code in _BODY_FIELDS:
+                return True
+        elif isinstance(node, (AnyOf, AllOf)):
+            nodes.extend(node.conditions)
+        elif isinstance(node, Not):
+            nodes.append(node.condition)
+    return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,10 +50,20 @@ async def issue_token(ctx: ServiceContext, agent_id: str, client_secret: str) ->
     return IssuedToken(token=token, expires_at=expires)
 
 
-def verify_token(ctx: ServiceContext, token: str) -> dict[str, Any]:
-    """The token's claims, or Unauthenticated. The key is found by ``kid`` in our own ring only."""
+def verify_token(ctx: ServiceContext, token: str) -> Mapping[str, Any]:
+    """The token's claims, or Unauthenticated. The key is found by ``kid`` in our own ring only. A token that
+    passed once is remembered until it expires (``ctx.tokens``)."""
     if len(token) > 8192:
         raise Unauthenticated("token too large")
+    remembered = ctx.tokens.get(token)
+    if remembered is not None:
+        return remembered
+    claims = _verified(ctx, token)
+    ctx.tokens.put(token, claims, claims["exp"] + ctx.settings.clock_skew_seconds)
+    return claims
+
+
+def _verified(ctx: ServiceContext, token: str) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from vectra.domain.audit import AuditFilter, AuditRecord, SealedRecord, StoredAudit
 from vectra.domain.models import Agent, AgentStatus, Page
+from vectra.domain.pending import PendingRequest
 from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutOutcome
 
 __all__ = ["Store"]
@@ -30,6 +31,16 @@ class Store(Protocol):
     ) -> Agent | None: ...
     def touch_agent(self, agent_id: str, seen_at: str) -> None: ...
     def count_agents_using_policy(self, policy_name: str) -> int: ...
+
+    def update_trust(
+        self, agent_id: str, change: Callable[[float], float], quarantine_below: float
+    ) -> tuple[Agent, bool] | None:
+        """Atomically set the agent's trust to ``change(current trust)``; an active agent whose new trust is
+        below ``quarantine_below`` becomes quarantined in the same transaction. Returns the agent as it now is
+        and whether this call quarantined it; ``None`` when the agent does not exist."""
+
+    # calls parked for a human
+    def insert_pending(self, pending: PendingRequest) -> None: ...
 
     # policies
     def policy_head(self, name: str) -> PolicyHead | None:

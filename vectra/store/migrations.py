@@ -59,6 +59,28 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audit_log_decision ON audit_log (decision, id);
     CREATE INDEX audit_log_time ON audit_log (time);
     """,
+    # 4: pending_requests: calls parked for a human (HITL), with the exact bytes to replay. ``headers`` is a JSON
+    # list of [name, value] pairs in their order; the gateway token is never among them.
+    """
+    CREATE TABLE pending_requests (
+        id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        method TEXT NOT NULL,
+        url TEXT NOT NULL,
+        headers TEXT NOT NULL,
+        body BLOB NOT NULL,
+        rule TEXT,
+        reason TEXT,
+        risk REAL,
+        policy_name TEXT,
+        policy_version INTEGER,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE INDEX pending_requests_status ON pending_requests (status, created_at);
+    CREATE INDEX pending_requests_agent ON pending_requests (agent_id, created_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

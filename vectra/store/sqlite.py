@@ -8,7 +8,7 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import sqlite_utils
 from vectra.domain.audit import AuditEntry, AuditFilter, AuditRecord, SealedRecord, StoredAudit
 from vectra.domain.errors import Unavailable
 from vectra.domain.models import Agent, AgentStatus, Page, Role
+from vectra.domain.pending import PendingRequest
 from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutOutcome
 from vectra.store.migrations import migrate
 
@@ -170,6 +171,44 @@ class SqliteStore:
     def count_agents_using_policy(self, policy_name: str) -> int:
         with self._session():
             return self._conn.execute("SELECT count(*) FROM agents WHERE policy_name = ?", [policy_name]).fetchone()[0]
+
+    def update_trust(
+        self, agent_id: str, change: Callable[[float], float], quarantine_below: float
+    ) -> tuple[Agent, bool] | None:
+        with self._session() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # read and write in one transaction: no lost update, even across processes
+            try:
+                row = conn.execute("SELECT trust_score, status FROM agents WHERE id = ?", [agent_id]).fetchone()
+                if row is None:
+                    conn.execute("ROLLBACK")
+                    return None
+                trust = change(row[0])
+                quarantined = row[1] == AgentStatus.ACTIVE.value and trust < quarantine_below
+                status = AgentStatus.QUARANTINED.value if quarantined else row[1]
+                cursor = conn.execute("UPDATE agents SET trust_score = ?, status = ? WHERE id = ? RETURNING *",
+                                      [trust, status, agent_id])
+                columns = [d[0] for d in cursor.description]
+                updated = dict(zip(columns, cursor.fetchone(), strict=True))
+                cursor.fetchall()
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return _agent_from_row(updated), quarantined
+
+    # pending requests --------------------------------------------------------------------------
+    def insert_pending(self, pending: PendingRequest) -> None:
+        with self._session() as conn:
+            conn.execute(
+                "INSERT INTO pending_requests (id, agent_id, method, url, headers, body, rule, reason, risk, "
+                "policy_name, policy_version, status, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [pending.id, pending.agent_id, pending.method, pending.url,
+                 json.dumps([list(pair) for pair in pending.headers]), pending.body, pending.rule, pending.reason,
+                 pending.risk, pending.policy_name, pending.policy_version, pending.status.value,
+                 pending.created_at.isoformat(), pending.expires_at.isoformat()],
+            )
 
     # policies ----------------------------------------------------------------------------------
     def policy_head(self, name: str) -> PolicyHead | None:

@@ -1,0 +1,55 @@
+"""The store's trust update over real SQLite: atomic per agent, even across connections, and quarantining."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from policy_core import QUARANTINE_FLOOR, update_trust
+from vectra.domain.models import Agent, AgentStatus, Role
+from vectra.store import SqliteStore
+
+
+def _agent(store: SqliteStore, trust: float = 0.5) -> str:
+    agent = Agent(id="a-1", name="a", owner_id=None, status=AgentStatus.ACTIVE, policy_name=None, trust_score=trust,
+                  roles=(Role.AGENT,), created_at=datetime.now(UTC), last_seen_at=None, secret_hash=b"x")
+    store.insert_agent(agent)
+    return agent.id
+
+
+def test_fifty_concurrent_updates_through_two_connections_lose_none(tmp_path: Path) -> None:
+    first, second = SqliteStore(tmp_path / "v.db"), SqliteStore(tmp_path / "v.db")
+    agent_id = _agent(first)
+    start = threading.Barrier(50)
+
+    def allowed(store: SqliteStore) -> None:
+        start.wait()
+        store.update_trust(agent_id, lambda trust: update_trust(trust, "allowed", 0.0), QUARANTINE_FLOOR)
+
+    threads = [threading.Thread(target=allowed, args=(first if i % 2 else second,)) for i in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    expected = 0.5
+    for _ in range(50):
+        expected = update_trust(expected, "allowed", 0.0)
+    agent = first.get_agent(agent_id)
+    assert agent is not None and abs(agent.trust_score - expected) < 1e-9 and expected == 1.0
+    first.close()
+    second.close()
+
+
+def test_falling_below_the_floor_quarantines_once(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "v.db")
+    agent_id = _agent(store, trust=0.32)
+
+    agent, quarantined = store.update_trust(agent_id, lambda trust: trust - 0.05, QUARANTINE_FLOOR) or (None, None)
+    again = store.update_trust(agent_id, lambda trust: trust - 0.05, QUARANTINE_FLOOR)
+
+    assert agent is not None and quarantined is True and agent.status is AgentStatus.QUARANTINED
+    assert again is not None and again[1] is False and again[0].trust_score < agent.trust_score
+    assert store.update_trust("missing", lambda trust: trust, QUARANTINE_FLOOR) is None
+    store.close()

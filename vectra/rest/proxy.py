@@ -1,0 +1,126 @@
+"""``ANY /proxy/{url}``: a raw ASGI endpoint in front of Connexion's routing and validation.
+
+Bodies stream both ways without being buffered or parsed, and the upstream URL is rebuilt from the raw request
+path (so ``%2F`` stays ``%2F``). The route is documented in ``openapi.yaml`` like any other, but Connexion never
+sees a call to it: this step answers every request under ``/proxy/`` and passes the rest on. Decode, call the one
+service (:func:`vectra.services.proxy.proxy`), encode: the problems come from the same table as every other
+REST answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from vectra.domain.audit import AuditSource
+from vectra.domain.errors import Unavailable, VectraError
+from vectra.forward import target_from_raw_path
+from vectra.rest.problems import error_status, problem_parts
+from vectra.services import proxy
+from vectra.services.context import ServiceContext
+
+__all__ = [
+    "PROXY_PREFIX", "ProxyEndpoint", "proxy_delete", "proxy_get", "proxy_head", "proxy_options", "proxy_patch",
+    "proxy_post", "proxy_put", "proxy_request",
+]
+
+log = logging.getLogger("vectra.proxy")
+PROXY_PREFIX = "/proxy/"
+
+
+class ProxyEndpoint:
+    def __init__(self, app: Any, ctx: ServiceContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PROXY_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        try:
+            call = proxy.ProxyCall(
+                method=scope["method"],
+                target=target_from_raw_path(scope.get("raw_path") or scope["path"].encode(), scope["query_string"]),
+                headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]],
+                body=_body(receive),
+                source=AuditSource.PROXY,
+            )
+            outcome = await proxy.proxy(self.ctx, call)
+        except VectraError as exc:
+            await _send_problem(send, exc)
+            return
+        except Exception:
+            log.exception("unhandled error in the proxy", extra={"path": scope["path"]})
+            await _send_document(send, 500, *problem_parts(500, "Internal error", "the call failed; it has been logged",
+                                                           slug="internal"))
+            return
+        if isinstance(outcome, proxy.Parked):
+            await _send_parked(send, outcome)
+        else:
+            await _send_forwarded(send, outcome)
+
+
+async def proxy_request(url: str) -> None:
+    """The operation Connexion would route ``/proxy/{url}`` to; :class:`ProxyEndpoint` answers first, always."""
+    raise Unavailable("the proxy endpoint is not installed")
+
+
+async def _body(receive: Any) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return  # the agent went away: the upstream sees a short body and the call fails
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _send_forwarded(send: Any, outcome: proxy.Forwarded) -> None:
+    response = outcome.response
+    try:
+        headers = [*response.raw_headers, *_raw(outcome.headers)]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        async for chunk in response.body():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    except VectraError as exc:  # the upstream failed mid-body: the status is sent; all we can do is stop short
+        log.warning("upstream failed while its body was streamed", extra={"error": exc.detail})
+    finally:
+        await response.close()
+
+
+async def _send_parked(send: Any, parked: proxy.Parked) -> None:
+    pending = parked.pending
+    body = json.dumps({"id": pending.id, "status": pending.status.value, "reason": pending.reason,
+                       "expiresAt": pending.expires_at.isoformat().replace("+00:00", "Z")}).encode()
+    headers = [("Location", parked.location), ("Content-Type", "application/json"),
+               ("Content-Length", str(len(body))), *parked.headers]
+    await send({"type": "http.response.start", "status": 202, "headers": _raw(headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_problem(send: Any, exc: VectraError) -> None:
+    status = error_status(exc)
+    extra = {key: value for key, value in exc.extra.items() if key != "headers" and value is not None}
+    await _send_document(send, status, *problem_parts(status, exc.title, exc.detail, slug=exc.slug,
+                                                      headers=exc.extra.get("headers"), **extra))
+
+
+async def _send_document(send: Any, status: int, document: dict[str, Any], headers: dict[str, str]) -> None:
+    body = json.dumps(document).encode()
+    all_headers = [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body))),
+                   *headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": _raw(all_headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _raw(pairs: list[tuple[str, str]] | Any) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+
+
+# Every method of the documented route resolves to the same stand-in.
+proxy_get = proxy_put = proxy_post = proxy_delete = proxy_patch = proxy_head = proxy_options = proxy_request

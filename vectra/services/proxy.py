@@ -1,0 +1,322 @@
+"""The governed proxy: one pipeline for REST ``ANY /proxy/{url}`` and gRPC ``ProxyService`` (DESIGN.md).
+
+authenticate (401/403) → rate limit (429) → decide (policy, risk with the agent's history, trust-adjusted HITL
+threshold) → ``Deny``: 403 naming the rule and reason | ``Hitl``: park, 202 | ``Allow``: forward (503 breaker,
+403 SSRF, 413, 502, 504) → trust update → audit. The audit record is committed before the caller sees anything
+of the answer: for a forwarded call, once the upstream's status and headers arrived, before they are passed on.
+If the audit log can't commit, the call is refused with 503 (fail closed).
+
+:func:`proxy` returns :class:`Forwarded` or :class:`Parked`, or raises the domain error the caller answers with
+(its ``extra["headers"]`` holds headers such as ``Retry-After``). :func:`check` runs the same steps without
+forwarding, for ``ProxyService.Check``: it rate-limits and audits (action ``proxy.check``) but leaves trust as it
+is, since a check is a question, not a call the agent made (the caller enforces the answer itself).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from policy_core import PolicyError
+from vectra.domain.audit import AuditEntry, AuditSource
+from vectra.domain.errors import (
+    Forbidden,
+    InvalidInput,
+    PayloadTooLarge,
+    Unavailable,
+    UpstreamCircuitOpen,
+    UpstreamNotAllowed,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+    VectraError,
+)
+from vectra.domain.models import Agent
+from vectra.domain.pending import PendingRequest
+from vectra.domain.policies import GatewayDecision
+from vectra.forward import RateDecision, RateLimit, Target, UpstreamResponse
+from vectra.forward.headers import request_headers
+from vectra.services.auth import authenticate
+from vectra.services.context import ServiceContext
+from vectra.services.decide import AgentFacts, OutboundRequest, decide
+from vectra.services.parking import park
+from vectra.services.policy_cache import CurrentPolicy
+from vectra.services.trust import apply_outcome
+
+__all__ = ["Checked", "Forwarded", "Parked", "ProxyCall", "check", "decision_header", "proxy", "read_body"]
+
+Body = AsyncIterable[bytes] | bytes | None
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyCall:
+    """One call as a surface received it. ``headers`` are the agent's, as sent (the gateway token among them);
+    ``body`` streams or is whole."""
+
+    method: str
+    target: Target
+    headers: Sequence[tuple[str, str]]
+    body: Body
+    source: AuditSource
+
+
+@dataclass(eq=False)
+class Forwarded:
+    """Allowed and forwarded: the upstream's answer (stream its body, then close it) and headers to add."""
+
+    response: UpstreamResponse
+    decision: GatewayDecision
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """Parked for a human: answer 202 with ``Location: /hitl/{id}``."""
+
+    pending: PendingRequest
+    decision: GatewayDecision
+    headers: list[tuple[str, str]]
+
+    @property
+    def location(self) -> str:
+        return f"/hitl/{self.pending.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A check's answer: the decision (``effect`` ``Allow``/``Deny``/``Hitl``), or the rate limit's refusal."""
+
+    decision: GatewayDecision | None
+    rate: RateDecision
+
+
+async def proxy(ctx: ServiceContext, call: ProxyCall) -> Forwarded | Parked:
+    record, current, rate = await _admit(ctx, call, "proxy.request")
+    rate.raise_if_denied()
+    agent = record.agent
+    limit = ctx.settings.max_proxy_body_bytes
+    upstream_headers = await record.refusing_bad_input(lambda: request_headers(call.headers, call.target.authority))
+    body = call.body
+    if current is not None and current.reads_body:
+        body = await record.refusing_bad_input(read_body(body, limit))
+    decision = decide(ctx, AgentFacts.of(agent), _outbound(call, upstream_headers, body),
+                      history=ctx.histories.observe(agent.id), current=current)
+    record.decision = decision
+    extra_headers = list(rate.headers.items())
+    if decision.effect == "Deny":
+        ctx.histories.violation(agent.id)
+        await record.outcome("Deny", "denied")
+        raise Forbidden(_denial(decision), rule=decision.rule, reason=decision.reason, headers=rate.headers)
+    if decision.effect == "Hitl":
+        body = await record.refusing_bad_input(read_body(body, limit))
+        expiry = current.compiled.hitl_expiry_seconds if current is not None else None
+        pending = park(ctx, agent.id, call.method, call.target, upstream_headers, body, decision, expiry)
+        await record.outcome("Hitl", "hitl", details={"pendingId": pending.id})
+        return Parked(pending, decision, extra_headers)
+    return await _forward(ctx, call, body, record, extra_headers)
+
+
+async def check(ctx: ServiceContext, call: ProxyCall) -> Checked:
+    """The decision about ``call`` (steps 2-5), nothing forwarded, trust unchanged; audited as ``proxy.check``."""
+    record, current, rate = await _admit(ctx, call, "proxy.check", moves_trust=False)
+    if not rate.allowed:
+        return Checked(None, rate)
+    agent = record.agent
+    body = call.body if isinstance(call.body, bytes) else None
+    outbound = _outbound(call, request_headers(call.headers, call.target.authority), body)
+    decision = decide(ctx, AgentFacts.of(agent), outbound, history=ctx.histories.observe(agent.id), current=current)
+    record.decision = decision
+    if decision.effect == "Deny":
+        ctx.histories.violation(agent.id)
+    await record.outcome(decision.effect, "")
+    return Checked(decision, rate)
+
+
+def _denial(decision: GatewayDecision) -> str:
+    """``denied by rule block-delete: deletes are not allowed`` (the policy's default, or a refusal before it)."""
+    by = f"rule {decision.rule}" if decision.rule else f"policy {decision.policy_name}" if decision.policy_name \
+        else "the gateway"
+    return f"denied by {by}: {decision.reason}" if decision.reason else f"denied by {by}"
+
+
+def decision_header(decision: GatewayDecision) -> str:
+    """``Vectra-Decision: effect=Allow; rule=read-only; risk=0.12`` (no ``rule`` when a default decided)."""
+    parts = [f"effect={decision.effect}"]
+    if decision.rule:
+        parts.append(f"rule={decision.rule}")
+    if decision.risk_score is not None:
+        parts.append(f"risk={decision.risk_score:.2f}")
+    return "; ".join(parts)
+
+
+async def read_body(body: Body, limit: int) -> bytes:
+    """The whole body, refused with PayloadTooLarge past ``limit`` bytes."""
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+        return body
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in body:
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# -- the steps -------------------------------------------------------------------------------------------------
+
+async def _admit(
+    ctx: ServiceContext, call: ProxyCall, action: str, *, moves_trust: bool = True
+) -> tuple[_Recorder, CurrentPolicy | None, RateDecision]:
+    """Steps shared by calls and checks: authenticate, refuse while the audit log fails, count the rate limit
+    (a refusal is recorded here; the caller raises or answers it)."""
+    started = time.perf_counter()
+    agent = _agent(ctx, call.headers)
+    record = _Recorder(ctx, agent, call, action, started, moves_trust=moves_trust)
+    await _refuse_if_audit_failing(record)
+    current = _current_policy(ctx, agent)
+    rate = await _rate_limit(ctx, agent, current)
+    if not rate.allowed:
+        await record.outcome("RateLimited", "rate_limited", reason="rate limit exceeded")
+    return record, current, rate
+
+
+def _agent(ctx: ServiceContext, headers: Sequence[tuple[str, str]]) -> Agent:
+    """The calling agent, from ``Vectra-Authorization`` if present, else ``Authorization`` (401/403)."""
+    gateway = _header(headers, "vectra-authorization")
+    principal = authenticate(ctx, gateway if gateway is not None else _header(headers, "authorization"))
+    if principal.agent is None:
+        raise Forbidden("the proxy is for agents: use an agent's token, not the operator token")
+    return principal.agent
+
+
+async def _refuse_if_audit_failing(record: _Recorder) -> None:
+    """While the audit log is failing, refuse before forwarding. The refusal's own record is the probe: once it
+    commits, the log works again and the next call goes through."""
+    if record.ctx.audit.failing:
+        await record.outcome("AuditUnavailable", "", reason="the audit log can't be written")
+        raise Unavailable("the audit log can't be written; the call was refused")
+
+
+def _current_policy(ctx: ServiceContext, agent: Agent) -> CurrentPolicy | None:
+    if not agent.policy_name:
+        return None
+    try:
+        return ctx.policies.current(ctx.store, agent.policy_name)
+    except PolicyError:
+        return None  # decide() refuses the call, naming why
+
+
+async def _rate_limit(ctx: ServiceContext, agent: Agent, current: CurrentPolicy | None) -> RateDecision:
+    configured = current.compiled.rate_limit if current is not None else None
+    if configured is not None:
+        limit = RateLimit(configured["requests"], configured["perSeconds"])
+    else:
+        limit = RateLimit(ctx.settings.rate_limit_requests, ctx.settings.rate_limit_per_seconds)
+    return await ctx.limiter.acquire(agent.id, limit)
+
+
+def _outbound(call: ProxyCall, upstream_headers: Sequence[tuple[str, str]], body: Body) -> OutboundRequest:
+    """What the policy sees: the headers the upstream would get (never the gateway token), the body if held."""
+    return OutboundRequest(call.method, call.target.url, list(upstream_headers),
+                           body if isinstance(body, bytes) else None)
+
+
+async def _forward(
+    ctx: ServiceContext, call: ProxyCall, body: Body, record: _Recorder, extra_headers: list[tuple[str, str]]
+) -> Forwarded:
+    try:
+        response = await ctx.forwarder.forward(call.method, call.target, call.headers, body)
+    except UpstreamCircuitOpen:
+        await record.outcome("BreakerOpen", "upstream_error")
+        raise
+    except UpstreamNotAllowed as exc:
+        await record.outcome("NotAllowed", "denied", reason=exc.detail)
+        raise
+    except (UpstreamUnreachable, UpstreamTimeout) as exc:
+        await record.outcome("UpstreamError", "upstream_error", reason=exc.detail)
+        raise
+    except (PayloadTooLarge, InvalidInput) as exc:
+        await record.outcome("Invalid", "", reason=exc.detail)
+        raise
+    decision = record.decision
+    assert decision is not None
+    try:
+        outcome = "upstream_error" if response.status >= 500 else "allowed"
+        await record.outcome("Allow", outcome, upstream_status=response.status)
+    except BaseException:
+        await response.close()
+        raise
+    return Forwarded(response, decision, [("Vectra-Decision", decision_header(decision)), *extra_headers])
+
+
+class _Recorder:
+    """Writes the call's one audit record, after moving the agent's trust (unless ``moves_trust`` is false)."""
+
+    def __init__(self, ctx: ServiceContext, agent: Agent, call: ProxyCall, action: str, started: float,
+                 *, moves_trust: bool = True) -> None:
+        self.ctx = ctx
+        self.agent = agent
+        self.call = call
+        self.action = action
+        self.started = started
+        self.moves_trust = moves_trust
+        self.decision: GatewayDecision | None = None
+
+    async def refusing_bad_input(self, step: Awaitable[T] | Callable[[], T]) -> T:
+        """Run ``step``; a bad header or a body over the limit is recorded as ``Invalid`` before it is raised."""
+        try:
+            return await step if inspect.isawaitable(step) else step()
+        except (InvalidInput, PayloadTooLarge) as exc:
+            await self.outcome("Invalid", "", reason=exc.detail)
+            raise
+
+    async def outcome(self, name: str, trust_outcome: str, *, reason: str | None = None,
+                      upstream_status: int | None = None, details: dict[str, Any] | None = None) -> None:
+        """Record the call as ``name``; ``trust_outcome`` (``policy_core.OUTCOMES``, or "" for none) moves trust.
+
+        Raises Unavailable when the record can't be committed: the caller must not answer with anything else.
+        """
+        decision = self.decision
+        risk = decision.risk_score if decision is not None else None
+        trust = decision.trust_score if decision is not None else self.agent.trust_score
+        extra: dict[str, Any] = dict(details or {})
+        if decision is not None and decision.policy_name is not None:
+            extra.update(policyName=decision.policy_name, policyVersion=decision.policy_version)
+        if trust_outcome and self.moves_trust:
+            after = await apply_outcome(self.ctx, self.agent.id, trust_outcome, risk or 0.0, self.call.source)
+            if after is not None:
+                extra["trustAfter"] = after
+        try:
+            await self.ctx.audit.append(AuditEntry(
+                actor=self.agent.id,
+                source=self.call.source,
+                action=self.action,
+                agent_id=self.agent.id,
+                method=self.call.method,
+                url=self.call.target.url,
+                decision=name,
+                rule=decision.rule if decision is not None else None,
+                reason=reason if reason is not None else (decision.reason if decision is not None else None),
+                risk=risk,
+                trust=trust,
+                upstream_status=upstream_status,
+                latency_ms=round((time.perf_counter() - self.started) * 1000, 3),
+                details=extra,
+            ))
+        except VectraError as exc:
+            if isinstance(exc, Unavailable):
+                raise
+            raise Unavailable(f"the call could not be recorded: {exc.detail}") from None
+
+
+def _header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
+    return next((value for key, value in headers if key.lower() == name), None)
+
