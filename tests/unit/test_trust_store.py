@@ -53,3 +53,17 @@ def test_falling_below_the_floor_quarantines_once(tmp_path: Path) -> None:
     assert again is not None and again[1] is False and again[0].trust_score < agent.trust_score
     assert store.update_trust("missing", lambda trust: trust, QUARANTINE_FLOOR) is None
     store.close()
+
+
+def test_a_conditional_status_change_leaves_an_agent_another_daemon_changed_meanwhile(tmp_path: Path) -> None:
+    """lift-quarantine's update: a quarantined agent revoked through a second connection stays revoked."""
+    first, second = SqliteStore(tmp_path / "v.db"), SqliteStore(tmp_path / "v.db")
+    agent_id = _agent(first)
+    first.set_agent_status(agent_id, AgentStatus.QUARANTINED)
+    second.set_agent_status(agent_id, AgentStatus.REVOKED)
+
+    lifted = first.set_agent_status(agent_id, AgentStatus.ACTIVE, trust_score=0.5, only_if=AgentStatus.QUARANTINED)
+
+    assert lifted is None
+    agent = first.get_agent(agent_id)
+    assert agent is not None and agent.status is AgentStatus.REVOKED

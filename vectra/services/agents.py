@@ -140,10 +140,13 @@ async def lift_quarantine(ctx: ServiceContext, actor: Principal, agent_id: str) 
     """A quarantined agent becomes Active again with the default trust."""
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
-    current = _existing(ctx, agent_id)
-    if current.status is not AgentStatus.QUARANTINED:
+    # One conditional update: an agent revoked by another daemon meanwhile is not made Active again.
+    agent = ctx.store.set_agent_status(agent_id, AgentStatus.ACTIVE, trust_score=DEFAULT_TRUST,
+                                       only_if=AgentStatus.QUARANTINED)
+    ctx.agents.invalidate(agent_id)
+    if agent is None:
+        current = _existing(ctx, agent_id)
         raise Conflict(f"agent {agent_id} is {current.status.value}, not Quarantined")
-    agent = _changed(ctx, agent_id, ctx.store.set_agent_status(agent_id, AgentStatus.ACTIVE, trust_score=DEFAULT_TRUST))
     await audit.record_change(ctx, actor, "agent.quarantine_lifted", agent_id=agent_id)
     return agent
 

@@ -157,12 +157,13 @@ class SqliteStore:
         return self._update_agent(agent_id, {"policy_name": policy_name})
 
     def set_agent_status(
-        self, agent_id: str, status: AgentStatus, *, trust_score: float | None = None
+        self, agent_id: str, status: AgentStatus, *, trust_score: float | None = None,
+        only_if: AgentStatus | None = None,
     ) -> Agent | None:
         changes: dict[str, Any] = {"status": status.value}
         if trust_score is not None:
             changes["trust_score"] = trust_score
-        return self._update_agent(agent_id, changes)
+        return self._update_agent(agent_id, changes, only_if)
 
     def touch_agent(self, agent_id: str, seen_at: str) -> None:
         with self._session() as conn:
@@ -291,12 +292,16 @@ class SqliteStore:
         with self._session():
             return self._conn.execute("DELETE FROM policies WHERE name = ?", [name]).rowcount == 1
 
-    def _update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent | None:
+    def _update_agent(
+        self, agent_id: str, changes: dict[str, Any], only_if: AgentStatus | None = None
+    ) -> Agent | None:
+        """The changed agent; None when there is no such agent, or its status is not ``only_if`` (when given)."""
         assignments = ", ".join(f"{column} = ?" for column in changes)
+        condition = "" if only_if is None else " AND status = ?"
         with self._session() as conn:
             cursor = conn.execute(
-                f"UPDATE agents SET {assignments} WHERE id = ? RETURNING *",
-                [*changes.values(), agent_id],
+                f"UPDATE agents SET {assignments} WHERE id = ?{condition} RETURNING *",
+                [*changes.values(), agent_id, *([] if only_if is None else [only_if.value])],
             )
             row = cursor.fetchone()
             if row is None:
