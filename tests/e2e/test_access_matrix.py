@@ -163,6 +163,7 @@ def world(daemon: Daemon) -> Iterator[World]:
         "wrong audience": forge(aud="someone-else"),
         "wrong issuer": forge(iss="someone-else"),
         "kid not in the ring": forge(head={"kid": "k-000000000000"}),
+        "another token type": forge(head={"typ": "JWT"}),
         "garbage": "not-a-jwt",
         "deleted agent": deleted_token,
         "revoked agent": revoked_token,
@@ -173,7 +174,7 @@ def world(daemon: Daemon) -> Iterator[World]:
 
 _STATUS = {name: 401 for name in (
     "no token", "bad signature", "alg none", "expired", "wrong audience", "wrong issuer", "kid not in the ring",
-    "garbage", "deleted agent",
+    "another token type", "garbage", "deleted agent",
 )} | {"revoked agent": 403}
 
 

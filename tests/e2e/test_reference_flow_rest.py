@@ -56,7 +56,8 @@ def test_token_exchange_gives_an_hs256_jwt_valid_for_one_hour(daemon: Daemon, bi
     body = answer.json()
     assert set(body) == {"token", "expiresAt"}
     header = jwt.get_unverified_header(body["token"])
-    assert header["alg"] == "HS256" and isinstance(header["kid"], str) and header["kid"]
+    assert (header["alg"], header["typ"]) == ("HS256", "vectra+jwt")
+    assert isinstance(header["kid"], str) and header["kid"]
     claims = jwt.decode(body["token"], JWT_SECRET, algorithms=["HS256"], audience="vectra", issuer="vectra")
     assert claims["sub"] == billing["id"] and claims["roles"] == ["agent"]
     assert {"iss", "aud", "sub", "iat", "nbf", "exp", "jti", "roles"} <= set(claims)
@@ -264,11 +265,12 @@ def test_management_needs_a_token(daemon: Daemon, billing: dict) -> None:
 
 
 def test_an_expired_token_is_refused(daemon: Daemon, billing: dict) -> None:
-    kid = jwt.get_unverified_header(daemon.token_for(billing))["kid"]
+    header = jwt.get_unverified_header(daemon.token_for(billing))  # kid and typ of a real token
     past = datetime.now(UTC) - timedelta(hours=2)
     claims = {"iss": "vectra", "aud": "vectra", "sub": billing["id"], "iat": past, "nbf": past,
               "exp": past + timedelta(hours=1), "jti": str(uuid.uuid4()), "roles": ["agent"]}
-    expired = jwt.encode(claims, JWT_SECRET, algorithm="HS256", headers={"kid": kid})
+    expired = jwt.encode(claims, JWT_SECRET, algorithm="HS256", headers=header)
 
     with daemon.client(expired) as client:
-        assert _is_problem(client.get(f"/agents/{billing['id']}"), 401)
+        refused = client.get(f"/agents/{billing['id']}")
+    assert _is_problem(refused, 401) and refused.json()["detail"] == "token expired"

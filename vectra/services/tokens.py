@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -14,9 +15,12 @@ from vectra.domain.models import AgentStatus, IssuedToken
 from vectra.services.context import ServiceContext
 from vectra.services.secrets import check_secret
 
-__all__ = ["ALGORITHM", "issue_token", "verify_token"]
+__all__ = ["ALGORITHM", "TOKEN_TYPE", "issue_token", "verify_token"]
+
+log = logging.getLogger("vectra.tokens")
 
 ALGORITHM = "HS256"  # fixed: never taken from the token
+TOKEN_TYPE = "vectra+jwt"  # the explicit type of Vectra's tokens (RFC 8725 §3.11), checked on every token
 _REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]
 _INVALID_CREDENTIALS = "invalid agent id or client secret"
 
@@ -44,7 +48,7 @@ async def issue_token(ctx: ServiceContext, agent_id: str, client_secret: str) ->
         "roles": [r.value for r in agent.roles],
     }
     token = jwt.encode(claims, ctx.keyring.active_key, algorithm=ALGORITHM,
-                       headers={"kid": ctx.keyring.active_kid})
+                       headers={"kid": ctx.keyring.active_kid, "typ": TOKEN_TYPE})
     ctx.store.touch_agent(agent.id, now.isoformat())
     ctx.agents.invalidate(agent.id)
     return IssuedToken(token=token, expires_at=expires)
@@ -68,6 +72,8 @@ def _verified(ctx: ServiceContext, token: str) -> dict[str, Any]:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
         raise Unauthenticated("malformed token") from exc
+    if header.get("typ") != TOKEN_TYPE:  # RFC 8725 §3.11: only tokens made as Vectra's gateway tokens
+        raise Unauthenticated("invalid token")
     key = ctx.keyring.keys.get(header.get("kid")) if isinstance(header.get("kid"), str) else None
     if key is None:
         raise Unauthenticated("unknown signing key")
@@ -83,8 +89,9 @@ def _verified(ctx: ServiceContext, token: str) -> dict[str, Any]:
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthenticated("token expired") from exc
-    except jwt.PyJWTError as exc:
-        raise Unauthenticated(f"invalid token: {exc}") from exc
+    except jwt.PyJWTError as exc:  # which check failed is logged, not told
+        log.info("token refused", extra={"reason": str(exc)})
+        raise Unauthenticated("invalid token") from exc
 
 
 def _canonical_uuid(value: str) -> str | None:
