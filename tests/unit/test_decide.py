@@ -54,6 +54,8 @@ def test_a_stored_policy_that_no_longer_compiles_denies(ctx: ServiceContext) -> 
     decision = decide(ctx, agent("broken"), READ_ONE)
     assert decision.effect == "Deny"
     assert decision.reason is not None and decision.reason.startswith("policy 'broken' can't be compiled: rules[0]")
+    assert len(ctx.policies) == 1  # the failure is kept: the next decision does not compile the document again
+    assert decide(ctx, agent("broken"), READ_ONE).reason == decision.reason
 
 
 def test_an_agent_that_is_not_active_is_denied_before_its_policy(ctx: ServiceContext) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from policy_core import AllOf, AnyOf, CompiledPolicy, Condition, Not, compile_policy
+from policy_core import AllOf, AnyOf, CompiledPolicy, Condition, Not, PolicyError, compile_policy
 from policy_core.fields import F_BODY, F_BODY_SIZE, F_JSON, resolve_field
 from vectra.store.base import Store
 
@@ -35,7 +35,8 @@ class CompiledPolicies:
 
     def __init__(self, capacity: int = 256) -> None:
         self._capacity = capacity
-        self._entries: OrderedDict[tuple[str, int, str], tuple[CompiledPolicy, bool]] = OrderedDict()
+        # a version that no longer compiles is kept as its PolicyError, so it is not compiled again each decision
+        self._entries: OrderedDict[tuple[str, int, str], tuple[CompiledPolicy, bool] | PolicyError] = OrderedDict()
 
     def current(self, store: Store, name: str) -> CurrentPolicy | None:
         """The policy's current version, compiled; ``None`` when the policy does not exist."""
@@ -44,16 +45,22 @@ class CompiledPolicies:
             return None
         key = (name, head.version, head.created_at.isoformat())
         entry = self._entries.get(key)
-        if entry is not None:
+        if entry is None:
+            record = store.get_policy(name, head.version)
+            if record is None:  # deleted since the lookup above
+                return None
+            try:
+                compiled = compile_policy(record.document)
+                entry = (compiled, _reads_body(compiled))
+            except PolicyError as exc:
+                entry = exc
+            self._entries[key] = entry
+            if len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+        else:
             self._entries.move_to_end(key)
-            return CurrentPolicy(name, head.version, *entry)
-        record = store.get_policy(name, head.version)
-        if record is None:  # deleted since the lookup above
-            return None
-        compiled = compile_policy(record.document)
-        entry = self._entries[key] = (compiled, _reads_body(compiled))
-        if len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        if isinstance(entry, PolicyError):
+            raise PolicyError(entry.pointer, entry.message)  # a fresh one: a re-raised one grows its traceback
         return CurrentPolicy(name, head.version, *entry)
 
     def __len__(self) -> int:
