@@ -81,8 +81,11 @@ async def load_policies(ctx: ServiceContext) -> None:
 
 async def serve(settings: Settings) -> None:
     ctx = build_context(settings)
-    await ctx.audit.start()  # first: loading the policies directory appends audit records
     try:
+        try:
+            await ctx.audit.start()  # first: loading the policies directory appends audit records
+        except Unavailable as exc:
+            raise StartupError(f"the audit log can't be read: {exc.detail}") from exc
         await load_policies(ctx)
         await _serve_both(ctx, settings)
     finally:
@@ -143,3 +146,5 @@ async def _serve_both(ctx: ServiceContext, settings: Settings) -> None:
         stopping.set()
         await stop_task
         health_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await health_task

@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import Any
 
+from vectra.domain.errors import PayloadTooLarge
 from vectra.rest.proxy import PROXY_PREFIX
 from vectra.services.context import ServiceContext
 
@@ -64,12 +65,14 @@ class RequestMiddleware:
         received = 0
 
         async def counted_receive() -> dict:
+            """Defence in depth: the server holds a body to its Content-Length, and chunked ones were capped above.
+            Raised inside Connexion, a domain error becomes its 413 problem."""
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    raise _BodyTooLarge
+                    raise PayloadTooLarge(f"the body exceeds {self.max_body} bytes")
             return message
 
         async def send_with_id(message: dict) -> None:
@@ -81,10 +84,6 @@ class RequestMiddleware:
 
         try:
             await self.app(scope, receive if proxied else counted_receive, send_with_id)
-        except _BodyTooLarge:
-            if status == 0:
-                status = 413
-                await _send_too_large(send, request_id, self.max_body)
         finally:
             self._log(scope, status, started, request_id)
 
