@@ -213,3 +213,29 @@ def test_one_log_keeps_one_chain_across_event_loops(store: SqliteStore) -> None:
 
     assert (first.id, second.id, second.prev_hash) == (1, 2, first.hash)
     assert verify_chain(store.iter_audit()).valid
+
+
+def test_two_daemons_appending_to_one_database_extend_one_chain(store: SqliteStore, tmp_path: Path) -> None:
+    """Each writer reads the head inside its write transaction, so interleaved batches from two processes
+    (here: two stores on one file) neither collide nor fork the chain."""
+    other = SqliteStore(store.path)
+
+    async def scenario() -> list[int]:
+        first, second = AuditLog(store), AuditLog(other)
+        await first.start()
+        await second.start()
+
+        async def writer(log: AuditLog, base: int) -> list[int]:
+            return [(await log.append(entry(base + i))).id for i in range(40)]
+
+        ids = [i for chunk in await asyncio.gather(writer(first, 0), writer(second, 100)) for i in chunk]
+        await first.stop()
+        await second.stop()
+        return ids
+
+    ids = asyncio.run(scenario())
+    other.close()
+    result = verify_chain(store.iter_audit())
+
+    assert sorted(ids) == list(range(1, 81))
+    assert result.valid and result.count == 80

@@ -112,15 +112,11 @@ class AuditLog:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
-            if self._head is None:
-                await self._load_head()
-            assert self._head is not None
             outcomes = await asyncio.get_running_loop().run_in_executor(
-                self._thread, _seal_and_append, self._store, [p.entry for p in batch], self._head
+                self._thread, _seal_and_append, self._store, [p.entry for p in batch]
             )
         except Exception as exc:
             log.error("audit records could not be committed; refusing their calls", extra={"error": repr(exc)})
-            self._head = None  # read it again from the store before the next batch
             self.failing = True
             for pending in batch:
                 _settle(pending.done, Unavailable("the audit log can't be written; the call was refused"))
@@ -134,27 +130,29 @@ class AuditLog:
             _settle(pending.done, outcome.record if isinstance(outcome, SealedRecord) else outcome)
 
 
-def _seal_and_append(
-    store: Store, entries: Sequence[AuditEntry], head: tuple[int, str]
-) -> list[SealedRecord | InvalidInput]:
-    """Chain ``entries`` after ``head`` and commit them in one transaction (in a worker thread).
+def _seal_and_append(store: Store, entries: Sequence[AuditEntry]) -> list[SealedRecord | InvalidInput]:
+    """Chain ``entries`` after the log's head and commit them in one transaction (in a worker thread).
 
-    An entry that JSON can't hold exactly (NaN, integers past 2**53, objects that aren't JSON) is refused
-    alone, without a place in the chain.
+    The store reads the head inside the write transaction, so another daemon appending to the same database
+    in between moves the chain on rather than colliding with it. An entry that JSON can't hold exactly (NaN,
+    integers past 2**53, objects that aren't JSON) is refused alone, without a place in the chain.
     """
-    last_id, last_hash = head
     outcomes: list[SealedRecord | InvalidInput] = []
-    for entry in entries:
-        try:
-            sealed = seal(entry, record_id=last_id + 1, time=record_time(datetime.now(UTC)), prev_hash=last_hash)
-        except (ValueError, TypeError) as exc:
-            outcomes.append(InvalidInput(f"audit entry can't be canonicalised: {exc}"))
-            continue
-        last_id, last_hash = sealed.record.id, sealed.record.hash
-        outcomes.append(sealed)
-    records = [o for o in outcomes if isinstance(o, SealedRecord)]
-    if records:
-        store.append_audit(records)
+
+    def chain(head: tuple[int, str] | None) -> list[SealedRecord]:
+        last_id, last_hash = head or (0, GENESIS_HASH)
+        for entry in entries:
+            try:
+                sealed = seal(entry, record_id=last_id + 1, time=record_time(datetime.now(UTC)),
+                              prev_hash=last_hash)
+            except (ValueError, TypeError) as exc:
+                outcomes.append(InvalidInput(f"audit entry can't be canonicalised: {exc}"))
+                continue
+            last_id, last_hash = sealed.record.id, sealed.record.hash
+            outcomes.append(sealed)
+        return [o for o in outcomes if isinstance(o, SealedRecord)]
+
+    store.append_audit(chain)
     return outcomes
 
 

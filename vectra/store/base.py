@@ -64,8 +64,9 @@ class Store(Protocol):
         """Delete a policy with all its versions; false when there was none."""
 
     # audit log
-    def append_audit(self, records: Sequence[SealedRecord]) -> None:
-        """Insert the records in one transaction: all of them, or none and an exception."""
+    def append_audit(self, chain: Callable[[tuple[int, str] | None], Sequence[SealedRecord]]) -> None:
+        """In one write transaction: read the head (id and hash of the last record, None for an empty log), let
+        ``chain`` seal the records that follow it, insert them. All of them, or none and an exception."""
 
     def audit_head(self) -> tuple[int, str] | None:
         """The id and hash of the last record, or None while the log is empty."""

@@ -311,12 +311,13 @@ class SqliteStore:
         return _agent_from_row(dict(zip(columns, row, strict=True)))
 
     # audit log ---------------------------------------------------------------------------------
-    def append_audit(self, records: Sequence[SealedRecord]) -> None:
-        rows = [_audit_row(sealed) for sealed in records]
+    def append_audit(self, chain: Callable[[tuple[int, str] | None], Sequence[SealedRecord]]) -> None:
         with self._session():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany(_INSERT_AUDIT, rows)
+                row = self._conn.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+                records = chain(None if row is None else (row[0], row[1]))
+                self._conn.executemany(_INSERT_AUDIT, [_audit_row(sealed) for sealed in records])
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
