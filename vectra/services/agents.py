@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,15 +11,12 @@ from vectra.domain.models import Agent, AgentStatus, NewAgent, Page, Principal, 
 from vectra.services import audit, input_errors
 from vectra.services.auth import require, require_reader
 from vectra.services.context import ServiceContext
+from vectra.services.inputs import bounded_string, check_page, check_policy_name, parse_agent_id
 from vectra.services.secrets import MAX_SECRET_BYTES, MIN_SECRET_BYTES, hash_secret, new_secret
 
 __all__ = [
     "DEFAULT_TRUST",
-    "MAX_PAGE",
-    "MAX_PAGE_SIZE",
     "assign_policy",
-    "check_page",
-    "check_policy_name",
     "delete_agent",
     "get_agent",
     "lift_quarantine",
@@ -30,29 +26,7 @@ __all__ = [
 ]
 
 DEFAULT_TRUST = 0.5
-MAX_PAGE = 1_000_000
-MAX_PAGE_SIZE = 100
 MAX_NAME_LENGTH = 200
-MAX_POLICY_NAME_LENGTH = 128
-POLICY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-def check_page(page: int, page_size: int) -> None:
-    """The pagination rules shared by every list."""
-    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
-        raise input_errors.out_of_range("page", 1, MAX_PAGE)
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise input_errors.out_of_range("pageSize", 1, MAX_PAGE_SIZE)
-
-
-def parse_agent_id(agent_id: str) -> str:
-    """A canonical UUID string, or InvalidInput for a malformed id."""
-    if not isinstance(agent_id, str) or len(agent_id) > 64:
-        raise input_errors.malformed("agentId", "a UUID")
-    try:
-        return str(uuid.UUID(agent_id))
-    except ValueError as exc:
-        raise input_errors.malformed("agentId", "a UUID") from exc
 
 
 async def list_agents(ctx: ServiceContext, actor: Principal, page: int = 1, page_size: int = 25) -> Page[Agent]:
@@ -165,21 +139,9 @@ def _changed(ctx: ServiceContext, agent_id: str, agent: Agent | None) -> Agent:
     return agent
 
 
-def _bounded_string(pointer: str, value: object, max_length: int) -> str:
-    """A required string of at most ``max_length`` characters (empty counts as missing: gRPC can't tell them
-    apart)."""
-    if value is None or value == "":
-        raise input_errors.required(pointer)
-    if not isinstance(value, str):
-        raise input_errors.malformed(pointer, "a string")
-    if len(value) > max_length:
-        raise input_errors.too_long(pointer, max_length)
-    return value
-
-
 def _text(pointer: str, value: object) -> str:
     """A required, non-blank string of bounded length."""
-    text = _bounded_string(pointer, value, MAX_NAME_LENGTH)
+    text = bounded_string(pointer, value, MAX_NAME_LENGTH)
     if not text.strip():
         raise input_errors.blank(pointer)
     return text
@@ -200,11 +162,3 @@ def _roles(roles: Sequence[str] | None) -> tuple[Role, ...]:
     if len(set(roles)) != len(roles):
         raise input_errors.repeated("roles")
     return tuple(Role(r) for r in roles)
-
-
-def check_policy_name(name: object, pointer: str = "policyName") -> str:
-    """A policy name: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit."""
-    name = _bounded_string(pointer, name, MAX_POLICY_NAME_LENGTH)
-    if not POLICY_NAME.match(name):
-        raise input_errors.malformed(pointer, "letters, digits, '.', '_' or '-', starting with a letter or digit")
-    return name

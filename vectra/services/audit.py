@@ -25,12 +25,10 @@ from vectra.domain.audit import (
 )
 from vectra.domain.errors import InvalidInput
 from vectra.domain.models import Page, Principal
-from vectra.services import (
-    agents,  # a module import: agents records its changes through this module
-    input_errors,
-)
+from vectra.services import input_errors
 from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
+from vectra.services.inputs import check_page, parse_agent_id
 
 __all__ = ["list_audit", "record_change", "verify_audit", "verify_chain"]
 
@@ -61,9 +59,9 @@ async def list_audit(
 ) -> Page[AuditRecord]:
     """Records matching ``filters`` (admin or reviewer), newest first. Times may carry any UTC offset."""
     require_reader(actor, "reading the audit log")
-    agents.check_page(page, page_size)
+    check_page(page, page_size)
     query = AuditFilter(
-        agent_id=agents.parse_agent_id(filters.agent_id) if filters.agent_id else None,
+        agent_id=parse_agent_id(filters.agent_id) if filters.agent_id else None,
         decision=_name("decision", filters.decision),
         time_from=_time("from", filters.time_from),
         time_to=_time("to", filters.time_to),

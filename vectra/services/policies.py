@@ -22,9 +22,9 @@ from vectra.domain.errors import Conflict, InvalidInput, NotFound
 from vectra.domain.models import Page, Principal, Role
 from vectra.domain.policies import PolicyProblem, PolicyRecord, PolicyVersion, PutOutcome
 from vectra.services import audit
-from vectra.services.agents import check_page, check_policy_name
 from vectra.services.auth import require, require_reader
 from vectra.services.context import ServiceContext
+from vectra.services.inputs import check_page, check_policy_name
 
 __all__ = [
     "DIRECTORY_AUTHOR",

@@ -16,9 +16,10 @@ from policy_core import PolicyError
 from vectra.domain.errors import Forbidden, InvalidInput, NotFound
 from vectra.domain.models import Principal, Role
 from vectra.domain.policies import GatewayDecision
-from vectra.services.agents import DEFAULT_TRUST, check_policy_name, parse_agent_id
+from vectra.services.agents import DEFAULT_TRUST
 from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, decide
+from vectra.services.inputs import check_policy_name, parse_agent_id
 from vectra.services.policies import MAX_DOCUMENT_BYTES, PolicySource, parse_draft
 
 __all__ = ["SimulatedAgent", "simulate"]

@@ -1,0 +1,64 @@
+"""Input rules shared by several use cases: pages, agent ids, policy names, bounded strings.
+
+Worded through :mod:`vectra.services.input_errors`, so that every surface refuses the same input with the same
+words.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from vectra.services import input_errors
+
+__all__ = [
+    "MAX_PAGE",
+    "MAX_PAGE_SIZE",
+    "bounded_string",
+    "check_page",
+    "check_policy_name",
+    "parse_agent_id",
+]
+
+MAX_PAGE = 1_000_000
+MAX_PAGE_SIZE = 100
+MAX_POLICY_NAME_LENGTH = 128
+POLICY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def check_page(page: int, page_size: int) -> None:
+    """The pagination rules shared by every list."""
+    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
+        raise input_errors.out_of_range("page", 1, MAX_PAGE)
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise input_errors.out_of_range("pageSize", 1, MAX_PAGE_SIZE)
+
+
+def parse_agent_id(agent_id: str) -> str:
+    """A canonical UUID string, or InvalidInput for a malformed id."""
+    if not isinstance(agent_id, str) or len(agent_id) > 64:
+        raise input_errors.malformed("agentId", "a UUID")
+    try:
+        return str(uuid.UUID(agent_id))
+    except ValueError as exc:
+        raise input_errors.malformed("agentId", "a UUID") from exc
+
+
+def bounded_string(pointer: str, value: object, max_length: int) -> str:
+    """A required string of at most ``max_length`` characters (empty counts as missing: gRPC can't tell them
+    apart)."""
+    if value is None or value == "":
+        raise input_errors.required(pointer)
+    if not isinstance(value, str):
+        raise input_errors.malformed(pointer, "a string")
+    if len(value) > max_length:
+        raise input_errors.too_long(pointer, max_length)
+    return value
+
+
+def check_policy_name(name: object, pointer: str = "policyName") -> str:
+    """A policy name: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit."""
+    name = bounded_string(pointer, name, MAX_POLICY_NAME_LENGTH)
+    if not POLICY_NAME.match(name):
+        raise input_errors.malformed(pointer, "letters, digits, '.', '_' or '-', starting with a letter or digit")
+    return name
