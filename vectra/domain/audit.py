@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-import rfc8785
+from vectra.domain import jcs
 
 __all__ = [
     "GENESIS_HASH",
@@ -148,7 +148,7 @@ class AuditVerification:
 
 def canonical_json(document: Mapping[str, Any]) -> bytes:
     """RFC 8785 canonical JSON; ValueError for what JSON can't hold exactly (NaN, integers past 2**53)."""
-    return rfc8785.dumps(dict(document))
+    return jcs.dumps(dict(document))
 
 
 def record_time(moment: datetime) -> str:
