@@ -70,7 +70,7 @@ def test_500_concurrent_appends_get_contiguous_ids_a_valid_chain_and_fewer_commi
     assert sorted(ids) == list(range(1, 501))
     assert result.valid and result.count == 500 and result.first_broken_id is None
     assert log.head == (500, result.head_hash)
-    assert 1 <= log.commits < 500  # group commit: one transaction took many records
+    assert 0 < log.commits < 500  # group commit: one transaction took many records
 
 
 def test_a_new_writer_continues_the_chain_from_the_stored_head(store: SqliteStore) -> None:
