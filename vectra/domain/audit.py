@@ -80,11 +80,15 @@ class AuditRecord:
     hash: str
 
     def document(self) -> dict[str, Any]:
-        """The record as it is hashed and stored: every field but ``hash``, the entry's inlined, camelCase."""
-        fields = dataclasses.asdict(self)
-        fields.update(fields.pop("entry"))
-        del fields["hash"]
-        return {_camel(name): value for name, value in fields.items()}
+        """The record as it is hashed and stored: every field but ``hash``, the entry's inlined, camelCase.
+
+        Built field by field from the dataclasses' own field lists (no deep copy: ``details`` is shared with the
+        entry, and like the rest of a record it is read, never changed).
+        """
+        document = {key: getattr(self, name) for name, key in _RECORD_KEYS}
+        entry = self.entry
+        document.update((key, getattr(entry, name)) for name, key in _ENTRY_KEYS)
+        return document
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], hash_: str) -> AuditRecord:
@@ -168,6 +172,14 @@ def seal(entry: AuditEntry, *, record_id: int, time: str, prev_hash: str) -> Sea
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.capitalize() for part in rest)
+
+
+# (field, document key) of every field that is hashed: all of a record's but ``entry`` (inlined) and ``hash``, and
+# all of its entry's. Read from the dataclasses, so a field added later is hashed without being listed here.
+_RECORD_KEYS = tuple(
+    (f.name, _camel(f.name)) for f in dataclasses.fields(AuditRecord) if f.name not in ("entry", "hash")
+)
+_ENTRY_KEYS = tuple((f.name, _camel(f.name)) for f in dataclasses.fields(AuditEntry))
 
 
 def _snake(name: str) -> str:
