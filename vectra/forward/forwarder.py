@@ -11,7 +11,7 @@ from vectra.config import Settings
 from vectra.domain.errors import InvalidInput, UpstreamTimeout, UpstreamUnreachable
 from vectra.forward.breaker import CircuitBreaker, LocalBreaker, Outcome
 from vectra.forward.client import Body, UpstreamClient, UpstreamResponse
-from vectra.forward.headers import announces_body, is_token, request_headers, response_headers
+from vectra.forward.headers import HeaderPairs, announces_body, is_token, request_headers, response_headers
 from vectra.forward.ssrf import AddressGuard
 from vectra.forward.target import Target
 
@@ -41,7 +41,7 @@ class Forwarder:
         return cls(client, breaker)
 
     async def forward(self, method: str, target: Target, headers: Iterable[tuple[str | bytes, str | bytes]],
-                      body: Body) -> UpstreamResponse:
+                      body: Body, *, upstream_headers: HeaderPairs | None = None) -> UpstreamResponse:
         """Send the agent's call upstream and return the answer once its headers arrived.
 
         ``headers`` are the agent's, as received; ``body`` streams the agent's body (its presence follows
@@ -49,11 +49,14 @@ class Forwarder:
         iterate ``body()`` to stream it and ``close()`` it in any case. Raises InvalidInput (400),
         UpstreamNotAllowed (403), PayloadTooLarge (413), UpstreamCircuitOpen (503), UpstreamUnreachable (502) and
         UpstreamTimeout (504). Connect errors, timeouts and 5xx answers count against the upstream's breaker.
+        ``upstream_headers``, when the caller has already made them with :func:`request_headers` from these
+        ``headers``, are sent as they are instead of being made again.
         """
         if not is_token(method):
             raise InvalidInput("the method is not a valid HTTP method")
         incoming = list(headers)
-        upstream_headers = request_headers(incoming, target.authority)
+        if upstream_headers is None:
+            upstream_headers = request_headers(incoming, target.authority)
         if body is not None and not isinstance(body, bytes) and not announces_body(incoming):
             body = None
         admission = await self.breaker.admit(target.origin)

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 import grpc
 
 from vectra.domain.audit import AuditSource
-from vectra.domain.errors import InvalidInput, PayloadTooLarge, VectraError
+from vectra.domain.errors import InvalidInput, PayloadTooLarge
 from vectra.domain.policies import GatewayDecision
 from vectra.forward import parse_target
 from vectra.grpc.generated.vectra.v1 import proxy_pb2, proxy_pb2_grpc
-from vectra.grpc.status import CODE_BY_ERROR, rpc
+from vectra.grpc.status import abort_for, rpc
 from vectra.services import proxy
 from vectra.services.context import ServiceContext
 
 __all__ = ["ProxyServicer"]
-
-log = logging.getLogger("vectra.grpc")
 
 Envelope = proxy_pb2.ForwardRequest | proxy_pb2.CheckRequest
 
@@ -60,15 +57,11 @@ class ProxyServicer(proxy_pb2_grpc.ProxyServiceServicer):
         async for request in requests:
             try:
                 checked = await proxy.check(self.ctx, _call(request, context))
-            except InvalidInput as exc:
+            except InvalidInput as exc:  # one bad check doesn't end the stream
                 yield proxy_pb2.CheckResponse(decision=proxy_pb2.Decision(effect="Invalid", reason=exc.detail))
                 continue
-            except VectraError as exc:
-                code = next(c for kind, c in CODE_BY_ERROR.items() if isinstance(exc, kind))
-                await context.abort(code, exc.detail)
-            except Exception:  # a defect of ours: INTERNAL without its traceback, as @rpc does for unary calls
-                log.exception("unhandled error in CheckStream")
-                await context.abort(grpc.StatusCode.INTERNAL, "the request failed; it has been logged")
+            except Exception as exc:
+                await abort_for(context, exc, "ProxyService.CheckStream")
             yield _check_response(checked)
 
 

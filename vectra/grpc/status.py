@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 
 from vectra.domain import errors
 
-__all__ = ["CODE_BY_ERROR", "rpc"]
+__all__ = ["CODE_BY_ERROR", "abort_for", "rpc"]
 
 log = logging.getLogger("vectra.grpc")
 
@@ -33,6 +33,18 @@ CODE_BY_ERROR: dict[type[errors.VectraError], grpc.StatusCode] = {
 R = TypeVar("R")
 
 
+async def abort_for(context: grpc.aio.ServicerContext, exc: Exception, where: str) -> NoReturn:
+    """End the call with ``exc``'s status code: a domain error's from the table, INTERNAL (logged, without its
+    traceback) for a defect of ours. Unary calls get it from :func:`rpc`; streams call it themselves."""
+    if isinstance(exc, grpc.aio.AbortError):
+        raise exc
+    if isinstance(exc, errors.VectraError):
+        await context.abort(next(c for kind, c in CODE_BY_ERROR.items() if isinstance(exc, kind)), exc.detail)
+    log.error("unhandled error in %s", where, exc_info=exc)
+    await context.abort(grpc.StatusCode.INTERNAL, "the request failed; it has been logged")
+    raise AssertionError("unreachable")  # context.abort always raises
+
+
 def rpc(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
     """Turn domain errors into their status codes; a defect becomes INTERNAL without its traceback."""
 
@@ -40,14 +52,7 @@ def rpc(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> R:
         try:
             return await method(self, request, context)
-        except errors.VectraError as exc:
-            code = next(c for kind, c in CODE_BY_ERROR.items() if isinstance(exc, kind))
-            await context.abort(code, exc.detail)
-        except grpc.aio.AbortError:
-            raise
-        except Exception:
-            log.exception("unhandled error in %s", method.__qualname__)
-            await context.abort(grpc.StatusCode.INTERNAL, "the request failed; it has been logged")
-        raise AssertionError("unreachable")  # context.abort always raises
+        except Exception as exc:
+            await abort_for(context, exc, method.__qualname__)
 
     return wrapper

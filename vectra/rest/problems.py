@@ -13,6 +13,7 @@ from vectra.domain import errors
 
 __all__ = [
     "STATUS_BY_ERROR",
+    "domain_problem",
     "error_status",
     "handle_connexion_problem",
     "handle_domain_error",
@@ -59,20 +60,27 @@ def problem_response(
     **extra: Any,
 ) -> ConnexionResponse:
     body, all_headers = problem_parts(status, title, detail, slug=slug, headers=headers, **extra)
-    return ConnexionResponse(
-        status_code=status,
-        body=json.dumps(body),
-        content_type="application/problem+json",
-        headers=all_headers,
-    )
+    return _problem(status, body, all_headers)
+
+
+def _problem(status: int, body: dict[str, Any], headers: dict[str, str]) -> ConnexionResponse:
+    return ConnexionResponse(status_code=status, body=json.dumps(body), content_type="application/problem+json",
+                             headers=headers)
+
+
+def domain_problem(exc: errors.VectraError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """A domain error as its status, problem document and headers: for Connexion's handler and the proxy's
+    raw endpoint alike. Extra fields that are unset (``rule`` of a default decision) are left out."""
+    status = error_status(exc)
+    extra = {key: value for key, value in exc.extra.items() if key != "headers" and value is not None}
+    body, headers = problem_parts(status, exc.title, exc.detail, slug=exc.slug, headers=exc.extra.get("headers"),
+                                  **extra)
+    return status, body, headers
 
 
 async def handle_domain_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, errors.VectraError)
-    status = error_status(exc)
-    extra = {k: v for k, v in exc.extra.items() if k != "headers"}
-    return problem_response(status, exc.title, exc.detail, slug=exc.slug, headers=exc.extra.get("headers"),
-                            **extra)
+    return _problem(*domain_problem(exc))
 
 
 async def handle_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

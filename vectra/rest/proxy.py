@@ -17,7 +17,7 @@ from typing import Any
 from vectra.domain.audit import AuditSource
 from vectra.domain.errors import Unavailable, VectraError
 from vectra.forward import target_from_raw_path
-from vectra.rest.problems import error_status, problem_parts
+from vectra.rest.problems import domain_problem, problem_parts
 from vectra.services import proxy
 from vectra.services.context import ServiceContext
 
@@ -104,10 +104,7 @@ async def _send_parked(send: Any, parked: proxy.Parked) -> None:
 
 
 async def _send_problem(send: Any, exc: VectraError) -> None:
-    status = error_status(exc)
-    extra = {key: value for key, value in exc.extra.items() if key != "headers" and value is not None}
-    await _send_document(send, status, *problem_parts(status, exc.title, exc.detail, slug=exc.slug,
-                                                      headers=exc.extra.get("headers"), **extra))
+    await _send_document(send, *domain_problem(exc))
 
 
 async def _send_document(send: Any, status: int, document: dict[str, Any], headers: dict[str, str]) -> None:

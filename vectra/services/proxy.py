@@ -116,7 +116,7 @@ async def proxy(ctx: ServiceContext, call: ProxyCall) -> Forwarded | Parked:
         pending = park(ctx, agent.id, call.method, call.target, upstream_headers, body, decision, expiry)
         await record.outcome("Hitl", "hitl", details={"pendingId": pending.id})
         return Parked(pending, decision, extra_headers)
-    return await _forward(ctx, call, body, record, extra_headers)
+    return await _forward(ctx, call, upstream_headers, body, record, extra_headers)
 
 
 async def check(ctx: ServiceContext, call: ProxyCall) -> Checked:
@@ -230,10 +230,12 @@ def _outbound(call: ProxyCall, upstream_headers: Sequence[tuple[str, str]], body
 
 
 async def _forward(
-    ctx: ServiceContext, call: ProxyCall, body: Body, record: _Recorder, extra_headers: list[tuple[str, str]]
+    ctx: ServiceContext, call: ProxyCall, upstream_headers: Sequence[tuple[str, str]], body: Body,
+    record: _Recorder, extra_headers: list[tuple[str, str]],
 ) -> Forwarded:
     try:
-        response = await ctx.forwarder.forward(call.method, call.target, call.headers, body)
+        response = await ctx.forwarder.forward(call.method, call.target, call.headers, body,
+                                               upstream_headers=list(upstream_headers))
     except UpstreamCircuitOpen:
         await record.outcome("BreakerOpen", "upstream_error")
         raise
