@@ -153,6 +153,8 @@ def test_revoke_refuses_the_agent_at_once(daemon: Daemon, admin: httpx.Client) -
 def test_delete_makes_the_token_unauthenticated(daemon: Daemon, admin: httpx.Client) -> None:
     agent = daemon.register_agent()
     token = daemon.token_for(agent)
+    with daemon.client(token) as client:  # used once, so the daemon has it among its verified tokens
+        assert client.get(f"/agents/{agent['id']}").status_code == 200
 
     deleted = admin.delete(f"/agents/{agent['id']}")
 
