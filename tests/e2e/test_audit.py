@@ -249,19 +249,26 @@ def test_concurrent_changes_over_both_surfaces_keep_one_valid_gapless_chain(
     assert [r["id"] for r in newest] == list(range(result["count"], result["count"] - len(newest), -1))
 
 
-def test_a_change_whose_record_cannot_be_written_answers_503_and_the_chain_resumes_after(
+def test_a_change_whose_record_cannot_be_written_answers_503_is_not_made_and_the_chain_resumes_after(
     make_daemon: Callable[..., Daemon],
 ) -> None:
-    """The audit table refuses inserts (a trigger added by a second connection): the caller is refused."""
+    """The audit table refuses inserts (a trigger added by a second connection): the caller is refused, and the
+    change it asked for does not stand without its record."""
     running = make_daemon()
     database = running.data_dir / "vectra.db"
     with running.admin() as admin:
-        register_agent(admin, "before-failure")
+        existing = register_agent(admin, "before-failure")
         head = admin.get("/audit/verify").json()
         with closing(sqlite3.connect(database)) as conn, conn:
             conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'full'); END")
         refused = admin.post("/agents", json={"name": "unaudited", "ownerId": "o"})
+        others = [admin.post(f"/agents/{existing['id']}/revoke"),
+                  admin.put("/policies/unaudited", json=policy("unaudited")),
+                  admin.delete(f"/agents/{existing['id']}")]
         during = admin.get("/audit/verify").json()
+        names = [agent["name"] for agent in admin.get("/agents").json()["items"]]
+        still = admin.get(f"/agents/{existing['id']}").json()
+        policy_after = admin.get("/policies/unaudited")
         with closing(sqlite3.connect(database)) as conn, conn:
             conn.execute("DROP TRIGGER refuse")
         register_agent(admin, "after-failure")
@@ -270,6 +277,10 @@ def test_a_change_whose_record_cannot_be_written_answers_503_and_the_chain_resum
 
     assert refused.status_code == 503
     assert refused.headers["content-type"].startswith("application/problem+json")
+    assert [answer.status_code for answer in others] == [503, 503, 503]
+    assert names == ["before-failure"]
+    assert still["status"] == "Active"
+    assert policy_after.status_code == 404
     assert during == head
     assert (after["valid"], after["count"], newest["id"], newest["prevHash"]) == (True, 2, 2, head["headHash"])
 

@@ -6,14 +6,16 @@ import asyncio
 import hashlib
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from vectra.domain.audit import GENESIS_HASH, AuditEntry, AuditFilter
-from vectra.domain.errors import InvalidInput, Unavailable
+from vectra.domain.errors import Conflict, InvalidInput, Unavailable
+from vectra.domain.models import Agent, AgentStatus, Role
 from vectra.services.audit import verify_chain
-from vectra.services.audit_log import AuditLog
+from vectra.services.audit_log import Applied, AuditLog
 from vectra.store import SqliteStore
 
 AGENT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -239,3 +241,83 @@ def test_two_daemons_appending_to_one_database_extend_one_chain(store: SqliteSto
 
     assert sorted(ids) == list(range(1, 81))
     assert result.valid and result.count == 80
+
+
+def _agent_row(store: SqliteStore) -> Agent:
+    agent = Agent(id=AGENT, name="a", owner_id="o", status=AgentStatus.ACTIVE, policy_name=None, trust_score=0.5,
+                  roles=(Role.AGENT,), created_at=datetime.now(UTC), last_seen_at=None, secret_hash="x")
+    store.insert_agent(agent)
+    return agent
+
+
+def test_a_change_commits_with_its_record_and_gives_back_its_result(store: SqliteStore) -> None:
+    _agent_row(store)
+
+    async def scenario() -> tuple[object, object]:
+        log = AuditLog(store)
+        await log.start()
+
+        def revoke(recorded: AuditEntry) -> Applied[Agent | None]:
+            return Applied(store.set_agent_status(AGENT, AgentStatus.REVOKED), (recorded,))
+
+        return await log.apply(entry(1, "Revoked"), revoke)
+
+    record, agent = asyncio.run(scenario())
+
+    assert agent.status is AgentStatus.REVOKED  # type: ignore[union-attr]
+    assert record.id == 1 and record.entry.decision == "Revoked"  # type: ignore[union-attr]
+    assert store.get_agent(AGENT).status is AgentStatus.REVOKED  # type: ignore[union-attr]
+
+
+def test_a_change_whose_transaction_fails_is_not_made(store: SqliteStore) -> None:
+    """The audit insert is refused (a trigger, as a full disk would): the change made before it is rolled back."""
+    _agent_row(store)
+    tamper(store, "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'no space'); END")
+
+    async def scenario() -> None:
+        log = AuditLog(store)
+        await log.start()
+        with pytest.raises(Unavailable):
+            await log.apply(entry(1), lambda recorded: Applied(
+                store.set_agent_status(AGENT, AgentStatus.REVOKED), (recorded,)))
+
+    asyncio.run(scenario())
+    assert store.get_agent(AGENT).status is AgentStatus.ACTIVE  # type: ignore[union-attr]
+    assert store.audit_head() is None
+
+
+def test_a_change_that_refuses_is_rolled_back_alone_and_the_batch_commits(store: SqliteStore) -> None:
+    _agent_row(store)
+
+    def half_done_then_refused(recorded: AuditEntry) -> Applied[None]:
+        store.set_agent_status(AGENT, AgentStatus.REVOKED)
+        raise Conflict("refused after a write")
+
+    async def scenario() -> list[object]:
+        log = AuditLog(store)
+        await log.start()
+        return await asyncio.gather(log.append(entry(1)), log.apply(entry(2), half_done_then_refused),
+                                    log.apply(entry(3), lambda recorded: Applied("done", (recorded,))),
+                                    return_exceptions=True)
+
+    first, refused, last = asyncio.run(scenario())
+
+    assert isinstance(refused, Conflict)
+    assert first.id == 1  # type: ignore[union-attr]
+    assert (last[0].id, last[1]) == (2, "done")  # type: ignore[index]
+    assert store.get_agent(AGENT).status is AgentStatus.ACTIVE  # type: ignore[union-attr]
+    assert verify_chain(store.iter_audit()).count == 2
+
+
+def test_a_change_that_records_nothing_takes_no_place_in_the_chain(store: SqliteStore) -> None:
+    async def scenario() -> list[object]:
+        log = AuditLog(store)
+        await log.start()
+        return await asyncio.gather(log.append(entry(1)), log.apply(entry(2), lambda recorded: Applied("same", ())),
+                                    log.append(entry(3)))
+
+    first, unrecorded, last = asyncio.run(scenario())
+
+    assert unrecorded == (None, "same")
+    assert (first.id, last.id) == (1, 2)  # type: ignore[union-attr]
+    assert verify_chain(store.iter_audit()).valid

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from vectra.domain.errors import Conflict, Forbidden, NotFound
 from vectra.domain.models import Agent, AgentStatus, NewAgent, Page, Principal, Role
@@ -25,6 +26,7 @@ __all__ = [
     "revoke_agent",
 ]
 
+R = TypeVar("R")
 DEFAULT_TRUST = 0.5
 MAX_NAME_LENGTH = 200
 
@@ -40,7 +42,7 @@ async def get_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> Age
     agent_id = parse_agent_id(agent_id)
     if not (actor.has(Role.REVIEWER) or actor.subject == agent_id):
         raise Forbidden("an agent may read only its own record")
-    return _existing(ctx, agent_id)
+    return _found(agent_id, ctx.store.get_agent(agent_id))
 
 
 async def register_agent(
@@ -74,8 +76,8 @@ async def register_agent(
         last_seen_at=None,
         secret_hash=await hash_secret(client_secret),
     )
-    ctx.store.insert_agent(agent)
-    await audit.record_change(ctx, actor, "agent.registered", agent_id=agent.id, details={"name": agent.name})
+    await audit.record_change(ctx, actor, "agent.registered", lambda: ctx.store.insert_agent(agent),
+                              agent_id=agent.id, details={"name": agent.name})
     return NewAgent(agent=agent, client_secret=client_secret)
 
 
@@ -84,56 +86,62 @@ async def assign_policy(ctx: ServiceContext, actor: Principal, agent_id: str, po
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
     check_policy_name(policy_name)
-    if ctx.store.policy_head(policy_name) is None:
-        raise NotFound(f"policy {policy_name!r} not found", pointer="policyName")
-    agent = _changed(ctx, agent_id, ctx.store.set_agent_policy(agent_id, policy_name))
-    await audit.record_change(ctx, actor, "agent.policy_assigned", agent_id=agent_id,
-                              details={"policyName": policy_name})
-    return agent
+
+    def assign() -> Agent:
+        if ctx.store.policy_head(policy_name) is None:
+            raise NotFound(f"policy {policy_name!r} not found", pointer="policyName")
+        return _found(agent_id, ctx.store.set_agent_policy(agent_id, policy_name))
+
+    return await _agent_change(ctx, actor, "agent.policy_assigned", agent_id, assign,
+                               details={"policyName": policy_name})
 
 
 async def delete_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> None:
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
-    if not ctx.store.delete_agent(agent_id):
-        raise NotFound(f"agent {agent_id} not found")
-    ctx.agents.invalidate(agent_id)
-    await audit.record_change(ctx, actor, "agent.deleted", agent_id=agent_id)
+
+    def delete() -> None:
+        if not ctx.store.delete_agent(agent_id):
+            raise NotFound(f"agent {agent_id} not found")
+
+    await _agent_change(ctx, actor, "agent.deleted", agent_id, delete)
 
 
 async def revoke_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> Agent:
     """Block the agent for good; its tokens get 403 from the next request. Revoking twice is harmless."""
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
-    agent = _changed(ctx, agent_id, ctx.store.set_agent_status(agent_id, AgentStatus.REVOKED))
-    await audit.record_change(ctx, actor, "agent.revoked", agent_id=agent_id)
-    return agent
+    return await _agent_change(ctx, actor, "agent.revoked", agent_id,
+                               lambda: _found(agent_id, ctx.store.set_agent_status(agent_id, AgentStatus.REVOKED)))
 
 
 async def lift_quarantine(ctx: ServiceContext, actor: Principal, agent_id: str) -> Agent:
     """A quarantined agent becomes Active again with the default trust."""
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
-    # One conditional update: an agent revoked by another daemon meanwhile is not made Active again.
-    agent = ctx.store.set_agent_status(agent_id, AgentStatus.ACTIVE, trust_score=DEFAULT_TRUST,
-                                       only_if=AgentStatus.QUARANTINED)
-    ctx.agents.invalidate(agent_id)
-    if agent is None:
-        current = _existing(ctx, agent_id)
-        raise Conflict(f"agent {agent_id} is {current.status.value}, not Quarantined")
-    await audit.record_change(ctx, actor, "agent.quarantine_lifted", agent_id=agent_id)
-    return agent
+
+    def lift() -> Agent:
+        # One conditional update: an agent revoked by another daemon meanwhile is not made Active again.
+        agent = ctx.store.set_agent_status(agent_id, AgentStatus.ACTIVE, trust_score=DEFAULT_TRUST,
+                                           only_if=AgentStatus.QUARANTINED)
+        if agent is None:
+            current = _found(agent_id, ctx.store.get_agent(agent_id))
+            raise Conflict(f"agent {agent_id} is {current.status.value}, not Quarantined")
+        return agent
+
+    return await _agent_change(ctx, actor, "agent.quarantine_lifted", agent_id, lift)
 
 
-def _existing(ctx: ServiceContext, agent_id: str) -> Agent:
-    agent = ctx.store.get_agent(agent_id)
-    if agent is None:
-        raise NotFound(f"agent {agent_id} not found")
-    return agent
+async def _agent_change(ctx: ServiceContext, actor: Principal, action: str, agent_id: str, make: Callable[[], R],
+                        details: Mapping[str, Any] | None = None) -> R:
+    """A change of one agent, recorded with it; this daemon's cached copy is dropped whatever the outcome."""
+    try:
+        return await audit.record_change(ctx, actor, action, make, agent_id=agent_id, details=details)
+    finally:
+        ctx.agents.invalidate(agent_id)
 
 
-def _changed(ctx: ServiceContext, agent_id: str, agent: Agent | None) -> Agent:
-    ctx.agents.invalidate(agent_id)
+def _found(agent_id: str, agent: Agent | None) -> Agent:
     if agent is None:
         raise NotFound(f"agent {agent_id} not found")
     return agent

@@ -9,9 +9,9 @@ import asyncio
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from vectra.domain.audit import (
     GENESIS_HASH,
@@ -26,12 +26,14 @@ from vectra.domain.audit import (
 from vectra.domain.errors import InvalidInput
 from vectra.domain.models import Page, Principal
 from vectra.services import input_errors
+from vectra.services.audit_log import Applied
 from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.inputs import check_page, parse_agent_id
 
 __all__ = ["list_audit", "record_change", "verify_audit", "verify_chain"]
 
+R = TypeVar("R")
 _NAME = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
 
 
@@ -39,11 +41,14 @@ async def record_change(
     ctx: ServiceContext,
     actor: Principal,
     action: str,
+    make: Callable[[], R],
     *,
     agent_id: str | None = None,
     details: Mapping[str, Any] | None = None,
-) -> AuditRecord:
-    """Record a management change that has just succeeded; Unavailable if the record can't be committed."""
+) -> R:
+    """Make a management change (``make``: store calls, run in the audit writer's thread) and record it, in one
+    transaction: the change stands only with its record. ``make``'s domain error (NotFound, Conflict) is raised
+    as it is, with nothing changed; Unavailable if the transaction can't be committed."""
     entry = AuditEntry(
         actor=actor.subject,
         source=AuditSource.CONTROL_PLANE,
@@ -51,7 +56,8 @@ async def record_change(
         agent_id=agent_id,
         details=dict(details or {}),
     )
-    return await ctx.audit.append(entry)
+    _, result = await ctx.audit.apply(entry, lambda recorded: Applied(make(), (recorded,)))
+    return result
 
 
 async def list_audit(

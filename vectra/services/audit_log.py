@@ -5,31 +5,54 @@ transaction is being committed wait and go together into the next one, so throug
 transaction per record. The SQLite work (canonical JSON, hashing, the transaction) runs in the log's
 own thread, off the event loop. If a transaction fails, every caller in it gets :class:`Unavailable` and the head stays
 where the database has it: the caller refuses whatever it was about to do (Vectra fails closed).
+
+A change to the store can travel with its record (:meth:`AuditLog.apply`): it runs inside the same transaction,
+under a savepoint, so the change and its record commit together or not at all. That is how a management change
+can't stand without its record, and how a proxied call's trust update costs no transaction of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from vectra.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, SealedRecord, record_time, seal
-from vectra.domain.errors import InvalidInput, Unavailable
+from vectra.domain.errors import InvalidInput, Unavailable, VectraError
 from vectra.store.base import Store
 
-__all__ = ["MAX_BATCH", "AuditLog"]
+__all__ = ["MAX_BATCH", "Applied", "AuditLog", "Change"]
 
 log = logging.getLogger("vectra.audit")
 MAX_BATCH = 1024
+R = TypeVar("R")
+
+
+class Applied(NamedTuple, Generic[R]):
+    """What a change did (``result``, for its caller) and the entries that record it, in chain order: usually
+    the entry it was given, perhaps amended with what the change found, and any that follow from it; none when
+    the change found nothing to do."""
+
+    result: R
+    entries: Sequence[AuditEntry]
+
+
+#: A store change made in the audit writer's transaction, given the entry that records it. It runs in the
+#: writer's thread: it may call the store's methods and must not touch the event loop. A domain error it raises
+#: refuses its own entry alone (the savepoint is rolled back); the rest of the batch commits.
+Change = Callable[[AuditEntry], Applied[Any]]
 
 
 @dataclass
 class _Pending:
     entry: AuditEntry
-    done: asyncio.Future[AuditRecord]
+    change: Change | None
+    done: asyncio.Future[tuple[AuditRecord | None, Any]]
 
 
 class AuditLog:
@@ -64,11 +87,22 @@ class AuditLog:
 
     async def append(self, entry: AuditEntry) -> AuditRecord:
         """Add ``entry`` to the chain; returns once its record is committed. Unavailable if it can't be."""
+        record, _ = await self._submit(entry, None)
+        assert record is not None
+        return record
+
+    async def apply(self, entry: AuditEntry, change: Change) -> tuple[AuditRecord | None, Any]:
+        """Make ``change`` and record it with ``entry``, in one transaction; once both are committed, returns the
+        (first) record, None when the change recorded nothing, and the change's result. The change's own domain
+        error is raised as it is; Unavailable if the transaction fails (then nothing of it was made)."""
+        return await self._submit(entry, change)
+
+    async def _submit(self, entry: AuditEntry, change: Change | None) -> tuple[AuditRecord | None, Any]:
         if self._stopped:
             raise Unavailable("the audit log is stopped; nothing can be recorded")
         self._ensure_writer()
-        done: asyncio.Future[AuditRecord] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(entry, done))
+        done: asyncio.Future[tuple[AuditRecord | None, Any]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(entry, change, done))
         return await done
 
     async def stop(self) -> None:
@@ -113,7 +147,7 @@ class AuditLog:
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
             outcomes = await asyncio.get_running_loop().run_in_executor(
-                self._thread, _seal_and_append, self._store, [p.entry for p in batch]
+                self._thread, _seal_and_append, self._store, [(p.entry, p.change) for p in batch]
             )
         except Exception as exc:
             log.error("audit records could not be committed; refusing their calls", extra={"error": repr(exc)})
@@ -121,42 +155,70 @@ class AuditLog:
             for pending in batch:
                 _settle(pending.done, Unavailable("the audit log can't be written; the call was refused"))
             return
-        records = [o for o in outcomes if isinstance(o, SealedRecord)]
         self.failing = False
-        if records:
+        last = next((o.sealed[-1] for o in reversed(outcomes) if isinstance(o, _Committed) and o.sealed), None)
+        if last is not None:
             self.commits += 1
-            self._head = (records[-1].record.id, records[-1].record.hash)
+            self._head = (last.record.id, last.record.hash)
         for pending, outcome in zip(batch, outcomes, strict=True):
-            _settle(pending.done, outcome.record if isinstance(outcome, SealedRecord) else outcome)
+            if isinstance(outcome, _Committed):
+                _settle(pending.done, (outcome.sealed[0].record if outcome.sealed else None, outcome.result))
+            else:
+                _settle(pending.done, outcome)
 
 
-def _seal_and_append(store: Store, entries: Sequence[AuditEntry]) -> list[SealedRecord | InvalidInput]:
-    """Chain ``entries`` after the log's head and commit them in one transaction (in a worker thread).
+class _Committed(NamedTuple):
+    sealed: list[SealedRecord]
+    result: Any
+
+
+def _seal_and_append(
+    store: Store, items: Sequence[tuple[AuditEntry, Change | None]]
+) -> list[_Committed | VectraError]:
+    """Make each item's change, chain its entries after the log's head, and commit it all in one transaction (in
+    the writer's thread).
 
     The store reads the head inside the write transaction, so another daemon appending to the same database
-    in between moves the chain on rather than colliding with it. An entry that JSON can't hold exactly (NaN,
-    integers past 2**53, objects that aren't JSON) is refused alone, without a place in the chain.
+    in between moves the chain on rather than colliding with it. An item whose change raises a domain error, or
+    whose entry JSON can't hold exactly (NaN, integers past 2**53, objects that aren't JSON), is refused alone:
+    its savepoint is rolled back and it takes no place in the chain.
     """
-    outcomes: list[SealedRecord | InvalidInput] = []
+    outcomes: list[_Committed | VectraError] = []
 
     def chain(head: tuple[int, str] | None) -> list[SealedRecord]:
         last_id, last_hash = head or (0, GENESIS_HASH)
-        for entry in entries:
+        for entry, change in items:
             try:
-                sealed = seal(entry, record_id=last_id + 1, time=record_time(datetime.now(UTC)),
-                              prev_hash=last_hash)
+                sealing = functools.partial(_sealed, entry, change, last_id, last_hash)
+                committed = sealing() if change is None else store.atomically(sealing)
+            except VectraError as exc:
+                outcomes.append(exc)
+                continue
             except (ValueError, TypeError) as exc:
                 outcomes.append(InvalidInput(f"audit entry can't be canonicalised: {exc}"))
                 continue
-            last_id, last_hash = sealed.record.id, sealed.record.hash
-            outcomes.append(sealed)
-        return [o for o in outcomes if isinstance(o, SealedRecord)]
+            if committed.sealed:
+                last_id, last_hash = committed.sealed[-1].record.id, committed.sealed[-1].record.hash
+            outcomes.append(committed)
+        return [sealed for o in outcomes if isinstance(o, _Committed) for sealed in o.sealed]
 
     store.append_audit(chain)
     return outcomes
 
 
-def _settle(done: asyncio.Future[AuditRecord], outcome: AuditRecord | Exception) -> None:
+def _sealed(entry: AuditEntry, change: Change | None, last_id: int, last_hash: str) -> _Committed:
+    """``change`` made (inside the caller's savepoint) and its entries sealed after ``(last_id, last_hash)``."""
+    applied = change(entry) if change is not None else Applied(None, (entry,))
+    sealed: list[SealedRecord] = []
+    time = record_time(datetime.now(UTC))
+    for item in applied.entries:
+        sealed.append(seal(item, record_id=last_id + 1, time=time, prev_hash=last_hash))
+        last_id, last_hash = sealed[-1].record.id, sealed[-1].record.hash
+    return _Committed(sealed, applied.result)
+
+
+def _settle(done: asyncio.Future[tuple[AuditRecord | None, Any]],
+            outcome: tuple[AuditRecord | None, Any] | Exception) -> None:
     """Resolve a caller's future unless the caller has gone (cancelled); its record stays committed."""
     if done.done():
         return

@@ -11,6 +11,7 @@ at most :data:`MAX_RULES` (5,000) rules; the core's own limits on nesting, regex
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -18,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from policy_core import Policy, PolicyError, load_document, parse_policy, policy_to_document
+from vectra.domain.audit import AuditEntry, AuditSource
 from vectra.domain.errors import Conflict, InvalidInput, NotFound
 from vectra.domain.models import Page, Principal, Role
 from vectra.domain.policies import PolicyProblem, PolicyRecord, PolicyVersion, PutOutcome
 from vectra.services import audit
+from vectra.services.audit_log import Applied
 from vectra.services.auth import require, require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.inputs import check_page, check_policy_name
@@ -91,8 +94,7 @@ async def put_policy(ctx: ServiceContext, actor: Principal, name: str, source: P
         policy = _parse(source, name)
     except PolicyError as exc:
         raise InvalidInput(str(exc), pointer=exc.pointer) from None
-    outcome = ctx.store.save_policy(name, _canonical(policy), actor.subject, datetime.now(UTC))
-    await _record_put(ctx, actor, outcome)
+    outcome = await _save(ctx, actor, name, _canonical(policy), actor.subject, datetime.now(UTC))
     return outcome
 
 
@@ -113,16 +115,18 @@ async def delete_policy(ctx: ServiceContext, actor: Principal, name: str) -> Non
     """Delete a policy and its history; refused while an agent is assigned to it."""
     require(actor, Role.ADMIN)
     check_policy_name(name, "name")
-    if ctx.store.policy_head(name) is None:
-        raise NotFound(f"policy {name!r} not found")
-    users = ctx.store.count_agents_using_policy(name)
-    if users:
-        raise Conflict(
-            f"policy {name!r} is assigned to {users} agent(s); assign them another policy first", agentCount=users
-        )
-    if not ctx.store.delete_policy(name):
-        raise NotFound(f"policy {name!r} not found")
-    await audit.record_change(ctx, actor, "policy.deleted", details={"name": name})
+
+    def delete() -> None:  # in one transaction: no agent can be assigned to it between the count and the delete
+        if ctx.store.policy_head(name) is None:
+            raise NotFound(f"policy {name!r} not found")
+        users = ctx.store.count_agents_using_policy(name)
+        if users:
+            raise Conflict(f"policy {name!r} is assigned to {users} agent(s); assign them another policy first",
+                           agentCount=users)
+        if not ctx.store.delete_policy(name):
+            raise NotFound(f"policy {name!r} not found")
+
+    await audit.record_change(ctx, actor, "policy.deleted", delete, details={"name": name})
 
 
 async def validate_policy(ctx: ServiceContext, actor: Principal, source: PolicySource) -> list[PolicyProblem]:
@@ -164,17 +168,25 @@ async def load_policies_dir(ctx: ServiceContext, directory: Path) -> list[PutOut
     now = datetime.now(UTC)
     outcomes = []
     for name, (_, policy) in policies.items():
-        outcome = ctx.store.save_policy(name, _canonical(policy), DIRECTORY_AUTHOR, now)
-        await _record_put(ctx, _DIRECTORY, outcome)
-        outcomes.append(outcome)
+        outcomes.append(await _save(ctx, _DIRECTORY, name, _canonical(policy), DIRECTORY_AUTHOR, now))
     return outcomes
 
 
-async def _record_put(ctx: ServiceContext, actor: Principal, outcome: PutOutcome) -> None:
-    """Audit a put that stored a version (an unchanged document changes nothing and records nothing)."""
-    if outcome.changed:
-        details = {"name": outcome.policy.name, "version": outcome.policy.version, "created": outcome.created}
-        await audit.record_change(ctx, actor, "policy.put", details=details)
+async def _save(ctx: ServiceContext, actor: Principal, name: str, document: str, author: str,
+                at: datetime) -> PutOutcome:
+    """Store a version and record it, in one transaction (an unchanged document changes nothing and records
+    nothing)."""
+
+    def save(entry: AuditEntry) -> Applied[PutOutcome]:
+        outcome = ctx.store.save_policy(name, document, author, at)
+        if not outcome.changed:
+            return Applied(outcome, ())
+        details = {"name": name, "version": outcome.policy.version, "created": outcome.created}
+        return Applied(outcome, (dataclasses.replace(entry, details=details),))
+
+    entry = AuditEntry(actor=actor.subject, source=AuditSource.CONTROL_PLANE, action="policy.put")
+    _, outcome = await ctx.audit.apply(entry, save)
+    return outcome
 
 
 

@@ -43,7 +43,7 @@ from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, decide
 from vectra.services.parking import park
 from vectra.services.policy_cache import CurrentPolicy
-from vectra.services.trust import apply_outcome
+from vectra.services.trust import move_trust
 
 __all__ = ["Checked", "Forwarded", "Parked", "ProxyCall", "check", "decision_header", "proxy", "read_body"]
 
@@ -282,7 +282,8 @@ class _Recorder:
 
     async def outcome(self, name: str, trust_outcome: str, *, reason: str | None = None,
                       upstream_status: int | None = None, details: dict[str, Any] | None = None) -> None:
-        """Record the call as ``name``; ``trust_outcome`` (``policy_core.OUTCOMES``, or "" for none) moves trust.
+        """Record the call as ``name``; ``trust_outcome`` (``policy_core.OUTCOMES``, or "" for none) moves trust in
+        the same transaction.
 
         Raises Unavailable when the record can't be committed: the caller must not answer with anything else.
         """
@@ -292,27 +293,27 @@ class _Recorder:
         extra: dict[str, Any] = dict(details or {})
         if decision is not None and decision.policy_name is not None:
             extra.update(policyName=decision.policy_name, policyVersion=decision.policy_version)
-        if trust_outcome and self.moves_trust:
-            after = await apply_outcome(self.ctx, self.agent.id, trust_outcome, risk or 0.0, self.call.source)
-            if after is not None:
-                extra["trustAfter"] = after
+        entry = AuditEntry(
+            actor=self.agent.id,
+            source=self.call.source,
+            action=self.action,
+            agent_id=self.agent.id,
+            method=self.call.method,
+            url=self.call.target.url,
+            decision=name,
+            rule=decision.rule if decision is not None else None,
+            reason=reason if reason is not None else (decision.reason if decision is not None else None),
+            risk=risk,
+            trust=trust,
+            upstream_status=upstream_status,
+            latency_ms=round((time.perf_counter() - self.started) * 1000, 3),
+            details=extra,
+        )
         try:
-            await self.ctx.audit.append(AuditEntry(
-                actor=self.agent.id,
-                source=self.call.source,
-                action=self.action,
-                agent_id=self.agent.id,
-                method=self.call.method,
-                url=self.call.target.url,
-                decision=name,
-                rule=decision.rule if decision is not None else None,
-                reason=reason if reason is not None else (decision.reason if decision is not None else None),
-                risk=risk,
-                trust=trust,
-                upstream_status=upstream_status,
-                latency_ms=round((time.perf_counter() - self.started) * 1000, 3),
-                details=extra,
-            ))
+            if trust_outcome and self.moves_trust:
+                await move_trust(self.ctx, entry, self.agent.id, trust_outcome, risk or 0.0)
+            else:
+                await self.ctx.audit.append(entry)
         except VectraError as exc:
             if isinstance(exc, Unavailable):
                 raise

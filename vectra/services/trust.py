@@ -1,34 +1,53 @@
 """Moving an agent's trust after each decision, atomically, and quarantining it below the floor.
 
-The store applies :func:`policy_core.update_trust` inside one transaction that reads and writes the agent's row,
-so concurrent calls of one agent can't lose an update. An agent whose trust falls below
-:data:`policy_core.QUARANTINE_FLOOR` is quarantined in that same transaction; the quarantine is audited and the
-agent's cache entry replaced, so its next call is refused with 403.
+The move is a change made with the call's audit record (:meth:`AuditLog.apply`): inside the audit writer's
+transaction the store reads and writes the agent's row, so concurrent calls of one agent can't lose an update, and a
+proxied call costs no transaction of its own. The record gets the new trust as ``trustAfter``. An agent whose trust
+falls below :data:`policy_core.QUARANTINE_FLOOR` is quarantined in that same transaction, with an
+``agent.quarantined`` record right after the call's; once committed, the agent's cache entry is replaced, so its
+next call is refused with 403.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from policy_core import QUARANTINE_FLOOR, update_trust
 from vectra.domain.audit import AuditEntry
+from vectra.domain.models import Agent
+from vectra.services.audit_log import Applied, Change
 from vectra.services.context import ServiceContext
 
-__all__ = ["SYSTEM_ACTOR", "apply_outcome"]
+__all__ = ["SYSTEM_ACTOR", "move_trust", "moving_trust"]
 
 SYSTEM_ACTOR = "vectra"
 
 
-async def apply_outcome(ctx: ServiceContext, agent_id: str, outcome: str, risk: float, source: str) -> float | None:
-    """Apply ``outcome`` (one of ``policy_core.OUTCOMES``) and return the new trust; None if the agent is gone."""
-    changed = ctx.store.update_trust(agent_id, lambda trust: update_trust(trust, outcome, risk), QUARANTINE_FLOOR)
-    if changed is None:
+def moving_trust(ctx: ServiceContext, agent_id: str, outcome: str, risk: float) -> Change:
+    """The change that applies ``outcome`` (one of ``policy_core.OUTCOMES``) to the agent's trust; its result is
+    the agent as it now is, None if the agent is gone."""
+
+    def change(entry: AuditEntry) -> Applied[Agent | None]:
+        changed = ctx.store.update_trust(agent_id, lambda trust: update_trust(trust, outcome, risk), QUARANTINE_FLOOR)
+        if changed is None:
+            return Applied(None, (entry,))
+        agent, quarantined = changed
+        entries = [dataclasses.replace(entry, details={**entry.details, "trustAfter": agent.trust_score})]
+        if quarantined:
+            entries.append(AuditEntry(
+                actor=SYSTEM_ACTOR, source=entry.source, action="agent.quarantined", agent_id=agent_id,
+                trust=agent.trust_score,
+                reason=f"trust {agent.trust_score:.2f} fell below the quarantine floor {QUARANTINE_FLOOR}",
+            ))
+        return Applied(agent, entries)
+
+    return change
+
+
+async def move_trust(ctx: ServiceContext, entry: AuditEntry, agent_id: str, outcome: str, risk: float) -> None:
+    """Record ``entry`` with the trust move it causes, then show the agent as it now is to this daemon's cache."""
+    _, agent = await ctx.audit.apply(entry, moving_trust(ctx, agent_id, outcome, risk))
+    if agent is None:
         ctx.agents.invalidate(agent_id)
-        return None
-    agent, quarantined = changed
-    ctx.agents.remember(agent)
-    if quarantined:
-        await ctx.audit.append(AuditEntry(
-            actor=SYSTEM_ACTOR, source=source, action="agent.quarantined", agent_id=agent_id,
-            trust=agent.trust_score,
-            reason=f"trust {agent.trust_score:.2f} fell below the quarantine floor {QUARANTINE_FLOOR}",
-        ))
-    return agent.trust_score
+    else:
+        ctx.agents.remember(agent)

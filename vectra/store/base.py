@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from vectra.domain.audit import AuditFilter, AuditRecord, SealedRecord, StoredAudit
 from vectra.domain.models import Agent, AgentStatus, Page
@@ -13,12 +13,19 @@ from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutO
 
 __all__ = ["Store"]
 
+R = TypeVar("R")
+
 
 class Store(Protocol):
     def ping(self) -> None:
         """Raise if the database can't be reached."""
 
     def close(self) -> None: ...
+
+    def atomically(self, work: Callable[[], R]) -> R:
+        """Run ``work`` (which calls this store's write methods) as one transaction: all of its changes or none.
+        Called inside :meth:`append_audit`'s ``chain``, it is a savepoint of the audit transaction, so that a
+        change and its audit record commit together."""
 
     # agents
     def insert_agent(self, agent: Agent) -> None: ...

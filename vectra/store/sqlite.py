@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -23,6 +23,8 @@ from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutO
 from vectra.store.migrations import migrate
 
 __all__ = ["SqliteStore"]
+
+R = TypeVar("R")
 
 
 def _identity(path: Path) -> tuple[int, int]:
@@ -113,13 +115,36 @@ class SqliteStore:
         """
         with self._lock:
             try:
-                if _identity(self.path) != self._file:
+                # inside an open transaction (a nested call) the file was checked when it began
+                if not self._conn.in_transaction and _identity(self.path) != self._file:
                     raise Unavailable("the database file was removed or replaced")
                 yield self._conn
             except OSError as exc:
                 raise Unavailable("the database file can't be reached") from exc
             except sqlite3.Error as exc:
                 raise Unavailable(f"the database failed: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``: it serialises writers across processes sharing the file);
+        inside one that is already open (the audit writer's, see :meth:`atomically`), a savepoint of it."""
+        with self._session() as conn:
+            nested = conn.in_transaction
+            conn.execute("SAVEPOINT nested" if nested else "BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if nested:
+                    conn.execute("ROLLBACK TO nested")
+                    conn.execute("RELEASE nested")
+                elif conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("RELEASE nested" if nested else "COMMIT")
+
+    def atomically(self, work: Callable[[], R]) -> R:
+        with self._transaction():
+            return work()
 
     def ping(self) -> None:
         with self._session() as conn:
@@ -176,26 +201,18 @@ class SqliteStore:
     def update_trust(
         self, agent_id: str, change: Callable[[float], float], quarantine_below: float
     ) -> tuple[Agent, bool] | None:
-        with self._session() as conn:
-            conn.execute("BEGIN IMMEDIATE")  # read and write in one transaction: no lost update, even across processes
-            try:
-                row = conn.execute("SELECT trust_score, status FROM agents WHERE id = ?", [agent_id]).fetchone()
-                if row is None:
-                    conn.execute("ROLLBACK")
-                    return None
-                trust = change(row[0])
-                quarantined = row[1] == AgentStatus.ACTIVE.value and trust < quarantine_below
-                status = AgentStatus.QUARANTINED.value if quarantined else row[1]
-                cursor = conn.execute("UPDATE agents SET trust_score = ?, status = ? WHERE id = ? RETURNING *",
-                                      [trust, status, agent_id])
-                columns = [d[0] for d in cursor.description]
-                updated = dict(zip(columns, cursor.fetchone(), strict=True))
-                cursor.fetchall()
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:  # read and write in one transaction: no lost update, even across processes
+            row = conn.execute("SELECT trust_score, status FROM agents WHERE id = ?", [agent_id]).fetchone()
+            if row is None:
+                return None
+            trust = change(row[0])
+            quarantined = row[1] == AgentStatus.ACTIVE.value and trust < quarantine_below
+            status = AgentStatus.QUARANTINED.value if quarantined else row[1]
+            cursor = conn.execute("UPDATE agents SET trust_score = ?, status = ? WHERE id = ? RETURNING *",
+                                  [trust, status, agent_id])
+            columns = [d[0] for d in cursor.description]
+            updated = dict(zip(columns, cursor.fetchone(), strict=True))
+            cursor.fetchall()
         return _agent_from_row(updated), quarantined
 
     # pending requests --------------------------------------------------------------------------
@@ -240,37 +257,27 @@ class SqliteStore:
 
     def save_policy(self, name: str, document: str, author: str, at: datetime) -> PutOutcome:
         stamp = at.isoformat()
-        with self._session():
-            self._conn.execute("BEGIN IMMEDIATE")  # serialises writers across processes sharing the file
-            try:
-                head = self._conn.execute(
-                    "SELECT p.version, v.document FROM policies p JOIN policy_versions v "
-                    "ON v.name = p.name AND v.version = p.version WHERE p.name = ?",
-                    [name],
-                ).fetchone()
-                changed = head is None or head[1] != document
-                if head is None:
-                    version = 1
-                    self._conn.execute(
-                        "INSERT INTO policies (name, version, created_at, updated_at) VALUES (?, 1, ?, ?)",
-                        [name, stamp, stamp],
-                    )
-                elif changed:
-                    version = head[0] + 1
-                    self._conn.execute(
-                        "UPDATE policies SET version = ?, updated_at = ? WHERE name = ?", [version, stamp, name]
-                    )
-                if changed:
-                    self._conn.execute(
-                        "INSERT INTO policy_versions (name, version, document, created_at, created_by) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        [name, version, document, stamp, author],
-                    )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            record = self.get_policy(name)
+        with self._transaction() as conn:
+            head = conn.execute(
+                "SELECT p.version, v.document FROM policies p JOIN policy_versions v "
+                "ON v.name = p.name AND v.version = p.version WHERE p.name = ?",
+                [name],
+            ).fetchone()
+            changed = head is None or head[1] != document
+            if head is None:
+                version = 1
+                conn.execute("INSERT INTO policies (name, version, created_at, updated_at) VALUES (?, 1, ?, ?)",
+                             [name, stamp, stamp])
+            elif changed:
+                version = head[0] + 1
+                conn.execute("UPDATE policies SET version = ?, updated_at = ? WHERE name = ?", [version, stamp, name])
+            if changed:
+                conn.execute(
+                    "INSERT INTO policy_versions (name, version, document, created_at, created_by) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [name, version, document, stamp, author],
+                )
+        record = self.get_policy(name)
         assert record is not None
         return PutOutcome(policy=record, created=head is None, changed=changed)
 
@@ -312,17 +319,10 @@ class SqliteStore:
 
     # audit log ---------------------------------------------------------------------------------
     def append_audit(self, chain: Callable[[tuple[int, str] | None], Sequence[SealedRecord]]) -> None:
-        with self._session():
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._conn.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
-                records = chain(None if row is None else (row[0], row[1]))
-                self._conn.executemany(_INSERT_AUDIT, [_audit_row(sealed) for sealed in records])
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            row = conn.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+            records = chain(None if row is None else (row[0], row[1]))
+            conn.executemany(_INSERT_AUDIT, [_audit_row(sealed) for sealed in records])
 
     def audit_head(self) -> tuple[int, str] | None:
         with self._session():
