@@ -35,6 +35,8 @@ def configure_logging(level: str = "info") -> None:
 
     Python warnings and uncaught exceptions would otherwise print plain text of their own.
     """
+    # The lines carry none of these; asking for each (getpid, the current thread) costs every log call.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

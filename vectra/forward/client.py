@@ -10,6 +10,7 @@ slip past. Numeric hosts, which aiohttp does not resolve, are checked before the
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import socket
 from collections.abc import AsyncIterable, AsyncIterator
@@ -132,11 +133,9 @@ class UpstreamClient:
 
     def _check_numeric_host(self, host: str) -> None:
         """Check a host that is an address in any spelling (aiohttp connects to those without resolving)."""
-        try:
-            infos = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
-        except (socket.gaierror, UnicodeError):
-            return  # a name: the guarded resolver checks what it resolves to
-        self._guard.check(host, (info[4][0] for info in infos))
+        addresses = _numeric_addresses(host)
+        if addresses is not None:  # None for a name: the guarded resolver checks what it resolves to
+            self._guard.check(host, addresses)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -167,6 +166,19 @@ class _BodyStream:
         if self._declared is not None and sent < self._declared:
             self.problem = InvalidInput("the request body is shorter than its Content-Length")
             raise self.problem
+
+
+@functools.lru_cache(maxsize=4096)
+def _numeric_addresses(host: str) -> tuple[str, ...] | None:
+    """The addresses a numeric host (``127.0.0.1``, ``2130706433``, ``0x7f.1``, ``::1``) spells, None for a name.
+
+    Remembered: the answer depends only on the text, and asking the C library on every call would cost the event
+    loop a system-call round trip per forwarded request."""
+    try:
+        infos = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
+    except (socket.gaierror, UnicodeError):
+        return None
+    return tuple(info[4][0] for info in infos)
 
 
 def _content_length(headers: HeaderPairs) -> int | None:

@@ -60,16 +60,31 @@ def embedded_ipv4(address: Address) -> IPv4Address | None:
     return None
 
 
+_MAX_VERDICTS = 4096
+
+
 class AddressGuard:
     """Checks addresses against the refused ranges and the allow-list."""
 
     def __init__(self, allow_cidrs: Iterable[str] = ()) -> None:
         self._allowed = tuple(ip_network(cidr, strict=False) for cidr in allow_cidrs)
+        self._verdicts: dict[str, str | None] = {}  # by address text: the same few upstreams, call after call
 
     def refusal(self, address: Address | str) -> str | None:
         """Why ``address`` is refused (the name of its range), or None when the gateway may connect to it."""
-        if isinstance(address, str):
-            address = ip_address(address)
+        if not isinstance(address, str):
+            return self._judge(address)
+        try:
+            return self._verdicts[address]
+        except KeyError:
+            pass
+        verdict = self._judge(ip_address(address))
+        if len(self._verdicts) >= _MAX_VERDICTS:
+            self._verdicts.clear()
+        self._verdicts[address] = verdict
+        return verdict
+
+    def _judge(self, address: Address) -> str | None:
         inner = embedded_ipv4(address)
         if any(candidate in network for candidate in (address, inner) if candidate is not None
                for network in self._allowed if candidate.version == network.version):

@@ -1,4 +1,5 @@
-"""The REST application: Connexion 3 from openapi.yaml, wrapped in Vectra's request middleware."""
+"""The REST application: Connexion 3 from openapi.yaml, behind Vectra's request middleware, which sends proxied
+calls straight to the proxy endpoint."""
 
 from __future__ import annotations
 
@@ -58,8 +59,7 @@ def create_app(ctx: ServiceContext) -> Any:
     app.add_error_handler(VectraError, handle_domain_error)
     app.add_error_handler(ProblemException, handle_connexion_problem)
     app.add_error_handler(Exception, handle_unexpected)
-    app.add_middleware(RequestMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, ctx=ctx)
     app.add_middleware(ServeSpec, position=MiddlewarePosition.BEFORE_SWAGGER, spec_path=SPEC_PATH)
-    # /proxy/ is answered before Connexion routes or validates anything, so that bodies stream untouched
-    app.add_middleware(ProxyEndpoint, position=MiddlewarePosition.BEFORE_SWAGGER, ctx=ctx)
-    return app
+    # /proxy/ is answered before Connexion sees anything, so that bodies stream untouched and a proxied call pays
+    # for none of the management API's middleware
+    return RequestMiddleware(app, ctx, proxy=ProxyEndpoint(ctx))

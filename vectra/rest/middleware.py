@@ -1,4 +1,5 @@
-"""The outermost ASGI layer: request ids, one log line a request, the service context, body caps.
+"""The outermost ASGI layer: request ids, one log line a request, the service context, body caps, and the split
+between proxied calls (``/proxy/...``, to the proxy endpoint) and the management API (to Connexion).
 
 Management bodies are capped at 1 MiB and chunked ones read whole here (Connexion validates them). Proxied calls
 (``/proxy/...``) are exempt from both: their cap is ``max_proxy_body_bytes``, checked here against a declared
@@ -9,9 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import time
-import uuid
 from typing import Any
 
 from vectra.domain.errors import PayloadTooLarge
@@ -31,8 +32,9 @@ class _BodyTooLarge(Exception):
 
 
 class RequestMiddleware:
-    def __init__(self, app: Any, ctx: ServiceContext, max_body: int = MAX_MANAGEMENT_BODY) -> None:
+    def __init__(self, app: Any, ctx: ServiceContext, *, proxy: Any, max_body: int = MAX_MANAGEMENT_BODY) -> None:
         self.app = app
+        self.proxy = proxy
         self.ctx = ctx
         self.max_body = max_body
 
@@ -42,7 +44,8 @@ class RequestMiddleware:
             return
         headers = dict(scope["headers"])
         incoming = headers.get(REQUEST_ID_HEADER, b"")
-        request_id = incoming.decode() if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        # unique, not secret: no system call for a random UUID on every request
+        request_id = incoming.decode() if _SAFE_ID.match(incoming) else f"{random.getrandbits(128):032x}"
         scope.setdefault("state", {})["vectra"] = self.ctx
         scope["state"]["request_id"] = request_id
         started = time.perf_counter()
@@ -83,7 +86,10 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive if proxied else counted_receive, send_with_id)
+            if proxied:
+                await self.proxy(scope, receive, send_with_id)
+            else:
+                await self.app(scope, counted_receive, send_with_id)
         finally:
             self._log(scope, status, started, request_id)
 

@@ -2,7 +2,7 @@
 
 Bodies stream both ways without being buffered or parsed, and the upstream URL is rebuilt from the raw request
 path (so ``%2F`` stays ``%2F``). The route is documented in ``openapi.yaml`` like any other, but Connexion never
-sees a call to it: this step answers every request under ``/proxy/`` and passes the rest on. Decode, call the one
+sees a call to it: the request middleware hands every request under ``/proxy/`` to this endpoint. Decode, call the one
 service (:func:`vectra.services.proxy.proxy`), encode: the problems come from the same table as every other
 REST answer.
 """
@@ -31,14 +31,13 @@ PROXY_PREFIX = "/proxy/"
 
 
 class ProxyEndpoint:
-    def __init__(self, app: Any, ctx: ServiceContext) -> None:
-        self.app = app
+    """Answers every HTTP request under ``/proxy/``; :class:`vectra.rest.middleware.RequestMiddleware` sends them
+    here before Connexion's own middleware (none of which a proxied call needs) sees them."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PROXY_PREFIX):
-            await self.app(scope, receive, send)
-            return
         try:
             call = proxy.ProxyCall(
                 method=scope["method"],
@@ -84,9 +83,12 @@ async def _send_forwarded(send: Any, outcome: proxy.Forwarded) -> None:
     try:
         headers = [*response.raw_headers, *_raw(outcome.headers)]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        held = b""  # each chunk is sent once the next one arrives, so the last goes with the end of the body
         async for chunk in response.body():
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+            if held:
+                await send({"type": "http.response.body", "body": held, "more_body": True})
+            held = chunk
+        await send({"type": "http.response.body", "body": held})
     except VectraError as exc:  # the upstream failed mid-body: the status is sent; all we can do is stop short
         log.warning("upstream failed while its body was streamed", extra={"error": exc.detail})
     finally:

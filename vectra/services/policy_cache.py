@@ -1,18 +1,21 @@
-"""Compiled policies, cached by version, with the current version read from the store on every decision.
+"""Compiled policies, cached by version, with the current version checked against the store on every decision.
 
 A policy is compiled once per (name, version, creation time) and kept while it is in use. Which version is
-current is asked of the store each time (one primary-key lookup), so a put or a delete by any daemon sharing the
-database takes effect on the next decision, with no restart and no stale entry to invalidate. The creation time
+current is read again whenever the store says something may have changed (``changes_seen``, SQLite's
+``data_version``: one cheap pragma a decision), so a put or a delete by any daemon sharing the database takes
+effect on the next decision, with no restart and no stale entry to invalidate. The creation time
 is part of the key because a policy deleted and created again starts over at version 1.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from policy_core import AllOf, AnyOf, CompiledPolicy, Condition, Not, PolicyError, compile_policy
 from policy_core.fields import F_BODY, F_BODY_SIZE, F_JSON, resolve_field
+from vectra.domain.policies import PolicyHead
 from vectra.store.base import Store
 
 __all__ = ["CompiledPolicies", "CurrentPolicy"]
@@ -37,10 +40,20 @@ class CompiledPolicies:
         self._capacity = capacity
         # a version that no longer compiles is kept as its PolicyError, so it is not compiled again each decision
         self._entries: OrderedDict[tuple[str, int, str], tuple[CompiledPolicy, bool] | PolicyError] = OrderedDict()
+        # each policy's head as last read, with the store's changes_seen() at the time
+        self._heads: dict[str, tuple[Hashable, PolicyHead | None]] = {}
 
     def current(self, store: Store, name: str) -> CurrentPolicy | None:
         """The policy's current version, compiled; ``None`` when the policy does not exist."""
-        head = store.policy_head(name)
+        seen = store.changes_seen()
+        known = self._heads.get(name)
+        if known is not None and known[0] == seen:
+            head = known[1]
+        else:
+            head = store.policy_head(name)
+            if len(self._heads) >= self._capacity * 4:
+                self._heads.clear()
+            self._heads[name] = (seen, head)
         if head is None:
             return None
         key = (name, head.version, head.created_at.isoformat())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 
@@ -52,8 +52,13 @@ class Store(Protocol):
     def insert_pending(self, pending: PendingRequest) -> None: ...
 
     # policies
+    def changes_seen(self) -> Hashable:
+        """A value that changes whenever a committed change may have reached the database (through this store or
+        any other sharing it). Cheap: asked on every decision, so that the current policy versions are looked up
+        again only when something changed."""
+
     def policy_head(self, name: str) -> PolicyHead | None:
-        """The current version of a policy: one primary-key lookup, made on every decision."""
+        """The current version of a policy: one primary-key lookup."""
 
     def get_policy(self, name: str, version: int | None = None) -> PolicyRecord | None:
         """The current version, or the given one; ``None`` when either does not exist."""

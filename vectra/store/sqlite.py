@@ -100,10 +100,15 @@ class SqliteStore:
             self._conn.execute("PRAGMA busy_timeout=10000")
             migrate(self._conn)
             self._file = _identity(path)
+            # the question asked on every decision has a connection of its own, so that it never waits for the
+            # audit writer's transaction (WAL lets a reader see the last commit while a writer works)
+            self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+            self._reader.execute("PRAGMA query_only=ON")
         except (OSError, sqlite3.Error) as exc:
             raise Unavailable(f"can't open the database {path}: {exc}") from exc
         self._db = sqlite_utils.Database(self._conn)
         self._lock = threading.RLock()
+        self._read_lock = threading.Lock()
         self.path = path
 
     @contextlib.contextmanager
@@ -151,7 +156,8 @@ class SqliteStore:
             conn.execute("SELECT count(*) FROM agents LIMIT 1").fetchone()
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
+            self._reader.close()
             self._conn.close()
 
     # agents ------------------------------------------------------------------------------------
@@ -229,6 +235,15 @@ class SqliteStore:
             )
 
     # policies ----------------------------------------------------------------------------------
+    def changes_seen(self) -> int:
+        """SQLite's ``data_version`` on the read connection: it moves whenever any other connection commits, this
+        store's writer or another daemon's. No file check: it is a read, made on every decision."""
+        with self._read_lock:
+            try:
+                return self._reader.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.Error as exc:
+                raise Unavailable(f"the database failed: {exc}") from exc
+
     def policy_head(self, name: str) -> PolicyHead | None:
         with self._session():
             row = self._conn.execute("SELECT version, created_at FROM policies WHERE name = ?", [name]).fetchone()
@@ -296,8 +311,8 @@ class SqliteStore:
         return Page(items=items, page=page, page_size=page_size, total_count=total)
 
     def delete_policy(self, name: str) -> bool:
-        with self._session():
-            return self._conn.execute("DELETE FROM policies WHERE name = ?", [name]).rowcount == 1
+        with self._transaction() as conn:
+            return conn.execute("DELETE FROM policies WHERE name = ?", [name]).rowcount == 1
 
     def _update_agent(
         self, agent_id: str, changes: dict[str, Any], only_if: AgentStatus | None = None
