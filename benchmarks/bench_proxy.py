@@ -6,7 +6,8 @@ connections: direct; through nginx as a reverse proxy; through the minimal Pytho
 client on uvicorn, no governance); through Vectra (the real daemon, an agent with a 5-rule policy, every call
 authenticated, rate-limited, judged, scored and audited). It prints requests per second, p50 and p99, each path's
 ratio to the minimal forwarder, and the issue's targets. Then, against the same daemon, a grpc.aio client in its
-own process measures the bare health ``Check`` RPC, ``ProxyService.Check`` and ``ProxyService.CheckStream``.
+own process measures the bare health ``Check`` RPC, ``ProxyService.Check`` and ``ProxyService.CheckStream``
+(batches of checks; its rate counts decisions).
 
 Paths this build lacks (``/proxy/`` answering 404, no ``proxy_pb2``) are reported as "not available in this
 build". Everything listens on 127.0.0.1 and every process started here is stopped by its PID on the way out.
@@ -46,7 +47,8 @@ from local_servers import (
 from tests.e2e.daemon import SERVE, Daemon, register_agent
 
 CONNECTIONS = (1, 32)
-STREAM_IN_FLIGHT = 128
+#: Checks in flight on the CheckStream stream: 4 batches of grpc_load.STREAM_BATCH (64).
+STREAM_IN_FLIGHT = 4 * grpc_load.STREAM_BATCH
 FORWARDER = "minimal forwarder"
 VECTRA = "vectra proxy"
 NOT_AVAILABLE = "not available in this build"
@@ -200,7 +202,8 @@ def run_grpc(daemon: Daemon, token: str, url: str, seconds: float, rounds: int) 
     best kept), with their targets."""
     print(f"\ngRPC against the daemon (CPU {PROXY_CPU}); grpc.aio client in its own process (CPU {CLIENT_CPU}), "
           f"one channel, {seconds:g} s per measurement after a {grpc_load.WARMUP:g} s warm-up, best of {rounds} "
-          "interleaved round(s)", flush=True)
+          "interleaved round(s); CheckStream sends batches of "
+          f"{grpc_load.STREAM_BATCH} checks, and its in flight and req/s count checks (decisions)", flush=True)
     rpcs = _HEALTH_RPCS + (_PROXY_RPCS if grpc_load.proxy_modules() else [])
     best: dict[tuple[str, int], dict] = {}
     for _ in range(rounds):

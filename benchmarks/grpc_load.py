@@ -6,8 +6,9 @@
   on one channel;
 - ``check``: ``vectra.v1.ProxyService/Check`` (the decision only) about GET URL, the same way, the agent's TOKEN
   in ``authorization`` metadata;
-- ``stream``: ``ProxyService/CheckStream``, one bidirectional stream with CONCURRENCY checks in flight at once;
-  decisions per second only (answers are counted, not matched to their request).
+- ``stream``: ``ProxyService/CheckStream``, one bidirectional stream carrying batches of :data:`STREAM_BATCH`
+  checks, CONCURRENCY checks in flight at once (CONCURRENCY / STREAM_BATCH batches, rounded up); decisions per
+  second only (results are counted, not timed; a result other than ``Allow`` counts as a failure).
 
 Each answer also gives the share of a core that this client and the server (SERVER_PID, read from ``/proc``) used
 while measuring: a client near 100 % means the figure is the client's ceiling rather than the server's. The
@@ -34,9 +35,11 @@ import grpc
 from closed_loop import Load, drive
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-__all__ = ["WARMUP", "check_request", "proxy_modules"]
+__all__ = ["STREAM_BATCH", "WARMUP", "check_request", "proxy_modules"]
 
 WARMUP = 0.5
+#: Checks per ``CheckBatch`` message in ``stream`` mode.
+STREAM_BATCH = 64
 _GENERATED = "vectra.grpc.generated.vectra.v1"
 
 
@@ -99,35 +102,38 @@ async def _unary(rpc: Any, request: Any, metadata: tuple, concurrency: int, seco
     return load.__dict__ | meter.shares() | {"sample": _describe(first)}
 
 
-async def _stream(stub: Any, request: Any, metadata: tuple, in_flight: int, seconds: float, server_pid: int) -> dict:
+async def _stream(stub: Any, batch: Any, metadata: tuple, in_flight: int, seconds: float, server_pid: int) -> dict:
+    """``in_flight`` checks outstanding on one stream, as batches like ``batch``; each result is a decision."""
     call = stub.CheckStream(metadata=metadata)
-    credits = asyncio.Semaphore(in_flight)
+    credits = asyncio.Semaphore(max(1, -(-in_flight // len(batch.checks))))  # batches in flight
     stopping = False
-    answers: list[Any] = []
-    answered = 0
+    first: list[Any] = []
+    answered = refused = 0
 
     async def write() -> None:
         while True:
             await credits.acquire()
             if stopping:
                 break
-            await call.write(request)
+            await call.write(batch)
         await call.done_writing()
 
     async def read() -> None:
-        nonlocal answered
+        nonlocal answered, refused
         while (answer := await call.read()) is not grpc.aio.EOF:
-            if not answers:
-                answers.append(answer)
-            answered += 1
+            if not first and answer.results:
+                first.append(answer.results[0])
+            answered += len(answer.results)
+            refused += sum(result.decision.effect != "Allow" for result in answer.results)
             credits.release()
 
     writer, reader = asyncio.ensure_future(write()), asyncio.ensure_future(read())
     try:
         await asyncio.sleep(WARMUP)
-        counted_from, began, meter = answered, time.perf_counter(), _CpuShares(server_pid)
+        counted_from, refused_from, began, meter = answered, refused, time.perf_counter(), _CpuShares(server_pid)
         await asyncio.sleep(seconds)
-        count, elapsed, shares = answered - counted_from, time.perf_counter() - began, meter.shares()
+        count, failures = answered - counted_from, refused - refused_from
+        elapsed, shares = time.perf_counter() - began, meter.shares()
         stopping = True
         credits.release()
         await asyncio.wait_for(asyncio.gather(writer, reader), timeout=30)
@@ -139,7 +145,7 @@ async def _stream(stub: Any, request: Any, metadata: tuple, in_flight: int, seco
         call.cancel()
     if not count:
         return {"unavailable": "no answer on the stream"}
-    return Load(count / elapsed, None, None, 0).__dict__ | shares | {"sample": _describe(answers[0])}
+    return Load(count / elapsed, None, None, failures).__dict__ | shares | {"sample": _describe(first[0])}
 
 
 async def run(mode: str, target: str, concurrency: int, seconds: float, server_pid: int, token: str = "",
@@ -157,7 +163,8 @@ async def run(mode: str, target: str, concurrency: int, seconds: float, server_p
         metadata = (("authorization", f"Bearer {token}"),)
         if mode == "check":
             return await _unary(stub.Check, request, metadata, concurrency, seconds, server_pid)
-        return await _stream(stub, request, metadata, concurrency, seconds, server_pid)
+        batch = proxy_pb2.CheckBatch(checks=[request] * STREAM_BATCH)
+        return await _stream(stub, batch, metadata, concurrency, seconds, server_pid)
 
 
 if __name__ == "__main__":

@@ -96,3 +96,15 @@ class CheckResponse(_message.Message):
     decision: Decision
     retry_after_seconds: int
     def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ..., retry_after_seconds: _Optional[int] = ...) -> None: ...
+
+class CheckBatch(_message.Message):
+    __slots__ = ("checks",)
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    checks: _containers.RepeatedCompositeFieldContainer[CheckRequest]
+    def __init__(self, checks: _Optional[_Iterable[_Union[CheckRequest, _Mapping]]] = ...) -> None: ...
+
+class CheckBatchResult(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[CheckResponse]
+    def __init__(self, results: _Optional[_Iterable[_Union[CheckResponse, _Mapping]]] = ...) -> None: ...

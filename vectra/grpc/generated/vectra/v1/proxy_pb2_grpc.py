@@ -46,8 +46,8 @@ class ProxyServiceStub:
                 _registered_method=True)
         self.CheckStream = channel.stream_stream(
                 '/vectra.v1.ProxyService/CheckStream',
-                request_serializer=vectra_dot_v1_dot_proxy__pb2.CheckRequest.SerializeToString,
-                response_deserializer=vectra_dot_v1_dot_proxy__pb2.CheckResponse.FromString,
+                request_serializer=vectra_dot_v1_dot_proxy__pb2.CheckBatch.SerializeToString,
+                response_deserializer=vectra_dot_v1_dot_proxy__pb2.CheckBatchResult.FromString,
                 _registered_method=True)
 
 
@@ -73,9 +73,19 @@ class ProxyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CheckStream(self, request_iterator, context):
-        """Many checks on one stream, answered in order (high-volume callers). gRPC-only. A rate-limit refusal is an
-        answer with effect "RateLimited" and the stream goes on; an invalid request is an answer with effect
-        "Invalid"; an authentication failure ends the stream.
+        """Many checks on one stream, in batches (high-volume callers). gRPC-only. Each CheckBatch is answered by one
+        CheckBatchResult, in the order the batches were sent, whose `results` are in the order of the batch's
+        `checks`. Each check is judged as Check judges it and leaves one audit record (an "Invalid" one none); the
+        checks of a batch are judged together, and their records committed together.
+        - At most 1,000 checks per batch. A larger batch ends the stream with INVALID_ARGUMENT and none of its checks
+        is judged; the results already sent stand. An empty batch gets an empty result.
+        - A rate-limit refusal is a result with effect "RateLimited" and `retry_after_seconds`; an invalid check
+        (e.g. a URL that isn't absolute http(s)) is a result with effect "Invalid" whose `reason` says why. The
+        stream goes on.
+        - An authentication failure ends the stream with Check's status: UNAUTHENTICATED (no, bad or expired token),
+        PERMISSION_DENIED (revoked or quarantined agent, operator token). So does a refusal of the gateway itself,
+        UNAVAILABLE while the audit log can't be written. The batch that met it gets no result, though some of its
+        checks may have been judged and recorded.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -96,8 +106,8 @@ def add_ProxyServiceServicer_to_server(servicer, server):
             ),
             'CheckStream': grpc.stream_stream_rpc_method_handler(
                     servicer.CheckStream,
-                    request_deserializer=vectra_dot_v1_dot_proxy__pb2.CheckRequest.FromString,
-                    response_serializer=vectra_dot_v1_dot_proxy__pb2.CheckResponse.SerializeToString,
+                    request_deserializer=vectra_dot_v1_dot_proxy__pb2.CheckBatch.FromString,
+                    response_serializer=vectra_dot_v1_dot_proxy__pb2.CheckBatchResult.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,8 +189,8 @@ class ProxyService:
             request_iterator,
             target,
             '/vectra.v1.ProxyService/CheckStream',
-            vectra_dot_v1_dot_proxy__pb2.CheckRequest.SerializeToString,
-            vectra_dot_v1_dot_proxy__pb2.CheckResponse.FromString,
+            vectra_dot_v1_dot_proxy__pb2.CheckBatch.SerializeToString,
+            vectra_dot_v1_dot_proxy__pb2.CheckBatchResult.FromString,
             options,
             channel_credentials,
             insecure,
