@@ -269,3 +269,19 @@ def test_check_stream_without_an_agents_token_ends_with_the_status_of_the_refusa
     stream = proxy_stub.CheckStream(iter([check_batch(("GET", f"{upstream.base}/"))]), metadata=metadata,
                                     timeout=30)
     assert code_of(lambda: list(stream)) == code
+
+
+def test_a_check_with_a_bad_header_is_invalid_and_recorded_as_such(
+    daemon: Daemon, admin: httpx.Client, proxy_stub: proxy_pb2_grpc.ProxyServiceStub, upstream: UpstreamServer
+) -> None:
+    agent_id, token = new_agent(daemon, admin)
+    bad = proxy_pb2.CheckRequest(method="GET", url=f"{upstream.base}/bad",
+                                 headers=[proxy_pb2.Header(name="bad name", value="x")])
+
+    with pytest.raises(grpc.RpcError) as unary:
+        proxy_stub.Check(bad, metadata=bearer(token), timeout=10)
+    [[streamed]] = stream_results(proxy_stub, token, [proxy_pb2.CheckBatch(checks=[bad])])
+
+    assert unary.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert streamed.decision.effect == "Invalid"
+    assert check_records(admin, agent_id) == [(f"{upstream.base}/bad", "Invalid")] * 2

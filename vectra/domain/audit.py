@@ -165,8 +165,10 @@ def seal(entry: AuditEntry, *, record_id: int, time: str, prev_hash: str) -> Sea
     unsealed = AuditRecord(
         id=record_id, time=time, entry=entry, schema_version=SCHEMA_VERSION, prev_hash=prev_hash, hash=""
     )
-    canonical = canonical_json(unsealed.document())
-    return SealedRecord(dataclasses.replace(unsealed, hash=hashlib.sha256(canonical).hexdigest()), canonical)
+    canonical = jcs.dumps(unsealed.document())  # a fresh dict already: no copy as canonical_json makes
+    sealed = AuditRecord(id=record_id, time=time, entry=entry, schema_version=SCHEMA_VERSION, prev_hash=prev_hash,
+                         hash=hashlib.sha256(canonical).hexdigest())
+    return SealedRecord(sealed, canonical)
 
 
 def _camel(name: str) -> str:

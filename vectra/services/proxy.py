@@ -126,7 +126,8 @@ async def check(ctx: ServiceContext, call: ProxyCall) -> Checked:
         return Checked(None, rate)
     agent = record.agent
     body = call.body if isinstance(call.body, bytes) else None
-    outbound = _outbound(call, request_headers(call.headers, call.target.authority), body)
+    upstream_headers = await record.refusing_bad_input(lambda: request_headers(call.headers, call.target.authority))
+    outbound = _outbound(call, upstream_headers, body)
     decision = decide(ctx, AgentFacts.of(agent), outbound, history=ctx.histories.observe(agent.id), current=current)
     record.decision = decision
     if decision.effect == "Deny":

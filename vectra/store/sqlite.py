@@ -387,9 +387,10 @@ _AUDIT_CHUNK = 1000
 
 
 def _audit_row(sealed: SealedRecord) -> tuple[Any, ...]:
-    document = sealed.record.document()
-    copies = (document[field] for field in _AUDIT_COLUMNS.values())
-    return (sealed.record.id, sealed.record.hash, sealed.canonical.decode(), *copies)
+    record = sealed.record
+    # each column is named like the field it copies: the record's time, the others its entry's
+    copies = (record.time if column == "time" else getattr(record.entry, column) for column in _AUDIT_COLUMNS)
+    return (record.id, record.hash, sealed.canonical.decode(), *copies)
 
 
 def _audit_where(filters: AuditFilter) -> tuple[str, list[Any]]:
