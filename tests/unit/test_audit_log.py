@@ -321,3 +321,24 @@ def test_a_change_that_records_nothing_takes_no_place_in_the_chain(store: Sqlite
     assert unrecorded == (None, "same")
     assert (first.id, last.id) == (1, 2)  # type: ignore[union-attr]
     assert verify_chain(store.iter_audit()).valid
+
+
+def test_a_commit_that_fails_is_rolled_back_and_the_next_transaction_commits(store: SqliteStore) -> None:
+    """The failure comes at COMMIT itself (a deferred foreign key that a trigger breaks): nothing of the batch
+    stays, and the connection is not left inside a transaction that later writes would join and never commit."""
+    tamper(store, "CREATE TABLE orphans (agent TEXT REFERENCES agents (id) DEFERRABLE INITIALLY DEFERRED)",
+           "CREATE TRIGGER orphan AFTER INSERT ON audit_log BEGIN INSERT INTO orphans VALUES ('nobody'); END")
+
+    async def scenario() -> None:
+        log = AuditLog(store)
+        await log.start()
+        with pytest.raises(Unavailable):
+            await log.append(entry(1))
+        tamper(store, "DROP TRIGGER orphan")
+        assert (await log.append(entry(2))).id == 1
+
+    asyncio.run(scenario())
+    other = sqlite3.connect(store.path)  # what another connection sees was really committed
+    assert other.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 1
+    other.close()
+    assert verify_chain(store.iter_audit()).valid

@@ -138,6 +138,7 @@ class SqliteStore:
             conn.execute("SAVEPOINT nested" if nested else "BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("RELEASE nested" if nested else "COMMIT")  # a COMMIT can fail too (deferred checks)
             except BaseException:
                 if nested:
                     conn.execute("ROLLBACK TO nested")
@@ -145,7 +146,6 @@ class SqliteStore:
                 elif conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            conn.execute("RELEASE nested" if nested else "COMMIT")
 
     def atomically(self, work: Callable[[], R]) -> R:
         with self._transaction():
