@@ -385,3 +385,18 @@ def test_a_failing_audit_log_refuses_calls_with_503_before_forwarding(
     assert is_problem(first, 503) and is_problem(second, 503)
     assert len(upstream.requests) == before + 1 + 1  # the first and the fourth; not the second, nor the third
     assert is_problem(third, 503) and fourth.status_code == 200
+
+
+def test_the_answer_streams_back_as_it_arrives_and_stops_short_when_the_upstream_stalls(
+    agent: Agent, upstream: UpstreamServer
+) -> None:
+    """The upstream sends 5 of its 10 bytes, then nothing past the read timeout: the agent has those 5 bytes
+    (nothing is held back waiting for more), then a body that ends short of its Content-Length."""
+    received = b""
+    with agent.client.stream("GET", f"/proxy/{upstream.base}/slow-body") as answer:
+        status = answer.status_code
+        with pytest.raises(httpx.HTTPError):
+            for chunk in answer.iter_raw():
+                received += chunk
+
+    assert (status, received) == (200, b"12345")

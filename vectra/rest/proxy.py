@@ -83,12 +83,9 @@ async def _send_forwarded(send: Any, outcome: proxy.Forwarded) -> None:
     try:
         headers = [*response.raw_headers, *_raw(outcome.headers)]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        held = b""  # each chunk is sent once the next one arrives, so the last goes with the end of the body
-        async for chunk in response.body():
-            if held:
-                await send({"type": "http.response.body", "body": held, "more_body": True})
-            held = chunk
-        await send({"type": "http.response.body", "body": held})
+        async for chunk in response.body():  # each chunk as it arrives: an agent may be reading a stream
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
     except VectraError as exc:  # the upstream failed mid-body: the status is sent; all we can do is stop short
         log.warning("upstream failed while its body was streamed", extra={"error": exc.detail})
     finally:
