@@ -17,7 +17,7 @@ import pytest
 from tests.e2e.daemon import ADMIN_TOKEN, Daemon, bearer, register_agent
 from tests.integration.upstream import UpstreamServer, pattern
 from vectra.grpc.generated.vectra.v1 import proxy_pb2, proxy_pb2_grpc
-from vectra.grpc.proxy import MAX_CHECKS_PER_BATCH
+from vectra.services.proxy import MAX_CHECKS_PER_BATCH
 
 pytestmark = pytest.mark.e2e
 

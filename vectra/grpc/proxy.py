@@ -3,7 +3,6 @@ pipeline."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -17,10 +16,7 @@ from vectra.grpc.status import abort_for, rpc
 from vectra.services import proxy
 from vectra.services.context import ServiceContext
 
-__all__ = ["MAX_CHECKS_PER_BATCH", "ProxyServicer"]
-
-#: The most checks one ``CheckBatch`` may carry; a larger one ends the stream with INVALID_ARGUMENT (proxy.proto).
-MAX_CHECKS_PER_BATCH = 1000
+__all__ = ["ProxyServicer"]
 
 Envelope = proxy_pb2.ForwardRequest | proxy_pb2.CheckRequest
 
@@ -62,22 +58,10 @@ class ProxyServicer(proxy_pb2_grpc.ProxyServiceServicer):
         token = _token(context)
         async for batch in batches:  # one batch at a time: the stream is answered in order
             try:
-                results = await self._check_batch(batch, token)
+                outcomes = await proxy.check_batch(self.ctx, [_decoded(request, token) for request in batch.checks])
             except Exception as exc:
                 await abort_for(context, exc, "ProxyService.CheckStream")
-            yield proxy_pb2.CheckBatchResult(results=results)
-
-    async def _check_batch(self, batch: proxy_pb2.CheckBatch, token: str) -> list[proxy_pb2.CheckResponse]:
-        """The batch's results in order. Its checks run together, so that their audit records are committed
-        together. An invalid check is a result; any other error is raised, and ends the stream."""
-        if len(batch.checks) > MAX_CHECKS_PER_BATCH:
-            raise InvalidInput(f"a batch holds at most {MAX_CHECKS_PER_BATCH} checks, this one {len(batch.checks)}")
-        outcomes = await asyncio.gather(*(self._check(request, token) for request in batch.checks),
-                                        return_exceptions=True)
-        return [_stream_result(outcome) for outcome in outcomes]
-
-    async def _check(self, request: proxy_pb2.CheckRequest, token: str) -> proxy.Checked:
-        return await proxy.check(self.ctx, _call(request, token))  # a bad URL is this check's error, not the batch's
+            yield proxy_pb2.CheckBatchResult(results=[_stream_result(outcome) for outcome in outcomes])
 
 
 def _token(context: grpc.aio.ServicerContext) -> str:
@@ -113,12 +97,18 @@ def _check_response(checked: proxy.Checked) -> proxy_pb2.CheckResponse:
     return proxy_pb2.CheckResponse(decision=_decision(checked.decision))
 
 
-def _stream_result(outcome: proxy.Checked | BaseException) -> proxy_pb2.CheckResponse:
-    """One check's result on ``CheckStream``: its answer, "Invalid" for a bad check, else its error raised."""
+def _decoded(request: proxy_pb2.CheckRequest, token: str) -> proxy.ProxyCall | InvalidInput:
+    """One check of a batch as a call, or why it can't be one (a bad URL is that check's answer, not the batch's)."""
+    try:
+        return _call(request, token)
+    except InvalidInput as exc:
+        return exc
+
+
+def _stream_result(outcome: proxy.Checked | InvalidInput) -> proxy_pb2.CheckResponse:
+    """One check's result on ``CheckStream``: its answer, or "Invalid" with the reason."""
     if isinstance(outcome, InvalidInput):
         return proxy_pb2.CheckResponse(decision=proxy_pb2.Decision(effect="Invalid", reason=outcome.detail))
-    if isinstance(outcome, BaseException):
-        raise outcome
     return _check_response(outcome)
 
 

@@ -9,11 +9,13 @@ If the audit log can't commit, the call is refused with 503 (fail closed).
 :func:`proxy` returns :class:`Forwarded` or :class:`Parked`, or raises the domain error the caller answers with
 (its ``extra["headers"]`` holds headers such as ``Retry-After``). :func:`check` runs the same steps without
 forwarding, for ``ProxyService.Check``: it rate-limits and audits (action ``proxy.check``) but leaves trust as it
-is, since a check is a question, not a call the agent made (the caller enforces the answer itself).
+is, since a check is a question, not a call the agent made (the caller enforces the answer itself);
+:func:`check_batch` runs many together, for ``ProxyService.CheckStream``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
@@ -45,9 +47,14 @@ from vectra.services.parking import park
 from vectra.services.policy_cache import CurrentPolicy
 from vectra.services.trust import move_trust
 
-__all__ = ["Checked", "Forwarded", "Parked", "ProxyCall", "check", "decision_header", "proxy", "read_body"]
+__all__ = [
+    "MAX_CHECKS_PER_BATCH", "Checked", "Forwarded", "Parked", "ProxyCall", "check", "check_batch", "decision_header",
+    "proxy", "read_body",
+]
 
 Body = AsyncIterable[bytes] | bytes | None
+#: The most checks one batch may carry (``CheckStream``); a larger one is refused whole.
+MAX_CHECKS_PER_BATCH = 1000
 T = TypeVar("T")
 
 
@@ -134,6 +141,26 @@ async def check(ctx: ServiceContext, call: ProxyCall) -> Checked:
         ctx.histories.violation(agent.id)
     await record.outcome(decision.effect, "")
     return Checked(decision, rate)
+
+
+async def check_batch(ctx: ServiceContext, calls: Sequence[ProxyCall | InvalidInput]) -> list[Checked | InvalidInput]:
+    """Many checks, answered in order (``CheckStream``). They are judged together, so that their audit records are
+    committed in one group rather than one transaction each. An item the surface could not decode (given as its
+    InvalidInput) or whose check is invalid is answered with that error; any other error (authentication, the audit
+    log failing) is raised, once every check of the batch has finished."""
+    if len(calls) > MAX_CHECKS_PER_BATCH:
+        raise InvalidInput(f"a batch holds at most {MAX_CHECKS_PER_BATCH} checks, this one {len(calls)}")
+    outcomes = await asyncio.gather(*(_check_or_invalid(ctx, call) for call in calls), return_exceptions=True)
+    failure = next((o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, InvalidInput)), None)
+    if failure is not None:
+        raise failure
+    return outcomes  # type: ignore[return-value]  # only Checked and InvalidInput remain
+
+
+async def _check_or_invalid(ctx: ServiceContext, call: ProxyCall | InvalidInput) -> Checked:
+    if isinstance(call, InvalidInput):
+        raise call
+    return await check(ctx, call)
 
 
 def _denial(decision: GatewayDecision) -> str:
