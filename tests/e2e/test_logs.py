@@ -56,6 +56,13 @@ def test_each_request_is_logged_with_the_id_of_its_response_header(daemon: Daemo
     assert entry["duration_ms"] >= 0
 
 
+def test_the_logged_client_is_the_socket_address_whatever_x_forwarded_for_says(
+    daemon: Daemon, admin: httpx.Client
+) -> None:
+    answer = admin.get("/agents", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+    assert _request_line(daemon, answer.headers["x-request-id"])["client"] == "127.0.0.1"
+
+
 def test_refusals_carry_a_request_id_too(daemon: Daemon) -> None:
     with daemon.client() as client:
         answer = client.get("/agents")

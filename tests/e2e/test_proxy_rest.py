@@ -366,23 +366,27 @@ def test_ten_agents_calling_in_parallel_lose_no_trust_update_and_leave_one_valid
     assert verified["valid"] is True and verified["firstBrokenId"] is None
 
 
-def test_a_failing_audit_log_refuses_calls_with_503_before_forwarding(
-    agent: Agent, daemon: Daemon, upstream: UpstreamServer
+def test_a_failing_audit_log_refuses_calls_with_503_before_forwarding_and_moves_no_trust(
+    agent: Agent, daemon: Daemon, upstream: UpstreamServer, admin: httpx.Client
 ) -> None:
     database = Path(daemon.data_dir) / "vectra.db"
     before = len(upstream.requests)
+    trust_before = trust_of(admin, agent.id)
     with closing(sqlite3.connect(database)) as conn, conn:
         conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'full'); END")
     try:
         first = agent.call("GET", f"{upstream.base}/echo")   # forwarded; its record fails: 503, answer withheld
         second = agent.call("GET", f"{upstream.base}/echo")  # the log is known to be failing: not forwarded
     finally:
+        trust_during = trust_of(admin, agent.id)
         with closing(sqlite3.connect(database)) as conn, conn:
             conn.execute("DROP TRIGGER refuse")
     third = agent.call("GET", f"{upstream.base}/echo")  # its refusal record probes: the log works again
     fourth = agent.call("GET", f"{upstream.base}/echo")
 
     assert is_problem(first, 503) and is_problem(second, 503)
+    assert trust_during == trust_before  # the trust move rides in the record's transaction: neither stands
+    assert trust_of(admin, agent.id) > trust_before  # the fourth call's
     assert len(upstream.requests) == before + 1 + 1  # the first and the fourth; not the second, nor the third
     assert is_problem(third, 503) and fourth.status_code == 200
 

@@ -3,8 +3,9 @@
 A policy is compiled once per (name, version, creation time) and kept while it is in use. Which version is
 current is read again whenever the store says something may have changed (``changes_seen``, SQLite's
 ``data_version``: one cheap pragma a decision), so a put or a delete by any daemon sharing the database takes
-effect on the next decision, with no restart and no stale entry to invalidate. The creation time
-is part of the key because a policy deleted and created again starts over at version 1.
+effect on the next decision, with no restart and no stale entry to invalidate. The pragma moves with every
+commit, this daemon's audit batches included, so under load the head is read once per batch, not per decision.
+The creation time is part of the key because a policy deleted and created again starts over at version 1.
 """
 
 from __future__ import annotations

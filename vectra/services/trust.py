@@ -18,12 +18,12 @@ from vectra.domain.models import Agent
 from vectra.services.audit_log import Applied, Change
 from vectra.services.context import ServiceContext
 
-__all__ = ["SYSTEM_ACTOR", "move_trust", "moving_trust"]
+__all__ = ["SYSTEM_ACTOR", "move_trust"]
 
 SYSTEM_ACTOR = "vectra"
 
 
-def moving_trust(ctx: ServiceContext, agent_id: str, outcome: str, risk: float) -> Change:
+def _moving_trust(ctx: ServiceContext, agent_id: str, outcome: str, risk: float) -> Change:
     """The change that applies ``outcome`` (one of ``policy_core.OUTCOMES``) to the agent's trust; its result is
     the agent as it now is, None if the agent is gone."""
 
@@ -46,7 +46,7 @@ def moving_trust(ctx: ServiceContext, agent_id: str, outcome: str, risk: float) 
 
 async def move_trust(ctx: ServiceContext, entry: AuditEntry, agent_id: str, outcome: str, risk: float) -> None:
     """Record ``entry`` with the trust move it causes, then show the agent as it now is to this daemon's cache."""
-    _, agent = await ctx.audit.apply(entry, moving_trust(ctx, agent_id, outcome, risk))
+    _, agent = await ctx.audit.apply(entry, _moving_trust(ctx, agent_id, outcome, risk))
     if agent is None:
         ctx.agents.invalidate(agent_id)
     else:
