@@ -6,6 +6,7 @@ Appending itself is :class:`vectra.services.audit_log.AuditLog` (``ctx.audit``),
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import re
@@ -44,19 +45,24 @@ async def record_change(
     make: Callable[[], R],
     *,
     agent_id: str | None = None,
-    details: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | Callable[[R], Mapping[str, Any] | None] | None = None,
 ) -> R:
     """Make a management change (``make``: store calls, run in the audit writer's thread) and record it, in one
     transaction: the change stands only with its record. ``make``'s domain error (NotFound, Conflict) is raised
-    as it is, with nothing changed; Unavailable if the transaction can't be committed."""
-    entry = AuditEntry(
-        actor=actor.subject,
-        source=AuditSource.CONTROL_PLANE,
-        action=action,
-        agent_id=agent_id,
-        details=dict(details or {}),
-    )
-    _, result = await ctx.audit.apply(entry, lambda recorded: Applied(make(), (recorded,)))
+    as it is, with nothing changed; Unavailable if the transaction can't be committed.
+
+    ``details`` may be worked out from what ``make`` returned; None from that function means the change found
+    nothing to do, and nothing is recorded."""
+    entry = AuditEntry(actor=actor.subject, source=AuditSource.CONTROL_PLANE, action=action, agent_id=agent_id)
+
+    def change(recorded: AuditEntry) -> Applied[R]:
+        result = make()
+        found = details(result) if callable(details) else (details or {})
+        if found is None:
+            return Applied(result, ())
+        return Applied(result, (dataclasses.replace(recorded, details=dict(found)),))
+
+    _, result = await ctx.audit.apply(entry, change)
     return result
 
 

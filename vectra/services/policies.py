@@ -11,7 +11,6 @@ at most :data:`MAX_RULES` (5,000) rules; the core's own limits on nesting, regex
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -19,12 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from policy_core import Policy, PolicyError, load_document, parse_policy, policy_to_document
-from vectra.domain.audit import AuditEntry, AuditSource
 from vectra.domain.errors import Conflict, InvalidInput, NotFound
 from vectra.domain.models import Page, Principal, Role
 from vectra.domain.policies import PolicyProblem, PolicyRecord, PolicyVersion, PutOutcome
 from vectra.services import audit
-from vectra.services.audit_log import Applied
 from vectra.services.auth import require, require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.inputs import check_page, check_policy_name
@@ -177,16 +174,12 @@ async def _save(ctx: ServiceContext, actor: Principal, name: str, document: str,
     """Store a version and record it, in one transaction (an unchanged document changes nothing and records
     nothing)."""
 
-    def save(entry: AuditEntry) -> Applied[PutOutcome]:
-        outcome = ctx.store.save_policy(name, document, author, at)
-        if not outcome.changed:
-            return Applied(outcome, ())
-        details = {"name": name, "version": outcome.policy.version, "created": outcome.created}
-        return Applied(outcome, (dataclasses.replace(entry, details=details),))
+    def recorded(outcome: PutOutcome) -> dict[str, Any] | None:
+        return {"name": name, "version": outcome.policy.version, "created": outcome.created} if outcome.changed \
+            else None
 
-    entry = AuditEntry(actor=actor.subject, source=AuditSource.CONTROL_PLANE, action="policy.put")
-    _, outcome = await ctx.audit.apply(entry, save)
-    return outcome
+    return await audit.record_change(ctx, actor, "policy.put",
+                                     lambda: ctx.store.save_policy(name, document, author, at), details=recorded)
 
 
 
