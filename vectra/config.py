@@ -51,6 +51,17 @@ class Settings:
     rate_limit_per_seconds: float = 60.0
     hitl_threshold: float = 0.8
     hitl_trust_factor: float = 0.4
+    hitl_expiry_seconds: int = 3600
+    hitl_max_pending_per_agent: int = 100
+    hitl_max_wait_seconds: float = 60.0
+    hitl_sweep_seconds: float = 1.0
+    hitl_response_copy_bytes: int = 64 * 1024
+    hitl_key: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_attempts: int = 5
+    webhook_backoff_seconds: float = 1.0
 
     @property
     def database_path(self) -> Path:
@@ -146,6 +157,17 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
     "rate_limit_per_seconds": _number,
     "hitl_threshold": _number,
     "hitl_trust_factor": _number,
+    "hitl_expiry_seconds": _integer,
+    "hitl_max_pending_per_agent": _integer,
+    "hitl_max_wait_seconds": _number,
+    "hitl_sweep_seconds": _number,
+    "hitl_response_copy_bytes": _integer,
+    "hitl_key": _text,
+    "webhook_url": _text,
+    "webhook_secret": _text,
+    "webhook_timeout_seconds": _number,
+    "webhook_max_attempts": _integer,
+    "webhook_backoff_seconds": _number,
 }
 _ENV_NAMES: dict[str, str] = {
     "host": "VECTRA_HOST",
@@ -175,6 +197,17 @@ _ENV_NAMES: dict[str, str] = {
     "rate_limit_per_seconds": "VECTRA_RATE_LIMIT_PER_SECONDS",
     "hitl_threshold": "VECTRA_HITL_THRESHOLD",
     "hitl_trust_factor": "VECTRA_HITL_TRUST_FACTOR",
+    "hitl_expiry_seconds": "VECTRA_HITL_EXPIRY_SECONDS",
+    "hitl_max_pending_per_agent": "VECTRA_HITL_MAX_PENDING_PER_AGENT",
+    "hitl_max_wait_seconds": "VECTRA_HITL_MAX_WAIT_SECONDS",
+    "hitl_sweep_seconds": "VECTRA_HITL_SWEEP_SECONDS",
+    "hitl_response_copy_bytes": "VECTRA_HITL_RESPONSE_COPY_BYTES",
+    "hitl_key": "VECTRA_HITL_KEY",
+    "webhook_url": "VECTRA_WEBHOOK_URL",
+    "webhook_secret": "VECTRA_WEBHOOK_SECRET",
+    "webhook_timeout_seconds": "VECTRA_WEBHOOK_TIMEOUT_SECONDS",
+    "webhook_max_attempts": "VECTRA_WEBHOOK_MAX_ATTEMPTS",
+    "webhook_backoff_seconds": "VECTRA_WEBHOOK_BACKOFF_SECONDS",
 }
 _TOML_KEYS = set(_COERCE)
 
@@ -230,13 +263,22 @@ def _check(settings: Settings) -> None:
         if getattr(settings, name) < 0:
             raise ConfigError(f"{name} must not be negative")
     for name in ("upstream_connect_timeout", "upstream_read_timeout", "max_proxy_body_bytes", "breaker_failures",
-                 "breaker_window_seconds", "breaker_open_seconds", "rate_limit_requests", "rate_limit_per_seconds"):
+                 "breaker_window_seconds", "breaker_open_seconds", "rate_limit_requests", "rate_limit_per_seconds",
+                 "hitl_expiry_seconds", "hitl_max_pending_per_agent", "hitl_sweep_seconds", "webhook_timeout_seconds",
+                 "webhook_max_attempts", "webhook_backoff_seconds"):
         if not getattr(settings, name) > 0:
             raise ConfigError(f"{name} must be positive")
     if not 0 <= settings.hitl_threshold <= 1:
         raise ConfigError("hitl_threshold must be from 0 to 1")
     if not 0 <= settings.hitl_trust_factor <= 2:
         raise ConfigError("hitl_trust_factor must be from 0 to 2")
+    if settings.hitl_max_wait_seconds < 0 or settings.hitl_response_copy_bytes < 0:
+        raise ConfigError("hitl_max_wait_seconds and hitl_response_copy_bytes must not be negative")
+    if settings.webhook_url is not None:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", settings.webhook_url):
+            raise ConfigError("webhook_url must be an absolute http or https URL")
+        if settings.webhook_secret is None or len(settings.webhook_secret.encode()) < 16:
+            raise ConfigError("a webhook needs VECTRA_WEBHOOK_SECRET, at least 16 bytes, to sign its deliveries")
     for cidr in settings.upstream_allow_cidrs:
         try:
             ipaddress.ip_network(cidr, strict=False)
