@@ -19,9 +19,11 @@ from vectra.grpc.server import create_grpc_server
 from vectra.rest.app import create_app
 from vectra.services.context import ServiceContext
 from vectra.services.health import check_health
-from vectra.services.keyring import load_admin_token, load_keyring
+from vectra.services.hitl import sweep_expired
+from vectra.services.keyring import load_admin_token, load_data_key, load_keyring
 from vectra.services.policies import PolicyFileError, load_policies_dir
 from vectra.store import SqliteStore
+from vectra.store.cipher import FieldCipher
 
 __all__ = ["StartupError", "build_context", "serve"]
 
@@ -30,7 +32,7 @@ _HEALTH_INTERVAL = 2.0
 _GC_YOUNG_THRESHOLD = 20_000  # allocations between young collections (CPython's default: 700)
 _SERVICE_NAMES = (
     "vectra.v1.AgentService", "vectra.v1.TokenService", "vectra.v1.PolicyService", "vectra.v1.AuditService",
-    "vectra.v1.ProxyService",
+    "vectra.v1.ProxyService", "vectra.v1.HitlService",
 )
 
 
@@ -41,7 +43,8 @@ class StartupError(Exception):
 def build_context(settings: Settings) -> ServiceContext:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = SqliteStore(settings.database_path)
+        cipher = FieldCipher(load_data_key(settings.data_dir, settings.hitl_key))
+        store = SqliteStore(settings.database_path, cipher)
         keyring = load_keyring(settings.data_dir, settings.jwt_secret, settings.jwt_previous_secrets)
         admin_token = load_admin_token(settings.data_dir, settings.admin_token)
     except (FileExistsError, NotADirectoryError) as exc:
@@ -102,6 +105,7 @@ async def serve(settings: Settings) -> None:
     finally:
         await ctx.close_forwarder()  # after both servers drained: no call is still using it
         await ctx.audit.stop()  # flushes what was accepted
+        await ctx.webhooks.close(settings.shutdown_grace_seconds)
         ctx.store.close()
         log.info("stopped")
 
@@ -150,6 +154,7 @@ async def _serve_both(ctx: ServiceContext, settings: Settings) -> None:
 
     _settle_heap()
     health_task = asyncio.create_task(watch_health())
+    sweep_task = asyncio.create_task(sweep_expired(ctx), name="vectra-hitl-sweep")
     stop_task = asyncio.create_task(stop_on_signal())
     log.info("grpc listening", extra={"address": f"{settings.host}:{grpc_port}"})
     try:
@@ -159,6 +164,7 @@ async def _serve_both(ctx: ServiceContext, settings: Settings) -> None:
     finally:
         stopping.set()
         await stop_task
-        health_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await health_task
+        for task in (health_task, sweep_task):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

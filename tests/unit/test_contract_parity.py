@@ -33,6 +33,8 @@ GRPC_ONLY = {
     "vectra.v1.ProxyService.Check": "decision service for internal callers",
     # a bidirectional stream: HTTP/1.1 REST has no equivalent
     "vectra.v1.ProxyService.CheckStream": "bidirectional stream of checks",
+    # a server stream of status changes; REST waits with a long poll, GET /hitl/{id}?wait=
+    "vectra.v1.HitlService.Watch": "server stream of a HITL request's changes",
 }
 # `custom: {kind: "*"}` binds an RPC to every method of its path (the proxy: ANY /proxy/{url}).
 ANY_METHOD = "*"

@@ -14,6 +14,8 @@ from vectra.grpc.generated.vectra.v1 import (
     agents_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
+    hitl_pb2,
+    hitl_pb2_grpc,
     policies_pb2,
     policies_pb2_grpc,
     proxy_pb2,
@@ -21,6 +23,7 @@ from vectra.grpc.generated.vectra.v1 import (
     tokens_pb2,
     tokens_pb2_grpc,
 )
+from vectra.grpc.hitl import HitlServicer
 from vectra.grpc.policies import PolicyServicer
 from vectra.grpc.proxy import ProxyServicer
 from vectra.grpc.tokens import TokenServicer
@@ -44,6 +47,7 @@ def create_grpc_server(ctx: ServiceContext, address: str) -> tuple[grpc.aio.Serv
     policies_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyServicer(ctx), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(ctx), server)
     proxy_pb2_grpc.add_ProxyServiceServicer_to_server(ProxyServicer(ctx), server)
+    hitl_pb2_grpc.add_HitlServiceServicer_to_server(HitlServicer(ctx), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [
@@ -52,6 +56,7 @@ def create_grpc_server(ctx: ServiceContext, address: str) -> tuple[grpc.aio.Serv
         policies_pb2.DESCRIPTOR.services_by_name["PolicyService"].full_name,
         audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
         proxy_pb2.DESCRIPTOR.services_by_name["ProxyService"].full_name,
+        hitl_pb2.DESCRIPTOR.services_by_name["HitlService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         reflection.SERVICE_NAME,
     ]

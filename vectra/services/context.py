@@ -1,5 +1,6 @@
-"""What every use case needs: settings, the store, the keyring, the agent cache and the compiled policies, and
-the proxy's upstream side (forwarder, rate limiter, agent histories), built once per daemon."""
+"""What every use case needs: settings, the store, the keyring, the agent cache and the compiled policies, the
+proxy's upstream side (forwarder, rate limiter, agent histories) and HITL's wake-ups and webhook, built once per
+daemon."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from vectra.forward import Forwarder, LocalRateLimiter, RateLimiter
 from vectra.services.audit_log import AuditLog
 from vectra.services.history import AgentHistories
 from vectra.services.keyring import Keyring
+from vectra.services.pending_watch import PendingWatch
 from vectra.services.policy_cache import CompiledPolicies
 from vectra.services.token_cache import VerifiedTokens
+from vectra.services.webhooks import Webhooks
 from vectra.store.base import Store
 
 __all__ = ["AgentCache", "ServiceContext"]
@@ -62,6 +65,8 @@ class ServiceContext:
     tokens: VerifiedTokens = field(init=False)
     limiter: RateLimiter = field(init=False)
     histories: AgentHistories = field(init=False)
+    pending_watch: PendingWatch = field(init=False)
+    webhooks: Webhooks = field(init=False)
 
     def __post_init__(self) -> None:
         self.agents = AgentCache(self.settings.agent_cache_seconds)
@@ -70,6 +75,8 @@ class ServiceContext:
         self.tokens = VerifiedTokens()
         self.limiter = LocalRateLimiter()
         self.histories = AgentHistories()
+        self.pending_watch = PendingWatch()
+        self.webhooks = Webhooks.from_settings(self.settings)
 
     @functools.cached_property
     def forwarder(self) -> Forwarder:

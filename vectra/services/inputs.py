@@ -17,7 +17,9 @@ __all__ = [
     "bounded_string",
     "check_page",
     "check_policy_name",
+    "optional_string",
     "parse_agent_id",
+    "parse_uuid",
 ]
 
 MAX_PAGE = 1_000_000
@@ -36,12 +38,24 @@ def check_page(page: int, page_size: int) -> None:
 
 def parse_agent_id(agent_id: str) -> str:
     """A canonical UUID string, or InvalidInput for a malformed id."""
-    if not isinstance(agent_id, str) or len(agent_id) > 64:
-        raise input_errors.malformed("agentId", "a UUID")
+    return parse_uuid("agentId", agent_id)
+
+
+def parse_uuid(pointer: str, value: object) -> str:
+    """``value`` as a canonical UUID string, or InvalidInput naming ``pointer``."""
+    if not isinstance(value, str) or len(value) > 64:
+        raise input_errors.malformed(pointer, "a UUID")
     try:
-        return str(uuid.UUID(agent_id))
+        return str(uuid.UUID(value))
     except ValueError as exc:
-        raise input_errors.malformed("agentId", "a UUID") from exc
+        raise input_errors.malformed(pointer, "a UUID") from exc
+
+
+def optional_string(pointer: str, value: object, max_length: int) -> str | None:
+    """An optional string of at most ``max_length`` characters; empty is None."""
+    if value is None or value == "":
+        return None
+    return bounded_string(pointer, value, max_length)
 
 
 def bounded_string(pointer: str, value: object, max_length: int) -> str:

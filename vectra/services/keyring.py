@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MIN_KEY_BYTES", "Keyring", "load_admin_token", "load_keyring", "rotate_keyring_file"]
+__all__ = ["MIN_KEY_BYTES", "Keyring", "load_admin_token", "load_data_key", "load_keyring", "rotate_keyring_file"]
 
 MIN_KEY_BYTES = 32
 _KEY_FILE = "jwt-keys.json"
@@ -82,3 +82,22 @@ def load_admin_token(data_dir: Path, configured: str | None) -> str:
         data_dir.mkdir(parents=True, exist_ok=True)
         _write_private(path, secrets.token_urlsafe(32) + "\n")
     return path.read_text().strip()
+
+
+def load_data_key(data_dir: Path, configured: str | None, *, name: str = "hitl-key", size: int = 32) -> bytes:
+    """A ``size``-byte encryption key: configured (base64), or generated once into ``<data-dir>/<name>`` (mode 0600).
+    Losing it makes what it sealed unreadable, so it lives beside the database it protects."""
+    text = configured
+    if text is None:
+        path = data_dir / name
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            _write_private(path, base64.b64encode(secrets.token_bytes(size)).decode() + "\n")
+        text = path.read_text().strip()
+    try:
+        key = base64.b64decode(text, validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != size:
+        raise ValueError(f"the {name} must be {size} bytes, base64-encoded")
+    return key

@@ -28,6 +28,7 @@ from vectra.domain.errors import (
     Forbidden,
     InvalidInput,
     PayloadTooLarge,
+    RateLimited,
     Unavailable,
     UpstreamCircuitOpen,
     UpstreamNotAllowed,
@@ -43,7 +44,7 @@ from vectra.forward.headers import request_headers
 from vectra.services.auth import authenticate
 from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, decide
-from vectra.services.parking import park
+from vectra.services.parking import new_pending, park
 from vectra.services.policy_cache import CurrentPolicy
 from vectra.services.trust import move_trust
 
@@ -120,8 +121,10 @@ async def proxy(ctx: ServiceContext, call: ProxyCall) -> Forwarded | Parked:
     if decision.effect == "Hitl":
         body = await record.refusing_bad_input(read_body(body, limit))
         expiry = current.compiled.hitl_expiry_seconds if current is not None else None
-        pending = park(ctx, agent.id, call.method, call.target, upstream_headers, body, decision, expiry)
-        await record.outcome("Hitl", "hitl", details={"pendingId": pending.id})
+        pending = new_pending(ctx, agent.id, call.method, call.target, upstream_headers, body, decision, expiry)
+        if not await record.park(pending):
+            raise RateLimited(f"{ctx.settings.hitl_max_pending_per_agent} requests of this agent are already waiting "
+                              "for review", headers=rate.headers)
         return Parked(pending, decision, extra_headers)
     return await _forward(ctx, call, upstream_headers, body, record, extra_headers)
 
@@ -309,19 +312,33 @@ class _Recorder:
             raise
 
     async def outcome(self, name: str, trust_outcome: str, *, reason: str | None = None,
-                      upstream_status: int | None = None, details: dict[str, Any] | None = None) -> None:
+                      upstream_status: int | None = None) -> None:
         """Record the call as ``name``; ``trust_outcome`` (``policy_core.OUTCOMES``, or "" for none) moves trust in
         the same transaction.
 
         Raises Unavailable when the record can't be committed: the caller must not answer with anything else.
         """
+        entry = self._entry(name, reason=reason, upstream_status=upstream_status)
+        if trust_outcome and self.moves_trust:
+            risk = self.decision.risk_score if self.decision is not None else None
+            await _committed(move_trust(self.ctx, entry, self.agent.id, trust_outcome, risk or 0.0))
+        else:
+            await _committed(self.ctx.audit.append(entry))
+
+    async def park(self, pending: PendingRequest) -> bool:
+        """Store the call for review with its record (``Hitl``); False, with a ``HitlQueueFull`` record, when the
+        agent's queue is full."""
+        parked = self._entry("Hitl", details={"pendingId": pending.id, "digest": pending.digest})
+        refused = self._entry("HitlQueueFull", reason="too many requests of this agent are waiting for review")
+        return await _committed(park(self.ctx, pending, parked, refused))
+
+    def _entry(self, name: str, *, reason: str | None = None, upstream_status: int | None = None,
+               details: dict[str, Any] | None = None) -> AuditEntry:
         decision = self.decision
-        risk = decision.risk_score if decision is not None else None
-        trust = decision.trust_score if decision is not None else self.agent.trust_score
         extra: dict[str, Any] = dict(details or {})
         if decision is not None and decision.policy_name is not None:
             extra.update(policyName=decision.policy_name, policyVersion=decision.policy_version)
-        entry = AuditEntry(
+        return AuditEntry(
             actor=self.agent.id,
             source=self.call.source,
             action=self.action,
@@ -331,21 +348,22 @@ class _Recorder:
             decision=name,
             rule=decision.rule if decision is not None else None,
             reason=reason if reason is not None else (decision.reason if decision is not None else None),
-            risk=risk,
-            trust=trust,
+            risk=decision.risk_score if decision is not None else None,
+            trust=decision.trust_score if decision is not None else self.agent.trust_score,
             upstream_status=upstream_status,
             latency_ms=round((time.perf_counter() - self.started) * 1000, 3),
             details=extra,
         )
-        try:
-            if trust_outcome and self.moves_trust:
-                await move_trust(self.ctx, entry, self.agent.id, trust_outcome, risk or 0.0)
-            else:
-                await self.ctx.audit.append(entry)
-        except VectraError as exc:
-            if isinstance(exc, Unavailable):
-                raise
-            raise Unavailable(f"the call could not be recorded: {exc.detail}") from None
+
+
+async def _committed(step: Awaitable[T]) -> T:
+    """``step``'s result; any failure to commit its record is Unavailable, whatever the store said."""
+    try:
+        return await step
+    except VectraError as exc:
+        if isinstance(exc, Unavailable):
+            raise
+        raise Unavailable(f"the call could not be recorded: {exc.detail}") from None
 
 
 def _header(headers: Sequence[tuple[str, str]], name: str) -> str | None:

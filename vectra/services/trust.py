@@ -15,39 +15,41 @@ import dataclasses
 from policy_core import QUARANTINE_FLOOR, update_trust
 from vectra.domain.audit import AuditEntry
 from vectra.domain.models import Agent
-from vectra.services.audit_log import Applied, Change
+from vectra.services.audit_log import Applied
 from vectra.services.context import ServiceContext
 
-__all__ = ["SYSTEM_ACTOR", "move_trust"]
+__all__ = ["SYSTEM_ACTOR", "move_trust", "show_agent", "trust_moved"]
 
 SYSTEM_ACTOR = "vectra"
 
 
-def _moving_trust(ctx: ServiceContext, agent_id: str, outcome: str, risk: float) -> Change:
-    """The change that applies ``outcome`` (one of ``policy_core.OUTCOMES``) to the agent's trust; its result is
-    the agent as it now is, None if the agent is gone."""
-
-    def change(entry: AuditEntry) -> Applied[Agent | None]:
-        changed = ctx.store.update_trust(agent_id, lambda trust: update_trust(trust, outcome, risk), QUARANTINE_FLOOR)
-        if changed is None:
-            return Applied(None, (entry,))
-        agent, quarantined = changed
-        entries = [dataclasses.replace(entry, details={**entry.details, "trustAfter": agent.trust_score})]
-        if quarantined:
-            entries.append(AuditEntry(
-                actor=SYSTEM_ACTOR, source=entry.source, action="agent.quarantined", agent_id=agent_id,
-                trust=agent.trust_score,
-                reason=f"trust {agent.trust_score:.2f} fell below the quarantine floor {QUARANTINE_FLOOR}",
-            ))
-        return Applied(agent, entries)
-
-    return change
+def trust_moved(ctx: ServiceContext, entry: AuditEntry, agent_id: str, outcome: str, risk: float
+                ) -> Applied[Agent | None]:
+    """Apply ``outcome`` (one of ``policy_core.OUTCOMES``) to the agent's trust, inside an audit change (the
+    writer's thread): the entries that record it and the agent as it now is, None if the agent is gone."""
+    changed = ctx.store.update_trust(agent_id, lambda trust: update_trust(trust, outcome, risk), QUARANTINE_FLOOR)
+    if changed is None:
+        return Applied(None, (entry,))
+    agent, quarantined = changed
+    entries = [dataclasses.replace(entry, details={**entry.details, "trustAfter": agent.trust_score})]
+    if quarantined:
+        entries.append(AuditEntry(
+            actor=SYSTEM_ACTOR, source=entry.source, action="agent.quarantined", agent_id=agent_id,
+            trust=agent.trust_score,
+            reason=f"trust {agent.trust_score:.2f} fell below the quarantine floor {QUARANTINE_FLOOR}",
+        ))
+    return Applied(agent, entries)
 
 
-async def move_trust(ctx: ServiceContext, entry: AuditEntry, agent_id: str, outcome: str, risk: float) -> None:
-    """Record ``entry`` with the trust move it causes, then show the agent as it now is to this daemon's cache."""
-    _, agent = await ctx.audit.apply(entry, _moving_trust(ctx, agent_id, outcome, risk))
+def show_agent(ctx: ServiceContext, agent_id: str, agent: Agent | None) -> None:
+    """Once a trust move is committed: show the agent as it now is to this daemon's cache."""
     if agent is None:
         ctx.agents.invalidate(agent_id)
     else:
         ctx.agents.remember(agent)
+
+
+async def move_trust(ctx: ServiceContext, entry: AuditEntry, agent_id: str, outcome: str, risk: float) -> None:
+    """Record ``entry`` with the trust move it causes."""
+    _, agent = await ctx.audit.apply(entry, lambda recorded: trust_moved(ctx, recorded, agent_id, outcome, risk))
+    show_agent(ctx, agent_id, agent)

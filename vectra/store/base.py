@@ -8,7 +8,7 @@ from typing import Protocol, TypeVar
 
 from vectra.domain.audit import AuditFilter, AuditRecord, SealedRecord, StoredAudit
 from vectra.domain.models import Agent, AgentStatus, Page
-from vectra.domain.pending import PendingRequest
+from vectra.domain.pending import PendingFilter, PendingRequest, PendingStatus, ReplayOutcome
 from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutOutcome
 
 __all__ = ["Store"]
@@ -50,6 +50,18 @@ class Store(Protocol):
 
     # calls parked for a human
     def insert_pending(self, pending: PendingRequest) -> None: ...
+    def get_pending(self, pending_id: str) -> PendingRequest | None: ...
+    def list_pending(self, filters: PendingFilter, page: int, page_size: int) -> Page[PendingRequest]:
+        """Newest first, without their bodies."""
+    def count_pending(self, agent_id: str) -> int:
+        """The agent's requests still Pending (the expired among them too, until they are marked)."""
+    def due_pending(self, now: datetime, limit: int) -> list[str]:
+        """Ids of Pending requests whose expiry has come, oldest first."""
+    def settle_pending(self, pending_id: str, status: PendingStatus, *, by: str | None, at: datetime,
+                       comment: str | None) -> PendingRequest | None:
+        """Pending → ``status`` (compare and set); None when the request is no longer Pending, or for Approved and
+        Denied already due, for Expired not yet due."""
+    def record_replay(self, pending_id: str, outcome: ReplayOutcome) -> None: ...
 
     # policies
     def changes_seen(self) -> Hashable:

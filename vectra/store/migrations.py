@@ -81,6 +81,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX pending_requests_status ON pending_requests (status, created_at);
     CREATE INDEX pending_requests_agent ON pending_requests (agent_id, created_at);
     """,
+    # 5: the review itself: the digest an approval is bound to, secret header values sealed apart from the rest
+    # (``headers`` holds them empty), the decision and the replay's outcome (``outcome`` JSON: status, headers,
+    # bodySize, error; ``outcome_body`` the first bytes of the answer). Times are fixed-width UTC text.
+    """
+    ALTER TABLE pending_requests ADD COLUMN sealed_headers BLOB;
+    ALTER TABLE pending_requests ADD COLUMN body_size INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pending_requests ADD COLUMN risk_factors TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE pending_requests ADD COLUMN digest TEXT NOT NULL DEFAULT '';
+    ALTER TABLE pending_requests ADD COLUMN decided_by TEXT;
+    ALTER TABLE pending_requests ADD COLUMN decided_at TEXT;
+    ALTER TABLE pending_requests ADD COLUMN comment TEXT;
+    ALTER TABLE pending_requests ADD COLUMN outcome TEXT;
+    ALTER TABLE pending_requests ADD COLUMN outcome_body BLOB;
+    UPDATE pending_requests SET body_size = length(body);
+    CREATE INDEX pending_requests_due ON pending_requests (status, expires_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

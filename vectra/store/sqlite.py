@@ -18,9 +18,11 @@ import sqlite_utils
 from vectra.domain.audit import AuditEntry, AuditFilter, AuditRecord, SealedRecord, StoredAudit
 from vectra.domain.errors import Unavailable
 from vectra.domain.models import Agent, AgentStatus, Page, Role
-from vectra.domain.pending import PendingRequest
+from vectra.domain.pending import PendingFilter, PendingRequest, PendingStatus, ReplayOutcome
 from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutOutcome
+from vectra.store.cipher import KEY_BYTES, FieldCipher
 from vectra.store.migrations import migrate
+from vectra.store.pending_rows import LIST_COLUMNS, outcome_columns, pending_from_row, pending_row, stamp
 
 __all__ = ["SqliteStore"]
 
@@ -90,7 +92,10 @@ class SqliteStore:
     transaction (a power loss may lose the last few; see README, Durability).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cipher: FieldCipher | None = None) -> None:
+        """``cipher`` seals parked requests' credentials; without one, a key of this process's own is used (what it
+        sealed can't be read after a restart: the daemon always passes the data directory's key)."""
+        self._cipher = cipher or FieldCipher(os.urandom(KEY_BYTES))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
@@ -223,16 +228,60 @@ class SqliteStore:
 
     # pending requests --------------------------------------------------------------------------
     def insert_pending(self, pending: PendingRequest) -> None:
+        with self._session():
+            self._db["pending_requests"].insert(pending_row(pending, self._cipher))
+
+    def get_pending(self, pending_id: str) -> PendingRequest | None:
+        with self._session():
+            rows = list(self._db.query(f"SELECT {LIST_COLUMNS}, body FROM pending_requests WHERE id = ?",
+                                       [pending_id]))
+        return pending_from_row(rows[0], self._cipher) if rows else None
+
+    def list_pending(self, filters: PendingFilter, page: int, page_size: int) -> Page[PendingRequest]:
+        conditions = [f"status IN ({', '.join('?' * len(filters.statuses))})"]
+        params: list[Any] = [status.value for status in filters.statuses]
+        if filters.agent_id is not None:
+            conditions.append("agent_id = ?")
+            params.append(filters.agent_id)
+        where = " WHERE " + " AND ".join(conditions)
         with self._session() as conn:
-            conn.execute(
-                "INSERT INTO pending_requests (id, agent_id, method, url, headers, body, rule, reason, risk, "
-                "policy_name, policy_version, status, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [pending.id, pending.agent_id, pending.method, pending.url,
-                 json.dumps([list(pair) for pair in pending.headers]), pending.body, pending.rule, pending.reason,
-                 pending.risk, pending.policy_name, pending.policy_version, pending.status.value,
-                 pending.created_at.isoformat(), pending.expires_at.isoformat()],
+            total = conn.execute(f"SELECT count(*) FROM pending_requests{where}", params).fetchone()[0]
+            rows = self._db.query(
+                f"SELECT {LIST_COLUMNS} FROM pending_requests{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+                [*params, page_size, (page - 1) * page_size],
             )
+            items = [pending_from_row(row, self._cipher) for row in rows]
+        return Page(items=items, page=page, page_size=page_size, total_count=total)
+
+    def count_pending(self, agent_id: str) -> int:
+        with self._session() as conn:
+            return conn.execute("SELECT count(*) FROM pending_requests WHERE agent_id = ? AND status = ?",
+                                [agent_id, PendingStatus.PENDING.value]).fetchone()[0]
+
+    def due_pending(self, now: datetime, limit: int) -> list[str]:
+        with self._session() as conn:
+            rows = conn.execute("SELECT id FROM pending_requests WHERE status = ? AND expires_at <= ? "
+                                "ORDER BY expires_at LIMIT ?", [PendingStatus.PENDING.value, stamp(now), limit])
+            return [row[0] for row in rows]
+
+    def settle_pending(self, pending_id: str, status: PendingStatus, *, by: str | None, at: datetime,
+                       comment: str | None) -> PendingRequest | None:
+        """Move a Pending request to ``status`` if it still is Pending and, at ``at``, not yet due (Approved,
+        Denied) or due (Expired); None when it is not (the first of two concurrent decisions wins)."""
+        due = "expires_at <= ?" if status is PendingStatus.EXPIRED else "expires_at > ?"
+        with self._session() as conn:
+            changed = conn.execute(
+                f"UPDATE pending_requests SET status = ?, decided_by = ?, decided_at = ?, comment = ? "
+                f"WHERE id = ? AND status = ? AND {due}",
+                [status.value, by, stamp(at), comment, pending_id, PendingStatus.PENDING.value, stamp(at)],
+            ).rowcount
+        return self.get_pending(pending_id) if changed else None
+
+    def record_replay(self, pending_id: str, outcome: ReplayOutcome) -> None:
+        with self._session() as conn:
+            columns = outcome_columns(outcome)
+            conn.execute("UPDATE pending_requests SET outcome = ?, outcome_body = ? WHERE id = ?",
+                         [columns["outcome"], columns["outcome_body"], pending_id])
 
     # policies ----------------------------------------------------------------------------------
     def changes_seen(self) -> int:
