@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.e2e.daemon import Daemon, Stubs
+from tests.integration.upstream import UpstreamServer
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +19,14 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     yield running
     code = running.stop()
     assert code == 0, f"daemon exited with {code} on SIGTERM:\n{running.log()}"
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[UpstreamServer]:
+    """A real local HTTP upstream, shared by the tests of a module (it keeps what each request carried)."""
+    server = UpstreamServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -33,13 +33,6 @@ POLICY: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[UpstreamServer]:
-    server = UpstreamServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def proxy_stub(daemon: Daemon) -> Iterator[proxy_pb2_grpc.ProxyServiceStub]:
     with daemon.channel() as channel:
         yield proxy_pb2_grpc.ProxyServiceStub(channel)

@@ -7,38 +7,19 @@ import asyncio
 import hashlib
 import json
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from policy_core import QUARANTINE_FLOOR, update_trust
-from tests.e2e.daemon import Daemon, free_port, register_agent
+from tests.e2e.daemon import Daemon, free_port
+from tests.e2e.proxy_agents import Agent, audit_of, governed, is_problem, trust_of
 from tests.integration.upstream import StallingListener, UpstreamServer, pattern
 
 pytestmark = pytest.mark.e2e
-
-
-def governed(name: str, **fields: Any) -> dict[str, Any]:
-    """Allow by default; DELETE denied, anything under /review parked for a human."""
-    return {
-        "name": name,
-        "default": "Allow",
-        "rateLimit": {"requests": 1000, "perSeconds": 60},
-        "rules": [
-            {"name": "block-delete", "priority": 100, "effect": "Deny", "reason": "deletes are not allowed",
-             "conditions": [{"field": "input.method", "operator": "eq", "value": "DELETE"}]},
-            {"name": "review-writes", "priority": 50, "effect": "Hitl", "reason": "a human reviews this",
-             "conditions": [{"field": "input.path", "operator": "startsWith", "value": "/review"}]},
-            {"name": "reads", "priority": 10, "effect": "Allow",
-             "conditions": [{"field": "input.method", "operator": "in", "value": ["GET", "POST", "PUT", "HEAD"]}]},
-        ],
-        **fields,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -49,50 +30,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     }).start()
     yield running
     assert running.stop() == 0, running.log()
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[UpstreamServer]:
-    server = UpstreamServer().start()
-    yield server
-    server.stop()
-
-
-class Agent:
-    def __init__(self, daemon: Daemon, admin: httpx.Client, policy: dict[str, Any] | None = None) -> None:
-        name = f"p-{uuid.uuid4().hex[:12]}"
-        assert admin.put(f"/policies/{name}", json=(policy or governed(name)) | {"name": name}).status_code == 201
-        self.record = register_agent(admin, f"agent-{name}")
-        self.id = self.record["id"]
-        assert admin.put(f"/agents/{self.id}/policy", json={"policyName": name}).status_code == 200
-        self.token = daemon.token_for(self.record)
-        self.client = httpx.Client(base_url=daemon.url, headers={"Authorization": f"Bearer {self.token}"},
-                                   timeout=30)
-
-    def call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return self.client.request(method, f"/proxy/{url}", **kwargs)
-
-
-@pytest.fixture
-def agent(daemon: Daemon, admin: httpx.Client) -> Iterator[Agent]:
-    made = Agent(daemon, admin)
-    yield made
-    made.client.close()
-
-
-def is_problem(answer: httpx.Response, status: int) -> bool:
-    return answer.status_code == status and answer.headers["content-type"] == "application/problem+json"
-
-
-def audit_of(admin: httpx.Client, agent_id: str, action: str) -> list[dict[str, Any]]:
-    """The agent's records of ``action``, oldest first."""
-    answer = admin.get("/audit", params={"agentId": agent_id, "pageSize": 100})
-    assert answer.status_code == 200, answer.text
-    return [record for record in reversed(answer.json()["items"]) if record["action"] == action]
-
-
-def trust_of(admin: httpx.Client, agent_id: str) -> float:
-    return admin.get(f"/agents/{agent_id}").json()["trustScore"]
 
 
 # -- the status table ----------------------------------------------------------------------------------------

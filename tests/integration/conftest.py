@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from tests.integration.upstream import UpstreamServer
 from vectra.config import Settings
 from vectra.forward import Forwarder
 
@@ -15,13 +14,6 @@ from vectra.forward import Forwarder
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[UpstreamServer]:
-    server = UpstreamServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -102,6 +102,8 @@ class _JsonBody(JSONRequestBodyValidator):
 
     def _validate(self, body: Any) -> None:
         if body is None:
+            if not self._required:
+                return  # an optional body left out (approve and deny take an empty POST)
             raise input_errors.required("body")
         try:
             self._validator.validate(body)
