@@ -1,4 +1,8 @@
-"""REST handlers of the Human-in-the-Loop API."""
+"""REST handlers of the Human-in-the-Loop API.
+
+The path parameter ``id`` arrives as ``id_``: with ``pythonic_params``, Connexion renames a parameter that shadows a
+builtin.
+"""
 
 from __future__ import annotations
 
@@ -23,16 +27,16 @@ async def list_hitl_requests(page: int = 1, page_size: int = 25, agent_id: str |
     return json_response(page_json(found, pending_summary))
 
 
-async def get_hitl_request(id: str, wait: float | None = None) -> ConnexionResponse:
+async def get_hitl_request(id_: str, wait: float | None = None) -> ConnexionResponse:
     ctx, actor = authenticated()
-    return json_response(pending_detail(await hitl.get_request(ctx, actor, id, wait)))
+    return json_response(pending_detail(await hitl.get_request(ctx, actor, id_, wait)))
 
 
-async def approve_hitl_request(id: str, body: dict[str, Any] | None = None) -> Response:
+async def approve_hitl_request(id_: str, body: dict[str, Any] | None = None) -> Response:
     """The upstream's answer, as the proxy would have passed it back, with ``Vectra-Hitl-Id``."""
     ctx, actor = authenticated()
     fields = body or {}
-    approval = await hitl.approve(ctx, actor, id, fields.get("comment"), fields.get("digest"))
+    approval = await hitl.approve(ctx, actor, id_, fields.get("comment"), fields.get("digest"))
     answer = approval.answer
     assert answer.status is not None, "a replay without an answer is raised as its upstream error"
     response = Response(content=answer.body, status_code=answer.status)
@@ -43,6 +47,6 @@ async def approve_hitl_request(id: str, body: dict[str, Any] | None = None) -> R
     return response
 
 
-async def deny_hitl_request(id: str, body: dict[str, Any] | None = None) -> ConnexionResponse:
+async def deny_hitl_request(id_: str, body: dict[str, Any] | None = None) -> ConnexionResponse:
     ctx, actor = authenticated()
-    return json_response(pending_detail(await hitl.deny(ctx, actor, id, (body or {}).get("comment"))))
+    return json_response(pending_detail(await hitl.deny(ctx, actor, id_, (body or {}).get("comment"))))
