@@ -245,7 +245,7 @@ def _refuse_unless_pending(pending: PendingRequest) -> None:
         raise NotFound(f"HITL request {pending.id} has expired")
     if pending.status is not PendingStatus.PENDING:
         raise Conflict(f"HITL request {pending.id} was already {pending.status.value.lower()} by "
-                       f"{pending.decided_by}", status=pending.status.value)
+                       f"{pending.decided_by}", hitlStatus=pending.status.value)
 
 
 async def _settle(ctx: ServiceContext, actor: str, pending: PendingRequest, status: PendingStatus,
