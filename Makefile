@@ -24,8 +24,11 @@ run: $(STAMP)
 	VECTRA_POLICIES_DIR=$${VECTRA_POLICIES_DIR:-examples/policies} $(BIN)/vectra serve
 
 # The whole suite twice: on the compiled core, then on the pure-Python twin (the daemons the end-to-end
-# tests start inherit VECTRA_PURE_PYTHON, so the twin decides there too).
+# tests start inherit VECTRA_PURE_PYTHON, so the twin decides there too). The console's browser tests drive
+# Debian's Chromium (Playwright never downloads a browser of its own): installed here when it is missing.
 test: $(STAMP)
+	@test -x /usr/bin/chromium || \
+		apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/python -c "import policy_core; print('policy_core implementation:', policy_core.IMPLEMENTATION)"
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q

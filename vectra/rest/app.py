@@ -1,5 +1,5 @@
 """The REST application: Connexion 3 from openapi.yaml, behind Vectra's request middleware, which sends proxied
-calls straight to the proxy endpoint."""
+calls straight to the proxy endpoint and the reviewer console's files to the console endpoint."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from inflection import underscore
 
 from vectra.domain.errors import VectraError
 from vectra.rest.authentication import AuthenticationMiddleware
+from vectra.rest.console import ConsoleEndpoint
 from vectra.rest.middleware import RequestMiddleware
 from vectra.rest.problems import handle_connexion_problem, handle_domain_error, handle_unexpected
 from vectra.rest.proxy import ProxyEndpoint
@@ -61,5 +62,5 @@ def create_app(ctx: ServiceContext) -> Any:
     app.add_error_handler(Exception, handle_unexpected)
     app.add_middleware(ServeSpec, position=MiddlewarePosition.BEFORE_SWAGGER, spec_path=SPEC_PATH)
     # /proxy/ is answered before Connexion sees anything, so that bodies stream untouched and a proxied call pays
-    # for none of the management API's middleware
-    return RequestMiddleware(app, ctx, proxy=ProxyEndpoint(ctx))
+    # for none of the management API's middleware; /console is static files, which are not API either
+    return RequestMiddleware(app, ctx, proxy=ProxyEndpoint(ctx), console=ConsoleEndpoint())

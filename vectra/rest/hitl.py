@@ -1,4 +1,8 @@
-"""REST handlers of the Human-in-the-Loop API."""
+"""REST handlers of the Human-in-the-Loop API.
+
+The path parameter ``id`` arrives as ``id_``: with ``pythonic_params``, Connexion renames a parameter that shadows a
+builtin.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The outermost ASGI layer: request ids, one log line a request, the service context, body caps, and the split
-between proxied calls (``/proxy/...``, to the proxy endpoint) and the management API (to Connexion).
+between proxied calls (``/proxy/...``, to the proxy endpoint), the reviewer console's files (``/console``, to the
+console endpoint) and the management API (to Connexion).
 
 Management bodies are capped at 1 MiB and chunked ones read whole here (Connexion validates them). Proxied calls
 (``/proxy/...``) are exempt from both: their cap is ``max_proxy_body_bytes``, checked here against a declared
@@ -16,6 +17,7 @@ import time
 from typing import Any
 
 from vectra.domain.errors import PayloadTooLarge
+from vectra.rest.console import is_console_path
 from vectra.rest.proxy import PROXY_PREFIX
 from vectra.services.context import ServiceContext
 
@@ -32,9 +34,11 @@ class _BodyTooLarge(Exception):
 
 
 class RequestMiddleware:
-    def __init__(self, app: Any, ctx: ServiceContext, *, proxy: Any, max_body: int = MAX_MANAGEMENT_BODY) -> None:
+    def __init__(self, app: Any, ctx: ServiceContext, *, proxy: Any, console: Any,
+                 max_body: int = MAX_MANAGEMENT_BODY) -> None:
         self.app = app
         self.proxy = proxy
+        self.console = console
         self.ctx = ctx
         self.max_body = max_body
 
@@ -88,6 +92,8 @@ class RequestMiddleware:
         try:
             if proxied:
                 await self.proxy(scope, receive, send_with_id)
+            elif is_console_path(scope["path"]):
+                await self.console(scope, counted_receive, send_with_id)
             else:
                 await self.app(scope, counted_receive, send_with_id)
         finally:
