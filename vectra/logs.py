@@ -1,4 +1,9 @@
-"""Structured logs: one JSON object a line on stderr."""
+"""Structured logs: one JSON object a line on stderr, written in batches.
+
+Writing each line as it comes cost a system call a request; lines are gathered and written together instead, at
+once for warnings and worse, otherwise within :data:`FLUSH_SECONDS` (as nginx's ``access_log ... flush=``). A
+process killed with SIGKILL may lose the informational lines of its last moment; a stop by signal writes them all.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,36 @@ import logging
 import os
 import sys
 import threading
+import time
 import warnings
 from datetime import UTC, datetime
 from types import TracebackType
 
-__all__ = ["configure_logging"]
+__all__ = ["FLUSH_SECONDS", "configure_logging"]
+
+FLUSH_SECONDS = 0.2
+_BATCH_BYTES = 64 * 1024
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._second_text = ""
+
+    def _time(self, created: float) -> str:
+        """``2026-12-01T08:58:37.809+00:00``; the part up to the second is made once a second."""
+        second = int(created)
+        if second != self._second:
+            self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+        return f"{self._second_text}.{int((created - second) * 1000):03d}+00:00"
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": self._time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -30,6 +52,46 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Keeps whole lines until a warning, :data:`FLUSH_SECONDS` or :data:`_BATCH_BYTES` calls for writing them."""
+
+    def __init__(self, stream: object) -> None:
+        super().__init__(stream)  # type: ignore[arg-type]
+        self._lines: list[str] = []
+        self._size = 0
+        self._written_at = time.monotonic()
+        threading.Thread(target=self._keep_flushing, name="vectra-log-flush", daemon=True).start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        self._lines.append(line)
+        self._size += len(line)
+        if record.levelno >= logging.WARNING or self._size >= _BATCH_BYTES \
+                or time.monotonic() - self._written_at >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if self._lines:
+                try:
+                    self.stream.write("".join(self._lines))
+                    self.stream.flush()
+                except (OSError, ValueError):  # stderr closed or gone: nothing better to do with the lines
+                    pass
+                self._lines.clear()
+                self._size = 0
+            self._written_at = time.monotonic()
+
+    def _keep_flushing(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            self.flush()
+
+
 def configure_logging(level: str = "info") -> None:
     """Route everything the process may write to stderr through one JSON handler.
 
@@ -37,7 +99,7 @@ def configure_logging(level: str = "info") -> None:
     """
     # The lines carry none of these; asking for each (getpid, the current thread) costs every log call.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stderr)
+    handler = BatchingStreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

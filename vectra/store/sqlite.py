@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -113,6 +114,8 @@ class SqliteStore:
             raise Unavailable(f"can't open the database {path}: {exc}") from exc
         self._db = sqlite_utils.Database(self._conn)
         self._lock = threading.RLock()
+        # agent id -> the agent as the open transaction's trust moves left it, not yet written
+        self._trust_moves: dict[str, Agent] = {}
         self._read_lock = threading.Lock()
         self.path = path
 
@@ -137,20 +140,38 @@ class SqliteStore:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``: it serialises writers across processes sharing the file);
-        inside one that is already open (the audit writer's, see :meth:`atomically`), a savepoint of it."""
+        inside one that is already open (the audit writer's, see :meth:`atomically`), a savepoint of it. The trust
+        moves it made (:meth:`update_trust`) are written just before it commits; a savepoint rolled back forgets
+        its own."""
         with self._session() as conn:
             nested = conn.in_transaction
+            moves_before = dict(self._trust_moves) if nested else {}
             conn.execute("SAVEPOINT nested" if nested else "BEGIN IMMEDIATE")
             try:
                 yield conn
-                conn.execute("RELEASE nested" if nested else "COMMIT")  # a COMMIT can fail too (deferred checks)
+                if nested:
+                    conn.execute("RELEASE nested")
+                else:
+                    self._write_trust_moves(conn)
+                    conn.execute("COMMIT")  # a COMMIT can fail too (deferred checks)
             except BaseException:
                 if nested:
+                    self._trust_moves = moves_before
                     conn.execute("ROLLBACK TO nested")
                     conn.execute("RELEASE nested")
-                elif conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                else:
+                    self._trust_moves.clear()
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
                 raise
+
+    def _write_trust_moves(self, conn: sqlite3.Connection) -> None:
+        """Write the trust moves held back so far, one UPDATE an agent however many calls moved it: before the
+        transaction commits, and before any other statement reads or writes an agent in it."""
+        if self._trust_moves:
+            conn.executemany("UPDATE agents SET trust_score = ?, status = ? WHERE id = ?",
+                             [(a.trust_score, a.status.value, a.id) for a in self._trust_moves.values()])
+            self._trust_moves.clear()
 
     def atomically(self, work: Callable[[], R]) -> R:
         with self._transaction():
@@ -171,12 +192,14 @@ class SqliteStore:
             self._db["agents"].insert(_agent_to_row(agent))
 
     def get_agent(self, agent_id: str) -> Agent | None:
-        with self._session():
+        with self._session() as conn:
+            self._write_trust_moves(conn)
             rows = list(self._db.query("SELECT * FROM agents WHERE id = ?", [agent_id]))
         return _agent_from_row(rows[0]) if rows else None
 
     def list_agents(self, page: int, page_size: int) -> Page[Agent]:
         with self._session() as conn:
+            self._write_trust_moves(conn)
             total = conn.execute("SELECT count(*) FROM agents").fetchone()[0]
             rows = self._db.query(
                 "SELECT * FROM agents ORDER BY created_at, id LIMIT ? OFFSET ?",
@@ -187,6 +210,7 @@ class SqliteStore:
 
     def delete_agent(self, agent_id: str) -> bool:
         with self._session() as conn:
+            self._write_trust_moves(conn)
             return conn.execute("DELETE FROM agents WHERE id = ?", [agent_id]).rowcount == 1
 
     def set_agent_policy(self, agent_id: str, policy_name: str | None) -> Agent | None:
@@ -212,19 +236,30 @@ class SqliteStore:
     def update_trust(
         self, agent_id: str, change: Callable[[float], float], quarantine_below: float
     ) -> tuple[Agent, bool] | None:
-        with self._transaction() as conn:  # read and write in one transaction: no lost update, even across processes
-            row = conn.execute("SELECT trust_score, status FROM agents WHERE id = ?", [agent_id]).fetchone()
-            if row is None:
+        """Within the caller's transaction (or one of its own): the agent is read once per transaction, each move
+        applied to what the previous one left, and the result written once, when the transaction commits (no lost
+        update, even across processes: ``BEGIN IMMEDIATE`` holds the write lock from the read to the write)."""
+        with self._session() as conn:
+            if conn.in_transaction:  # no savepoint of its own: nothing is written until the end
+                return self._move_trust(agent_id, change, quarantine_below)
+        with self._transaction():
+            return self._move_trust(agent_id, change, quarantine_below)
+
+    def _move_trust(
+        self, agent_id: str, change: Callable[[float], float], quarantine_below: float
+    ) -> tuple[Agent, bool] | None:
+        agent = self._trust_moves.get(agent_id)
+        if agent is None:
+            rows = list(self._db.query("SELECT * FROM agents WHERE id = ?", [agent_id]))
+            if not rows:
                 return None
-            trust = change(row[0])
-            quarantined = row[1] == AgentStatus.ACTIVE.value and trust < quarantine_below
-            status = AgentStatus.QUARANTINED.value if quarantined else row[1]
-            cursor = conn.execute("UPDATE agents SET trust_score = ?, status = ? WHERE id = ? RETURNING *",
-                                  [trust, status, agent_id])
-            columns = [d[0] for d in cursor.description]
-            updated = dict(zip(columns, cursor.fetchone(), strict=True))
-            cursor.fetchall()
-        return _agent_from_row(updated), quarantined
+            agent = _agent_from_row(rows[0])
+        trust = change(agent.trust_score)
+        quarantined = agent.status is AgentStatus.ACTIVE and trust < quarantine_below
+        moved = dataclasses.replace(agent, trust_score=trust,
+                                    status=AgentStatus.QUARANTINED if quarantined else agent.status)
+        self._trust_moves[agent_id] = moved
+        return moved, quarantined
 
     # pending requests --------------------------------------------------------------------------
     def insert_pending(self, pending: PendingRequest) -> None:
@@ -370,6 +405,7 @@ class SqliteStore:
         assignments = ", ".join(f"{column} = ?" for column in changes)
         condition = "" if only_if is None else " AND status = ?"
         with self._session() as conn:
+            self._write_trust_moves(conn)
             cursor = conn.execute(
                 f"UPDATE agents SET {assignments} WHERE id = ?{condition} RETURNING *",
                 [*changes.values(), agent_id, *([] if only_if is None else [only_if.value])],
