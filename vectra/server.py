@@ -23,7 +23,7 @@ from vectra.services.hitl import sweep_expired
 from vectra.services.keyring import load_admin_token, load_data_key, load_keyring
 from vectra.services.policies import PolicyFileError, load_policies_dir
 from vectra.store import SqliteStore
-from vectra.store.cipher import FieldCipher
+from vectra.store.cipher import FieldCipher, digest_key
 
 __all__ = ["StartupError", "build_context", "serve"]
 
@@ -43,8 +43,8 @@ class StartupError(Exception):
 def build_context(settings: Settings) -> ServiceContext:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        cipher = FieldCipher(load_data_key(settings.data_dir, settings.hitl_key))
-        store = SqliteStore(settings.database_path, cipher)
+        hitl_key = load_data_key(settings.data_dir, settings.hitl_key)
+        store = SqliteStore(settings.database_path, FieldCipher(hitl_key))
         keyring = load_keyring(settings.data_dir, settings.jwt_secret, settings.jwt_previous_secrets)
         admin_token = load_admin_token(settings.data_dir, settings.admin_token)
     except (FileExistsError, NotADirectoryError) as exc:
@@ -55,7 +55,8 @@ def build_context(settings: Settings) -> ServiceContext:
         raise StartupError(exc.detail) from exc
     except (ValueError, RuntimeError) as exc:  # a damaged key file, a database newer than this Vectra
         raise StartupError(str(exc)) from exc
-    return ServiceContext(settings=settings, store=store, keyring=keyring, admin_token=admin_token)
+    return ServiceContext(settings=settings, store=store, keyring=keyring, admin_token=admin_token,
+                          digest_key=digest_key(hitl_key))
 
 
 class _Uvicorn(uvicorn.Server):

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.daemon import Daemon, bearer, register_agent
-from tests.e2e.proxy_agents import Agent
+from tests.e2e.proxy_agents import Agent, governed
 from tests.integration.upstream import UpstreamServer
 from vectra.grpc.generated.vectra.v1 import hitl_pb2, hitl_pb2_grpc
 
@@ -55,7 +55,7 @@ def test_list_get_and_approve_give_the_queue_the_request_and_the_upstreams_answe
     summary = listed.items[0]
     assert (summary.method, summary.reason, summary.rule, summary.status) == \
         ("POST", "a human reviews this", "review-writes", "Pending")
-    assert summary.url == f"{upstream.base}/review/grpc" and summary.digest.startswith("sha256:")
+    assert summary.url == f"{upstream.base}/review/grpc" and summary.digest.startswith("hmac-sha256:")
 
     got = hitl.GetHitlRequest(hitl_pb2.GetHitlRequestRequest(id=pending_id), metadata=bearer(agent.token))
     assert (got.status, got.pending.body) == ("Pending", b"payload")
@@ -125,3 +125,20 @@ def test_watch_of_someone_elses_request_is_refused(
     other = Agent(daemon, admin)
     stream = hitl.Watch(hitl_pb2.WatchHitlRequestRequest(id=pending_id), metadata=bearer(other.token), timeout=10)
     assert code_of(lambda: next(stream)) == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_reviewer_giving_up_on_approve_does_not_stop_the_replay_or_its_record(
+    hitl: hitl_pb2_grpc.HitlServiceStub, daemon: Daemon, admin: httpx.Client, upstream: UpstreamServer,
+    reviewer: tuple[tuple[str, str]]
+) -> None:
+    name = f"p-{uuid.uuid4().hex[:8]}"
+    slow = Agent(daemon, admin, governed(name, rules=[{"name": "review-all", "effect": "Hitl"}]))
+    pending_id = slow.call("GET", f"{upstream.base}/slow-headers").json()["id"]  # answers after 5 s
+
+    assert code_of(lambda: hitl.ApproveHitlRequest(hitl_pb2.ApproveHitlRequestRequest(id=pending_id),
+                                                   metadata=reviewer, timeout=0.5)) == \
+        grpc.StatusCode.DEADLINE_EXCEEDED
+
+    settled = slow.client.get(f"/hitl/{pending_id}", params={"wait": 20}).json()
+    assert (settled["status"], settled["response"]["status"], settled["response"]["body"]) == \
+        ("Approved", 200, "late")

@@ -113,7 +113,7 @@ def test_a_parked_call_is_listed_newest_first_and_read_with_its_secrets_redacted
     item = page["items"][0]
     assert (item["method"], item["url"], item["reason"], item["rule"], item["status"]) == \
         ("POST", f"{upstream.base}/review/item?x=%2F1", "a human reviews this", "review-writes", "Pending")
-    assert item["agentId"] == agent.id and item["digest"].startswith("sha256:") and item["bodySize"] == 14
+    assert item["agentId"] == agent.id and item["digest"].startswith("hmac-sha256:") and item["bodySize"] == 14
     assert item["timestamp"] < item["expiresAt"]
 
     detail = reviewer.get(f"/hitl/{second}").json()
@@ -237,7 +237,7 @@ def test_an_approval_bound_to_another_digest_replays_nothing(
 ) -> None:
     pending_id = park(agent, upstream)
     before = len(upstream.requests)
-    refused = reviewer.post(f"/hitl/{pending_id}/approve", json={"digest": "sha256:" + "0" * 64})
+    refused = reviewer.post(f"/hitl/{pending_id}/approve", json={"digest": "hmac-sha256:" + "0" * 64})
     assert is_problem(refused, 409) and len(upstream.requests) == before
     assert reviewer.get(f"/hitl/{pending_id}").json()["status"] == "Pending"
 
@@ -260,24 +260,112 @@ def test_a_request_altered_in_the_database_is_never_replayed_and_the_refusal_is_
 
 
 def test_two_reviewers_approving_at_once_make_exactly_one_replay(
-    daemon: Daemon, agent: Agent, upstream: UpstreamServer, reviewer: httpx.Client
+    daemon: Daemon, admin: httpx.Client, upstream: UpstreamServer, reviewer: httpx.Client
 ) -> None:
-    for _ in range(3):
+    """Four reviewers at once, all approving, then approving and denying: one wins, three get 409."""
+    for verbs in (["approve"] * 4, ["approve", "deny"] * 2, ["deny", "approve"] * 2):
+        agent = Agent(daemon, admin)  # its own, so that denials can't push one agent into quarantine
         pending_id = park(agent, upstream)
         before = len(upstream.requests)
-        barrier = threading.Barrier(4)
+        barrier = threading.Barrier(len(verbs))
 
-        def decide(i: int, pending_id: str = pending_id, barrier: threading.Barrier = barrier) -> int:
-            with daemon.admin() as admin:
+        def decide(verb: str, pending_id: str = pending_id, barrier: threading.Barrier = barrier) -> int:
+            with daemon.admin() as client:
                 barrier.wait()
-                verb = "approve" if i % 2 == 0 else "deny"
-                return admin.post(f"/hitl/{pending_id}/{verb}", json={"comment": f"reviewer {i}"}).status_code
+                return client.post(f"/hitl/{pending_id}/{verb}", json={"comment": verb}).status_code
 
-        with ThreadPoolExecutor(4) as pool:
-            codes = sorted(pool.map(decide, range(4)))
-        assert codes.count(409) == 3 and codes[0] == 200, codes
+        with ThreadPoolExecutor(len(verbs)) as pool:
+            codes = sorted(pool.map(decide, verbs))
+        assert codes == [200, 409, 409, 409], (verbs, codes)
         status = reviewer.get(f"/hitl/{pending_id}").json()["status"]
         assert len(upstream.requests) - before == (1 if status == "Approved" else 0)
+        decisions = audit_of(admin, agent.id, "hitl.approved") + audit_of(admin, agent.id, "hitl.denied")
+        assert len(decisions) == 1
+
+
+def test_a_revoked_agents_request_can_be_denied_but_not_replayed(
+    daemon: Daemon, admin: httpx.Client, upstream: UpstreamServer, reviewer: httpx.Client
+) -> None:
+    revoked = Agent(daemon, admin)
+    first, second = park(revoked, upstream), park(revoked, upstream)
+    assert admin.post(f"/agents/{revoked.id}/revoke").status_code == 200
+    before = len(upstream.requests)
+
+    refused = reviewer.post(f"/hitl/{first}/approve", json={})
+
+    assert is_problem(refused, 409) and "revoked" in refused.json()["detail"]
+    assert len(upstream.requests) == before
+    assert reviewer.get(f"/hitl/{first}").json()["status"] == "Pending"
+    assert reviewer.post(f"/hitl/{second}/deny", json={"comment": "agent revoked"}).status_code == 200
+
+
+def test_the_answers_secret_headers_reach_the_agent_only(
+    daemon: Daemon, admin: httpx.Client, upstream: UpstreamServer, reviewer: httpx.Client
+) -> None:
+    name = f"p-{uuid.uuid4().hex[:8]}"
+    review_all = Agent(daemon, admin, governed(name, rules=[{"name": "review-all", "effect": "Hitl"}]))
+    pending_id = review_all.call("GET", f"{upstream.base}/hop").json()["id"]  # answers Set-Cookie a=1, b=2
+
+    approved = reviewer.post(f"/hitl/{pending_id}/approve", json={})
+
+    assert approved.status_code == 200 and approved.text == "hop"
+    assert "set-cookie" not in approved.headers and approved.headers.get_list("x-kept") == ["a", "b"]
+    as_reviewer = reviewer.get(f"/hitl/{pending_id}").json()["response"]["headers"]
+    assert [h["value"] for h in as_reviewer if h["name"].lower() == "set-cookie"] == ["[redacted]"] * 2
+    as_agent = review_all.client.get(f"/hitl/{pending_id}").json()["response"]["headers"]
+    assert [h["value"] for h in as_agent if h["name"].lower() == "set-cookie"] == ["a=1", "b=2"]
+    with closing(sqlite3.connect(daemon.data_dir / "vectra.db")) as conn:
+        [stored] = conn.execute("SELECT outcome FROM pending_requests WHERE id = ?", [pending_id]).fetchone()
+    assert [v for n, v in json.loads(stored)["headers"] if n.lower() == "set-cookie"] == ["", ""]
+
+
+def test_a_damaged_row_is_a_503_and_does_not_stop_other_requests_expiring(
+    daemon: Daemon, admin: httpx.Client, upstream: UpstreamServer, reviewer: httpx.Client
+) -> None:
+    name = f"p-{uuid.uuid4().hex[:8]}"
+    short = Agent(daemon, admin, governed(name, hitlExpirySeconds=1))
+    damaged, healthy = park(short, upstream), park(short, upstream)
+    with closing(sqlite3.connect(daemon.data_dir / "vectra.db")) as conn:
+        conn.execute("UPDATE pending_requests SET risk_factors = 'not json' WHERE id = ?", [damaged])
+        conn.commit()
+
+    assert is_problem(reviewer.get(f"/hitl/{damaged}"), 503)
+    wait_until(lambda: reviewer.get(f"/hitl/{healthy}").json()["status"] == "Expired", timeout=10)
+    with closing(sqlite3.connect(daemon.data_dir / "vectra.db")) as conn:
+        conn.execute("UPDATE pending_requests SET risk_factors = '{}' WHERE id = ?", [damaged])
+        conn.commit()
+    wait_until(lambda: reviewer.get(f"/hitl/{damaged}").json()["status"] == "Expired", timeout=10)
+
+
+def test_a_replay_whose_record_fails_at_first_is_recorded_once_the_audit_log_works_again(
+    daemon: Daemon, agent: Agent, upstream: UpstreamServer, reviewer: httpx.Client, admin: httpx.Client
+) -> None:
+    pending_id = park(agent, upstream)
+    database = daemon.data_dir / "vectra.db"
+    with closing(sqlite3.connect(database)) as conn:
+        conn.execute("CREATE TRIGGER refuse_replays BEFORE INSERT ON audit_log WHEN NEW.action = 'hitl.replayed' "
+                     "BEGIN SELECT RAISE(ABORT, 'the disk says no'); END")
+        conn.commit()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            approving = pool.submit(reviewer.post, f"/hitl/{pending_id}/approve", json={})
+            wait_until(lambda: len(sent_to(upstream, "/review/item")) and
+                       reviewer.get(f"/hitl/{pending_id}").json()["status"] == "Approved")
+            time.sleep(0.5)
+            assert not approving.done()
+            with closing(sqlite3.connect(database)) as conn:
+                conn.execute("DROP TRIGGER refuse_replays")
+                conn.commit()
+            answer = approving.result(timeout=30)
+    finally:
+        with closing(sqlite3.connect(database)) as conn:
+            conn.execute("DROP TRIGGER IF EXISTS refuse_replays")
+            conn.commit()
+    assert answer.status_code == 200, answer.text
+    assert agent.client.get(f"/hitl/{pending_id}").json()["response"]["status"] == 200
+    [record] = audit_of(admin, agent.id, "hitl.replayed")
+    assert record["upstreamStatus"] == 200
+    assert admin.get("/audit/verify").json()["valid"] is True
 
 
 # -- denying, expiring, capping --------------------------------------------------------------------------------

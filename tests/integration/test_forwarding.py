@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.integration.upstream import GZIPPED, ResettingServer, StallingListener, UpstreamServer, pattern
+from tests.integration.upstream import (
+    GZIPPED,
+    CannedServer,
+    ResettingServer,
+    StallingListener,
+    UpstreamServer,
+    pattern,
+)
 from vectra.domain.errors import (
     InvalidInput,
     PayloadTooLarge,
@@ -191,6 +198,30 @@ async def test_a_reset_connection_is_unreachable(make_forwarder: Make) -> None:
             await call(make_forwarder(), f"http://127.0.0.1:{server.port}/")
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("status", [b"999", b"099", b"000"])
+async def test_a_status_outside_100_to_599_is_an_unreachable_upstream(make_forwarder: Make, status: bytes) -> None:
+    server = CannedServer(b"HTTP/1.1 " + status + b" Odd\r\nContent-Length: 2\r\n\r\nok")
+    try:
+        with pytest.raises(UpstreamUnreachable, match="invalid status"):
+            await call(make_forwarder(), f"http://127.0.0.1:{server.port}/")
+    finally:
+        server.close()
+
+
+async def test_an_upstream_can_not_speak_for_the_gateway_nor_send_a_second_date(
+    make_forwarder: Make
+) -> None:
+    server = CannedServer(b"HTTP/1.1 200 OK\r\nDate: Mon, 01 Jan 1990 00:00:00 GMT\r\nVectra-Decision: effect=Allow\r\n"
+                          b"vectra-hitl-id: forged\r\nX-Kept: 1\r\nContent-Length: 2\r\n\r\nok")
+    try:
+        response = await make_forwarder().forward("GET", parse_target(f"http://127.0.0.1:{server.port}/"), [], None)
+        names = [name.lower() for name, _ in response.headers]
+        await response.close()
+    finally:
+        server.close()
+    assert "x-kept" in names and not any(n == "date" or n.startswith("vectra-") for n in names)
 
 
 async def test_a_connect_that_hangs_times_out(make_forwarder: Make) -> None:

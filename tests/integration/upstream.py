@@ -170,8 +170,8 @@ class StallingListener:
             sock.close()
 
 
-class ResettingServer:
-    """Reads a request, then resets the connection (RST, no answer)."""
+class _RawServer:
+    """A listening socket whose every connection gets :meth:`_respond` after its request was read."""
 
     def __init__(self) -> None:
         self._sock = _listening(backlog=16)
@@ -186,13 +186,35 @@ class ResettingServer:
             except OSError:
                 return
             conn.recv(65536)
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            conn.close()
+            self._respond(conn)
+
+    def _respond(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
         self._thread.join(timeout=5)
+
+
+class ResettingServer(_RawServer):
+    """Reads a request, then resets the connection (RST, no answer)."""
+
+    def _respond(self, conn: socket.socket) -> None:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+
+class CannedServer(_RawServer):
+    """Reads a request, then sends ``answer`` as it is, however wrong, and closes."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        super().__init__()
+
+    def _respond(self, conn: socket.socket) -> None:
+        conn.sendall(self.answer)
+        conn.close()
 
 
 def _listening(backlog: int) -> socket.socket:

@@ -24,7 +24,7 @@ READ_ONE = OutboundRequest("GET", "https://api.example.com/users/7")
 def ctx(tmp_path: Path) -> Iterator[ServiceContext]:
     store = SqliteStore(tmp_path / "vectra.db")
     yield ServiceContext(settings=Settings(data_dir=tmp_path), store=store,
-                         keyring=Keyring("k", {"k": b"k" * 32}), admin_token="t" * 32)
+                         keyring=Keyring("k", {"k": b"k" * 32}), admin_token="t" * 32, digest_key=b"d" * 32)
     store.close()
 
 

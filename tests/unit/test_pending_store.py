@@ -25,6 +25,7 @@ from vectra.store import SqliteStore
 from vectra.store.cipher import FieldCipher, SealBroken
 
 KEY = bytes(range(32))
+DIGEST_KEY = b"d" * 32
 HEADERS = (("Authorization", "Bearer upstream"), ("X-Api-Key", "k-1"), ("Content-Type", "text/plain"),
            ("Cookie", "s=1"))
 
@@ -38,7 +39,7 @@ def parked(**changes: object) -> PendingRequest:
         expires_at=now + timedelta(hours=1),
     )
     pending = dataclasses.replace(pending, **changes)  # type: ignore[arg-type]
-    return dataclasses.replace(pending, digest=pending.current_digest())
+    return dataclasses.replace(pending, digest=pending.current_digest(DIGEST_KEY))
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_secret_values_are_not_in_the_file_and_do_not_open_under_another_key(sto
     other = SqliteStore(store.path, FieldCipher(bytes(32)))
     read = other.get_pending(pending.id)
     assert read is not None and dict(read.headers)["Authorization"] == ""
-    assert read.current_digest() != pending.digest  # so it will never be replayed
+    assert read.current_digest(DIGEST_KEY) != pending.digest  # so it will never be replayed
 
 
 def test_a_seal_moved_to_another_row_does_not_open(store: SqliteStore) -> None:
@@ -73,7 +74,7 @@ def test_a_seal_moved_to_another_row_does_not_open(store: SqliteStore) -> None:
                      "WHERE id = ?) WHERE id = ?", [first.id, second.id])
         conn.commit()
     read = store.get_pending(second.id)
-    assert read is not None and read.current_digest() != second.digest
+    assert read is not None and read.current_digest(DIGEST_KEY) != second.digest
 
 
 def test_the_cipher_refuses_altered_or_rebound_values() -> None:
@@ -95,13 +96,15 @@ def test_the_cipher_refuses_altered_or_rebound_values() -> None:
 ])
 def test_the_digest_changes_with_anything_an_approval_replays_or_is_bound_to(change: dict[str, object]) -> None:
     pending = parked()
-    assert dataclasses.replace(pending, **change).current_digest() != pending.digest  # type: ignore[arg-type]
+    assert dataclasses.replace(pending, **change).current_digest(DIGEST_KEY) != pending.digest  # type: ignore[arg-type]
 
 
-def test_the_digest_is_a_pure_function_of_the_request() -> None:
+def test_the_digest_is_a_pure_function_of_the_request_and_its_key() -> None:
     args = ("a", "GET", "https://x.test/", [("A", "1")], b"", None, None)
-    assert request_digest(*args) == request_digest(*args)
-    assert request_digest(*args).startswith("sha256:") and len(request_digest(*args)) == 71
+    assert request_digest(DIGEST_KEY, *args) == request_digest(DIGEST_KEY, *args)
+    assert request_digest(DIGEST_KEY, *args) != request_digest(b"e" * 32, *args)
+    digest = request_digest(DIGEST_KEY, *args)
+    assert digest.startswith("hmac-sha256:") and len(digest) == len("hmac-sha256:") + 64
 
 
 @pytest.mark.parametrize("name, secret", [

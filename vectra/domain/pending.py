@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,9 +27,11 @@ __all__ = [
 #: What a secret header's value is shown as.
 REDACTED = "[redacted]"
 _SECRET_NAMES = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-# X-Api-Key, Api-Key, X-Auth-Token, X-Amz-Security-Token, X-Client-Secret, X-Session-Id, X-Hub-Signature, ...
-_SECRET_WORDS = re.compile(r"(?i)(^|[-_])(api[-_]?key|key|token|secret|password|passwd|auth|session|signature|"
-                           r"credentials?)($|[-_])")
+# Authorization in any spelling (X-Authorization, Authentication, X-Auth-Token), X-Api-Key, X-Amz-Security-Token,
+# X-Client-Secret, X-Session-Id, X-Hub-Signature, X-Jwt, X-Passphrase, X-Ssl-Client-Cert, ...: better a header
+# redacted that needed not be than a credential shown.
+_SECRET_WORDS = re.compile(r"(?i)(auth|token|secret|pass|session|signature|credential|cookie|jwt|cert|"
+                           r"(^|[-_])(api[-_]?)?key($|[-_]))")
 
 
 class PendingStatus(enum.StrEnum):
@@ -48,15 +51,16 @@ def redacted(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(name, REDACTED if is_secret_header(name) else value) for name, value in headers]
 
 
-def request_digest(agent_id: str, method: str, url: str, headers: Sequence[tuple[str, str]], body: bytes,
-                   policy_name: str | None, policy_version: int | None) -> str:
-    """``sha256:<hex>`` over the RFC 8785 form of exactly what an approval replays, and whose and under which policy
-    it was: an approval is bound to it, and a replay must match it."""
+def request_digest(key: bytes, agent_id: str, method: str, url: str, headers: Sequence[tuple[str, str]],
+                   body: bytes, policy_name: str | None, policy_version: int | None) -> str:
+    """``hmac-sha256:<hex>`` over the RFC 8785 form of exactly what an approval replays, and whose and under which
+    policy it was: an approval is bound to it, and a replay must match it. Keyed, so that neither can a reader of
+    the digest guess a weak secret header from it, nor a writer of the database make an altered request match."""
     document = {
         "agentId": agent_id, "method": method, "url": url, "headers": [[name, value] for name, value in headers],
         "bodySha256": hashlib.sha256(body).hexdigest(), "policyName": policy_name, "policyVersion": policy_version,
     }
-    return "sha256:" + hashlib.sha256(jcs.dumps(document)).hexdigest()
+    return "hmac-sha256:" + hmac.new(key, jcs.dumps(document), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +108,10 @@ class PendingRequest:
     comment: str | None = None
     outcome: ReplayOutcome | None = None
 
-    def current_digest(self) -> str:
+    def current_digest(self, key: bytes) -> str:
         """The digest of the request as it now is (the body must be loaded)."""
         assert self.body is not None, "the digest needs the body"
-        return request_digest(self.agent_id, self.method, self.url, self.headers, self.body, self.policy_name,
+        return request_digest(key, self.agent_id, self.method, self.url, self.headers, self.body, self.policy_name,
                               self.policy_version)
 
 

@@ -128,6 +128,9 @@ class UpstreamClient:
         if stream is not None and stream.problem is not None:
             response.close()
             raise stream.problem
+        if not 100 <= response.status <= 599:  # RFC 9110 §15: no server of ours could pass such a status on
+            response.close()
+            raise UpstreamUnreachable(f"the upstream answered with an invalid status {response.status}")
         return UpstreamResponse(status=response.status, headers=_decoded(response.raw_headers),
                                 _response=response)
 

@@ -3,7 +3,9 @@
 Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are removed both ways, with every header the
 ``Connection`` header names. The gateway's own credentials never leave: when ``Vectra-Authorization`` is present
 it carries the gateway token and the agent's ``Authorization`` is the upstream's; otherwise ``Authorization`` is
-the gateway token and is dropped. No other ``Vectra-*`` header is forwarded. Everything else keeps its order and
+the gateway token and is dropped. No other ``Vectra-*`` header is forwarded, and none comes back from the upstream:
+those are the gateway's own (an upstream can't pass for it with a ``Vectra-Decision`` of its choosing). The
+upstream's ``Date`` gives way to the gateway server's own, which it always sends. Everything else keeps its order and
 multiplicity. Headers are (name, value) pairs of latin-1 text; bytes (ASGI's raw headers) are accepted too.
 """
 
@@ -42,8 +44,9 @@ def request_headers(incoming: Iterable[tuple[str | bytes, str | bytes]], authori
 def response_headers(incoming: Iterable[tuple[str | bytes, str | bytes]]) -> HeaderPairs:
     """The upstream's headers to send back to the agent."""
     pairs = _checked(incoming)
-    drop = HOP_BY_HOP | _named_by_connection(pairs)
-    return [(name, value) for name, value in pairs if name.lower() not in drop]
+    drop = HOP_BY_HOP | _named_by_connection(pairs) | {"date"}
+    return [(name, value) for name, value in pairs
+            if name.lower() not in drop and not name.lower().startswith("vectra-")]
 
 
 def announces_body(incoming: Iterable[tuple[str | bytes, str | bytes]]) -> bool:

@@ -6,6 +6,7 @@ are its JSON names, so one function shapes both surfaces.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import grpc
@@ -46,7 +47,8 @@ class HitlServicer(hitl_pb2_grpc.HitlServiceServicer):
                                  context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
         approval = await hitl.approve(self.ctx, actor, request.id, request.comment or None, request.digest or None)
-        return hitl_pb2.ApproveHitlRequestResponse(request=_status(approval.pending), answer=_answer(approval.answer))
+        return hitl_pb2.ApproveHitlRequestResponse(request=_status(approval.pending, with_body=False),
+                                                   answer=_answer(approval.answer))
 
     @rpc
     async def DenyHitlRequest(self, request: hitl_pb2.DenyHitlRequestRequest, context: grpc.aio.ServicerContext):
@@ -57,8 +59,9 @@ class HitlServicer(hitl_pb2_grpc.HitlServiceServicer):
                     context: grpc.aio.ServicerContext) -> AsyncIterator[hitl_pb2.HitlRequestStatus]:
         try:
             actor = authenticated(self.ctx, context)
-            async for pending in hitl.watch(self.ctx, actor, request.id):
-                yield _status(pending)
+            async with contextlib.aclosing(hitl.watch(self.ctx, actor, request.id)) as updates:
+                async for pending in updates:
+                    yield _status(pending, with_body=False)
         except Exception as exc:
             await abort_for(context, exc, "HitlService.Watch")
 
@@ -78,11 +81,13 @@ def _answer(outcome: ReplayOutcome) -> hitl_pb2.HitlUpstreamAnswer:
                                        error=outcome.error)
 
 
-def _status(pending: PendingRequest) -> hitl_pb2.HitlRequestStatus:
+def _status(pending: PendingRequest, *, with_body: bool = True) -> hitl_pb2.HitlRequestStatus:
+    """The request as ``GetHitlRequest`` answers it; ``with_body=False`` leaves the request's body out (Approve and
+    Watch: with the answer's body, two bodies could pass the message size limit)."""
     message = hitl_pb2.HitlRequestStatus(
         id=pending.id, status=pending.status.value,
         pending=hitl_pb2.HitlRequestDetail(summary=_summary(pending), headers=_headers(redacted(pending.headers)),
-                                           body=pending.body or b""),
+                                           body=(pending.body or b"") if with_body else b""),
     )
     if pending.decided_at is not None:
         message.decision.CopyFrom(hitl_pb2.HitlDecision(by=pending.decided_by, at=time_json(pending.decided_at),

@@ -42,8 +42,9 @@ async def approve_hitl_request(id_: str, body: dict[str, Any] | None = None) -> 
     response = Response(content=answer.body, status_code=answer.status)
     kept = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
             if name.lower() not in _BODY_FRAMING]
-    response.raw_headers = [*kept, (b"content-length", str(len(answer.body)).encode()),
-                            (b"vectra-hitl-id", approval.pending.id.encode())]
+    framing = [] if answer.status < 200 or answer.status in (204, 304) \
+        else [(b"content-length", str(len(answer.body)).encode())]  # RFC 9110 §8.6: none on 1xx, 204, 304
+    response.raw_headers = [*kept, *framing, (b"vectra-hitl-id", approval.pending.id.encode())]
     return response
 
 

@@ -59,6 +59,8 @@ class ServiceContext:
     store: Store
     keyring: Keyring
     admin_token: str
+    #: keys the digests that bind HITL approvals (derived from the key that seals their secret headers)
+    digest_key: bytes = field(repr=False)
     agents: AgentCache = field(init=False)
     policies: CompiledPolicies = field(init=False)
     audit: AuditLog = field(init=False)

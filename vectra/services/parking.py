@@ -57,7 +57,7 @@ def new_pending(
         risk_factors=dict(decision.risk_factors),
         policy_name=decision.policy_name,
         policy_version=decision.policy_version,
-        digest=request_digest(agent_id, method, target.url, headers, body, decision.policy_name,
+        digest=request_digest(ctx.digest_key, agent_id, method, target.url, headers, body, decision.policy_name,
                               decision.policy_version),
         created_at=now,
         expires_at=now + timedelta(seconds=expiry_seconds or ctx.settings.hitl_expiry_seconds),

@@ -62,6 +62,8 @@ class Store(Protocol):
         """Pending → ``status`` (compare and set); None when the request is no longer Pending, or for Approved and
         Denied already due, for Expired not yet due."""
     def record_replay(self, pending_id: str, outcome: ReplayOutcome) -> None: ...
+    def pending_state(self, pending_id: str) -> tuple[PendingStatus, bool, datetime] | None:
+        """(status, whether the replay's outcome is recorded, expiry): what a waiter looks at, without the body."""
 
     # policies
     def changes_seen(self) -> Hashable:

@@ -3,12 +3,14 @@ value bound to its row and column by the associated data, so a ciphertext copied
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["KEY_BYTES", "FieldCipher", "SealBroken"]
+__all__ = ["KEY_BYTES", "FieldCipher", "SealBroken", "digest_key"]
 
 KEY_BYTES = 32
 _NONCE_BYTES = 12
@@ -37,3 +39,9 @@ class FieldCipher:
             return self._aead.decrypt(nonce, ciphertext, bound_to.encode())
         except InvalidTag:
             raise SealBroken("the sealed value does not open with this key for this row") from None
+
+
+def digest_key(key: bytes) -> bytes:
+    """A key for HMAC digests derived from ``key`` (HMAC-SHA256 as the PRF, with a label), never the sealing key
+    itself."""
+    return hmac.new(key, b"vectra: HITL request digest, v1", hashlib.sha256).digest()

@@ -83,7 +83,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: the review itself: the digest an approval is bound to, secret header values sealed apart from the rest
     # (``headers`` holds them empty), the decision and the replay's outcome (``outcome`` JSON: status, headers,
-    # bodySize, error; ``outcome_body`` the first bytes of the answer). Times are fixed-width UTC text.
+    # bodySize, error; ``outcome_body`` the first bytes of the answer; ``outcome_sealed`` its secret header values).
+    # Times are fixed-width UTC text.
     """
     ALTER TABLE pending_requests ADD COLUMN sealed_headers BLOB;
     ALTER TABLE pending_requests ADD COLUMN body_size INTEGER NOT NULL DEFAULT 0;
@@ -94,6 +95,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE pending_requests ADD COLUMN comment TEXT;
     ALTER TABLE pending_requests ADD COLUMN outcome TEXT;
     ALTER TABLE pending_requests ADD COLUMN outcome_body BLOB;
+    ALTER TABLE pending_requests ADD COLUMN outcome_sealed BLOB;
     UPDATE pending_requests SET body_size = length(body);
     CREATE INDEX pending_requests_due ON pending_requests (status, expires_at);
     """,

@@ -313,10 +313,21 @@ class SqliteStore:
         return self.get_pending(pending_id) if changed else None
 
     def record_replay(self, pending_id: str, outcome: ReplayOutcome) -> None:
+        columns = outcome_columns(pending_id, outcome, self._cipher)
         with self._session() as conn:
-            columns = outcome_columns(outcome)
-            conn.execute("UPDATE pending_requests SET outcome = ?, outcome_body = ? WHERE id = ?",
-                         [columns["outcome"], columns["outcome_body"], pending_id])
+            conn.execute("UPDATE pending_requests SET outcome = ?, outcome_body = ?, outcome_sealed = ? WHERE id = ?",
+                         [columns["outcome"], columns["outcome_body"], columns["outcome_sealed"], pending_id])
+
+    def pending_state(self, pending_id: str) -> tuple[PendingStatus, bool, datetime] | None:
+        with self._session() as conn:
+            row = conn.execute("SELECT status, outcome IS NOT NULL, expires_at FROM pending_requests WHERE id = ?",
+                               [pending_id]).fetchone()
+        if row is None:
+            return None
+        try:
+            return PendingStatus(row[0]), bool(row[1]), datetime.fromisoformat(row[2])
+        except ValueError as exc:
+            raise Unavailable(f"the stored HITL request {pending_id} is damaged and can't be read") from exc
 
     # policies ----------------------------------------------------------------------------------
     def changes_seen(self) -> int:

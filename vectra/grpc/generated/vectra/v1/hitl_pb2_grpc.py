@@ -93,6 +93,7 @@ class HitlServiceServicer:
 
     def Watch(self, request, context):
         """gRPC-only: the request now, then each change of its status (and the replay's answer), until it is settled.
+        Its messages leave the request's body out (GetHitlRequest has it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
