@@ -1,10 +1,10 @@
 """Compiled policies, cached by version, with the current version checked against the store on every decision.
 
 A policy is compiled once per (name, version, creation time) and kept while it is in use. Which version is
-current is read again whenever the store says something may have changed (``changes_seen``, SQLite's
-``data_version``: one cheap pragma a decision), so a put or a delete by any daemon sharing the database takes
-effect on the next decision, with no restart and no stale entry to invalidate. The pragma moves with every
-commit, this daemon's audit batches included, so under load the head is read once per batch, not per decision.
+current is read again whenever the store says a policy may have changed (``changes_seen``: SQLite's
+``data_version``, one cheap pragma a decision, then the policies' own generation counter when that moved), so a put
+or a delete by any daemon sharing the database takes effect on the next decision, with no restart and no stale
+entry to invalidate, and the audit log's commits don't make every decision read the head again.
 The creation time is part of the key because a policy deleted and created again starts over at version 1.
 """
 

@@ -67,9 +67,9 @@ class Store(Protocol):
 
     # policies
     def changes_seen(self) -> Hashable:
-        """A value that changes whenever a committed change may have reached the database (through this store or
-        any other sharing it). Cheap: asked on every decision, so that the current policy versions are looked up
-        again only when something changed."""
+        """A value that changes whenever a committed change to the policies may have reached the database (through
+        this store or any other sharing it). Cheap: asked on every decision, so that the current policy versions
+        are looked up again only when one changed."""
 
     def policy_head(self, name: str) -> PolicyHead | None:
         """The current version of a policy: one primary-key lookup."""

@@ -99,6 +99,18 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE pending_requests SET body_size = length(body);
     CREATE INDEX pending_requests_due ON pending_requests (status, expires_at);
     """,
+    # 6: a counter that moves with every change to ``policies``, so that a decision learns whether any policy
+    # changed from one row of its own rather than from the whole database's commits (the audit log's among them)
+    """
+    CREATE TABLE policy_generation (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL);
+    INSERT INTO policy_generation (id, generation) VALUES (1, 0);
+    CREATE TRIGGER policies_inserted AFTER INSERT ON policies
+        BEGIN UPDATE policy_generation SET generation = generation + 1; END;
+    CREATE TRIGGER policies_updated AFTER UPDATE ON policies
+        BEGIN UPDATE policy_generation SET generation = generation + 1; END;
+    CREATE TRIGGER policies_deleted AFTER DELETE ON policies
+        BEGIN UPDATE policy_generation SET generation = generation + 1; END;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -114,7 +126,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         script = MIGRATIONS[version - 1]
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in filter(str.strip, script.split(";")):
+            for statement in _statements(script):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
             conn.execute("COMMIT")
@@ -122,3 +134,15 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute("ROLLBACK")
             raise
     return SCHEMA_VERSION
+
+
+def _statements(script: str) -> list[str]:
+    """The script's statements, split where SQLite says one is complete (a trigger's body holds semicolons)."""
+    statements, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending)
+            pending = ""
+    return statements

@@ -117,6 +117,8 @@ class SqliteStore:
         # agent id -> the agent as the open transaction's trust moves left it, not yet written
         self._trust_moves: dict[str, Agent] = {}
         self._read_lock = threading.Lock()
+        self._data_version: int | None = None  # the read connection's, when the policy generation was last read
+        self._policy_generation = 0
         self.path = path
 
     @contextlib.contextmanager
@@ -331,17 +333,29 @@ class SqliteStore:
 
     # policies ----------------------------------------------------------------------------------
     def changes_seen(self) -> int:
-        """SQLite's ``data_version`` on the read connection: it moves whenever any other connection commits, this
-        store's writer or another daemon's. No file check: it is a read, made on every decision."""
+        """The policies' generation (migration 6: triggers move it with every change to ``policies``, by any
+        daemon), read again only when SQLite's ``data_version`` on the read connection says another connection
+        committed something. On the read connection, never waiting for the audit writer: it is asked on every
+        decision. No file check, for the same reason."""
         with self._read_lock:
             try:
-                return self._reader.execute("PRAGMA data_version").fetchone()[0]
+                version = self._reader.execute("PRAGMA data_version").fetchone()[0]
+                if version != self._data_version:
+                    self._policy_generation = self._reader.execute(
+                        "SELECT generation FROM policy_generation").fetchone()[0]
+                    self._data_version = version
             except sqlite3.Error as exc:
                 raise Unavailable(f"the database failed: {exc}") from exc
+            return self._policy_generation
 
     def policy_head(self, name: str) -> PolicyHead | None:
-        with self._session():
-            row = self._conn.execute("SELECT version, created_at FROM policies WHERE name = ?", [name]).fetchone()
+        """On the read connection, like :meth:`changes_seen`: a decision never waits for the audit writer."""
+        with self._read_lock:
+            try:
+                row = self._reader.execute("SELECT version, created_at FROM policies WHERE name = ?",
+                                           [name]).fetchone()
+            except sqlite3.Error as exc:
+                raise Unavailable(f"the database failed: {exc}") from exc
         return None if row is None else PolicyHead(name, row[0], datetime.fromisoformat(row[1]))
 
     def get_policy(self, name: str, version: int | None = None) -> PolicyRecord | None:
