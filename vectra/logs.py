@@ -17,7 +17,7 @@ import warnings
 from datetime import UTC, datetime
 from types import TracebackType
 
-__all__ = ["FLUSH_SECONDS", "configure_logging"]
+__all__ = ["FLUSH_SECONDS", "configure_logging", "info_line"]
 
 FLUSH_SECONDS = 0.2
 _BATCH_BYTES = 64 * 1024
@@ -25,23 +25,40 @@ _BATCH_BYTES = 64 * 1024
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
-class JsonFormatter(logging.Formatter):
+class _Clock:
+    """``2026-12-01T08:58:37.809+00:00``; the part up to the second is made once a second."""
+
     def __init__(self) -> None:
-        super().__init__()
         self._second = -1
         self._second_text = ""
 
-    def _time(self, created: float) -> str:
-        """``2026-12-01T08:58:37.809+00:00``; the part up to the second is made once a second."""
+    def __call__(self, created: float) -> str:
         second = int(created)
         if second != self._second:
             self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
             self._second = second
         return f"{self._second_text}.{int((created - second) * 1000):03d}+00:00"
 
+
+_clock = _Clock()
+_handler: BatchingStreamHandler | None = None  # the one configure_logging installed
+
+
+def info_line(logger: logging.Logger, message: str, fields: dict[str, object]) -> None:
+    """What ``logger.info(message, extra=fields)`` writes, without the logging module's per-record machinery
+    (a LogRecord, its handlers and formatter): for the line every request writes. Falls back to ``logger.info``
+    where :func:`configure_logging` did not set the output up."""
+    if _handler is None:
+        logger.info(message, extra=fields)
+    elif logger.isEnabledFor(logging.INFO) and not logger.disabled:
+        entry = {"time": _clock(time.time()), "level": "info", "logger": logger.name, "message": message, **fields}
+        _handler.write_line(json.dumps(entry, default=str))
+
+
+class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": self._time(record.created),
+            "time": _clock(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -64,15 +81,18 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record) + self.terminator
+            line = self.format(record)
         except Exception:
             self.handleError(record)
             return
-        self._lines.append(line)
-        self._size += len(line)
-        if record.levelno >= logging.WARNING or self._size >= _BATCH_BYTES \
-                or time.monotonic() - self._written_at >= FLUSH_SECONDS:
-            self.flush()
+        self.write_line(line, at_once=record.levelno >= logging.WARNING)
+
+    def write_line(self, line: str, *, at_once: bool = False) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._lines.append(line + self.terminator)
+            self._size += len(line) + 1
+            if at_once or self._size >= _BATCH_BYTES or time.monotonic() - self._written_at >= FLUSH_SECONDS:
+                self.flush()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
@@ -99,7 +119,8 @@ def configure_logging(level: str = "info") -> None:
     """
     # The lines carry none of these; asking for each (getpid, the current thread) costs every log call.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    handler = BatchingStreamHandler(sys.stderr)
+    global _handler
+    handler = _handler = BatchingStreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from vectra.domain.errors import PayloadTooLarge
+from vectra.logs import info_line
 from vectra.rest.console import is_console_path
 from vectra.rest.proxy import PROXY_PREFIX
 from vectra.services.context import ServiceContext
@@ -101,17 +102,14 @@ class RequestMiddleware:
 
     @staticmethod
     def _log(scope: dict, status: int, started: float, request_id: str) -> None:
-        log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": scope.get("method"),
-                "path": scope.get("path"),
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                "client": (scope.get("client") or ("", 0))[0],
-            },
-        )
+        info_line(log, "request", {
+            "request_id": request_id,
+            "method": scope.get("method"),
+            "path": scope.get("path"),
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "client": (scope.get("client") or ("", 0))[0],
+        })
 
 
 async def _buffered(scope: dict, receive: Any, limit: int) -> Any:
