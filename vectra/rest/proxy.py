@@ -83,9 +83,14 @@ async def _send_forwarded(send: Any, outcome: proxy.Forwarded) -> None:
     try:
         headers = [*response.raw_headers, *_raw(outcome.headers)]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        async for chunk in response.body():  # each chunk as it arrives: an agent may be reading a stream
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+        # each chunk as it arrives: an agent may be reading a stream; the one that completes a declared length is
+        # sent as the last, which spares the usual empty closing message
+        remaining = _declared_length(headers)
+        async for chunk in response.body():  # read to its end, so that the connection goes back to the pool
+            remaining = None if remaining is None else remaining - len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": remaining != 0})
+        if remaining != 0:
+            await send({"type": "http.response.body", "body": b""})
     except VectraError as exc:  # the upstream failed mid-body: the status is sent; all we can do is stop short
         log.warning("upstream failed while its body was streamed", extra={"error": exc.detail})
     finally:
@@ -112,6 +117,12 @@ async def _send_document(send: Any, status: int, document: dict[str, Any], heade
                    *headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": _raw(all_headers)})
     await send({"type": "http.response.body", "body": body})
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The answer's Content-Length when it has exactly one, of digits; else None (chunked, or to the close)."""
+    values = [value for name, value in headers if name.lower() == b"content-length"]
+    return int(values[0]) if len(values) == 1 and values[0].isdigit() else None
 
 
 def _raw(pairs: list[tuple[str, str]] | Any) -> list[tuple[bytes, bytes]]:
