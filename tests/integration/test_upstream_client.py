@@ -116,9 +116,12 @@ async def test_a_body_cut_short_fails_while_streaming(make_forwarder: Make, cann
         await read_all(response)
 
 
-async def test_a_malformed_answer_is_an_unreachable_upstream(make_forwarder: Make,
-                                                             canned: Callable[[bytes], CannedServer]) -> None:
-    server = canned(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+@pytest.mark.parametrize("answer", [b"SSH-2.0-OpenSSH_9.6\r\n\r\n", b"HTTP/1.1 200 OK\r\nX A: 1\r\n\r\n",
+                                    b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n\r\n", b"HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n",
+                                    b"HTTP/1.1 200 OK\r\nX-A: a\nX-Injected: 1\r\n\r\n"])
+async def test_a_malformed_answer_or_header_is_an_unreachable_upstream(
+        make_forwarder: Make, canned: Callable[[bytes], CannedServer], answer: bytes) -> None:
+    server = canned(answer)
     with pytest.raises(UpstreamUnreachable, match="malformed"):
         await call(make_forwarder(), f"http://127.0.0.1:{server.port}/")
 
