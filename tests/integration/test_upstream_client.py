@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.integration.resolvers import MappedResolver
 from tests.integration.upstream import CannedServer, OneAnswerServer, UpstreamServer
-from vectra.domain.errors import UpstreamTimeout, UpstreamUnreachable
+from vectra.domain.errors import PayloadTooLarge, UpstreamTimeout, UpstreamUnreachable
 from vectra.forward import AddressGuard, Forwarder, UpstreamClient, UpstreamResponse, parse_target
 from vectra.forward.http1 import HIGH_WATER
 
@@ -79,6 +79,21 @@ async def test_no_body_sends_no_content_length_and_an_empty_one_sends_zero(
     await read_all(await call(forwarder, f"http://127.0.0.1:{empty.port}/", method="PUT", body=b""))
     assert none.requests == [f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{none.port}\r\n\r\n".encode()]
     assert empty.requests == [f"PUT / HTTP/1.1\r\nHost: 127.0.0.1:{empty.port}\r\nContent-Length: 0\r\n\r\n".encode()]
+
+
+async def test_a_streamed_body_refused_after_the_answer_began_fails_the_answers_body(make_forwarder: Make,
+                                                                                    upstream: UpstreamServer) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield bytes(64 * 1024)
+        await asyncio.sleep(0.2)  # long enough for the answer to begin
+        for _ in range(31):
+            yield bytes(64 * 1024)
+
+    response = await call(make_forwarder(max_proxy_body_bytes=MB), f"{upstream.base}/stream-back", method="POST",
+                          headers=[("Transfer-Encoding", "chunked")], body=body())
+    assert response.status == 200  # the upstream answers at once and echoes the body as it comes
+    with pytest.raises(PayloadTooLarge):
+        await read_all(response)
 
 
 # -- the answer's framing ---------------------------------------------------------------------------------------
