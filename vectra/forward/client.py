@@ -1,5 +1,5 @@
 """The upstream HTTP client: a lean HTTP/1.1 client on asyncio protocols and httptools, chosen by measurement
-(docs/forwarding.md: a fifth of aiohttp's CPU per call).
+(docs/forwarding.md: a quarter to a third of aiohttp's CPU per call).
 
 One connection per exchange (``http1.py``), kept alive per origin and reused last in, first out (``pool.py``).
 Environment proxies, ``.netrc`` and cookies don't exist here; redirects are handed back, not followed; bodies

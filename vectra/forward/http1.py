@@ -1,11 +1,12 @@
 """One HTTP/1.1 connection to an upstream: an asyncio protocol around httptools' response parser.
 
 A connection carries one exchange at a time (no pipelining). The caller writes the request with :meth:`start`
-(and, for a streamed body, :meth:`write` and :meth:`drain`), then waits with :meth:`wait` until the answer's
-headers, body chunks or its end arrive; each wait is bounded by the read timeout. Body bytes the consumer has not
-taken yet are buffered up to ``HIGH_WATER``; past that the socket is no longer read, so a slow agent slows the
-upstream down instead of filling memory. Interim 1xx answers are skipped. Failures are kept in ``failure`` as the
-domain error a caller raises.
+(a streamed body then goes up with :meth:`write` and :meth:`drain`, from a task of its own, and ends with
+:meth:`body_sent`), and waits with :meth:`wait` until the answer's headers, body chunks or its end arrive; once the
+request went up whole, each wait is bounded by the read timeout. Body bytes the consumer has not taken yet are
+buffered up to ``HIGH_WATER``; past that the socket is no longer read, so a slow agent slows the upstream down
+instead of filling memory. Interim 1xx answers are skipped. A failure is kept in ``failure``, the exception the
+waiting caller raises.
 """
 
 from __future__ import annotations
