@@ -1,10 +1,14 @@
 """Upstream HTTP client benchmark: which client should the proxy use to call upstreams?
 
-Run: ``.venv/bin/python benchmarks/bench_upstream_client.py [--quick]``. Starts a local upstream answering 11 bytes
-(nginx with one worker when installed — ``make bench`` installs it — otherwise uvicorn with a raw ASGI app), then
-measures three clients, each in a process of its own on a uvloop event loop: httpx with its native transport,
-httpx with the ``httpx-aiohttp`` transport, and aiohttp's ``ClientSession`` directly. For 1 and 32 requests in
-flight it prints requests per second and p50/p99 latency, then each client's ratio to aiohttp.
+Run: ``.venv/bin/python benchmarks/bench_upstream_client.py [--quick]``. Starts the local upstream of
+``local_servers`` (nginx with one worker answering 11 bytes when installed — ``make bench`` installs it — otherwise
+uvicorn with a raw ASGI app; pinned to CPU 0), then measures each client in a process of its own on a uvloop event
+loop, pinned to CPU 1 (unpinned, a process that migrates between the cores can measure twice its CPU time): httpx
+with its native transport, httpx with the ``httpx-aiohttp`` transport, aiohttp's ``ClientSession`` directly,
+Vectra's own ``UpstreamClient`` (the one the proxy uses), and as the floor a bare asyncio protocol with httptools'
+parser that writes a fixed request and parses the answer, nothing else. For 1 and 32 requests in flight it prints
+requests per second, p50/p99 latency and the client process's CPU time per request, then each client's ratios to
+aiohttp.
 """
 
 from __future__ import annotations
@@ -12,92 +16,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
-import socket
+import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-CLIENTS = ("httpx-native", "httpx-aiohttp", "aiohttp")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's vectra, in the worker too
+
+from benchmark_apps import BODY
+
+CLIENTS = ("httpx-native", "httpx-aiohttp", "aiohttp", "vectra", "raw-httptools")
 CONCURRENCY = (1, 32)
-BODY = b"hello world"
-
-NGINX_CONF = """
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    keepalive_requests 1000000;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{ default_type text/plain; return 200 "hello world"; }}
-    }}
-}}
-"""
-
-UVICORN_APP = """
-async def app(scope, receive, send):
-    if scope["type"] != "http":
-        return
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"11")]})
-    await send({"type": "http.response.body", "body": b"hello world"})
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the upstream did not listen on port {port} within {timeout} s")
-
-
-@contextmanager
-def upstream() -> Iterator[tuple[str, str]]:
-    """A local upstream answering ``hello world``: (its URL, its name)."""
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        nginx = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
-        if nginx:
-            conf = Path(tmp) / "nginx.conf"
-            conf.write_text(NGINX_CONF.format(tmp=tmp, port=port))
-            command = [nginx, "-c", str(conf), "-p", tmp]
-            name = "nginx (1 worker)"
-        else:
-            (Path(tmp) / "upstream_app.py").write_text(UVICORN_APP)
-            command = [sys.executable, "-m", "uvicorn", "upstream_app:app", "--port", str(port), "--log-level",
-                       "warning", "--no-access-log", "--app-dir", tmp]
-            name = "uvicorn raw ASGI (1 worker)"
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        try:
-            wait_for_port(port)
-            yield f"http://127.0.0.1:{port}/", name
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
 
 async def _httpx_native(url: str) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
     import httpx
@@ -137,7 +69,81 @@ async def _aiohttp(url: str) -> tuple[Callable[[], Awaitable[None]], Callable[[]
     return call, session.close
 
 
-FACTORIES = {"httpx-native": _httpx_native, "httpx-aiohttp": _httpx_aiohttp, "aiohttp": _aiohttp}
+async def _vectra(url: str) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
+    from vectra.forward import AddressGuard, UpstreamClient, parse_target
+
+    client = UpstreamClient(AddressGuard(["127.0.0.0/8"]), connect_timeout=5, read_timeout=30,
+                            max_body_bytes=1 << 20, pool_size=64)
+    target = parse_target(url)
+    headers = [("Host", target.authority)]
+
+    async def call() -> None:
+        response = await client.send("GET", target, headers, None)
+        assert b"".join([chunk async for chunk in response.body()]) == BODY
+        await response.close()
+
+    return call, client.close
+
+
+class _RawProtocol(asyncio.Protocol):
+    """The floor: one exchange at a time, the answer's body collected, nothing checked or pooled beyond reuse."""
+
+    def __init__(self) -> None:
+        import httptools
+
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.done: asyncio.Future[bytes] | None = None
+        self.body: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed_data(data)
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        assert self.done is not None
+        self.done.set_result(b"".join(self.body))
+
+
+async def _raw_httptools(url: str) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
+    from urllib.parse import urlsplit
+
+    loop = asyncio.get_running_loop()
+    parts = urlsplit(url)
+    request = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+    free: list[_RawProtocol] = []
+
+    async def call() -> None:
+        if free:
+            protocol = free.pop()
+        else:
+            _, protocol = await loop.create_connection(_RawProtocol, parts.hostname, parts.port)
+        protocol.done, protocol.body = loop.create_future(), []
+        assert protocol.transport is not None
+        protocol.transport.write(request)
+        assert await protocol.done == BODY
+        free.append(protocol)
+
+    async def close() -> None:
+        for protocol in free:
+            assert protocol.transport is not None
+            protocol.transport.close()
+
+    return call, close
+
+
+FACTORIES = {"httpx-native": _httpx_native, "httpx-aiohttp": _httpx_aiohttp, "aiohttp": _aiohttp,
+             "vectra": _vectra, "raw-httptools": _raw_httptools}
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def measure(client: str, url: str, concurrency: int, seconds: float) -> dict[str, float]:
@@ -163,16 +169,17 @@ async def measure(client: str, url: str, concurrency: int, seconds: float) -> di
     stop_at = time.perf_counter() + warmup
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     measuring = True
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), _cpu_seconds()
     stop_at = began + seconds
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, _cpu_seconds() - cpu_began
     await close()
     latencies.sort()
     return {
         "rps": len(latencies) / elapsed,
         "p50_ms": latencies[len(latencies) // 2] * 1000,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "cpu_us": cpu / len(latencies) * 1e6,
     }
 
 
@@ -197,24 +204,33 @@ def main() -> int:
         client, url, concurrency, seconds = args.worker
         run_worker(client, url, int(concurrency), float(seconds))
         return 0
+    from local_servers import PROXY_CPU, pinned, upstream
+
     seconds = 1.0 if args.quick else 4.0
     results: dict[tuple[str, int], dict[str, float]] = {}
-    with upstream() as (url, name):
-        print(f"upstream: {name} at {url}, {seconds:g} s per measurement, one process per client (uvloop)")
-        print(f"{'client':<15} {'in flight':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    with tempfile.TemporaryDirectory() as tmp, upstream(Path(tmp)) as (port, name):
+        url = f"http://127.0.0.1:{port}/"
+        print(f"upstream: {name} at {url}, {seconds:g} s per measurement, one process per client (uvloop) "
+              f"on a CPU of its own when there are two")
+        print(f"{'client':<15} {'in flight':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10}")
         for concurrency in CONCURRENCY:
             for client in CLIENTS:
                 out = subprocess.run(
-                    [sys.executable, __file__, "--worker", client, url, str(concurrency), str(seconds)],
-                    check=True, capture_output=True, text=True,
+                    pinned([sys.executable, __file__, "--worker", client, url, str(concurrency), str(seconds)],
+                           PROXY_CPU), check=True, capture_output=True, text=True,
                 ).stdout
                 figures = results[client, concurrency] = json.loads(out.strip().splitlines()[-1])
                 print(f"{client:<15} {concurrency:>9} {figures['rps']:>9,.0f} {figures['p50_ms']:>8.2f} "
-                      f"{figures['p99_ms']:>8.2f}", flush=True)
+                      f"{figures['p99_ms']:>8.2f} {figures['cpu_us']:>10.1f}", flush=True)
     print("\nratio of req/s to aiohttp's ClientSession:")
     for concurrency in CONCURRENCY:
         base = results["aiohttp", concurrency]["rps"]
         ratios = ", ".join(f"{client} {results[client, concurrency]['rps'] / base:.2f}x" for client in CLIENTS)
+        print(f"  {concurrency:>2} in flight: {ratios}")
+    print("ratio of CPU per request to aiohttp's ClientSession:")
+    for concurrency in CONCURRENCY:
+        base = results["aiohttp", concurrency]["cpu_us"]
+        ratios = ", ".join(f"{client} {results[client, concurrency]['cpu_us'] / base:.2f}x" for client in CLIENTS)
         print(f"  {concurrency:>2} in flight: {ratios}")
     return 0
 

@@ -14,8 +14,10 @@
   SHA-256.
 
 Every request is also recorded in ``requests`` (the echo's fields), so a test can assert what arrived, or that
-nothing did. ``StallingListener`` is a port whose accept queue is full, so connecting to it hangs;
-``ResettingServer`` resets every connection once it has read the request.
+nothing did; ``tls`` (certificate and key files) makes it an https server. ``StallingListener`` is a port whose
+accept queue is full, so connecting to it hangs. The raw servers keep each request's bytes as read: a
+``ResettingServer`` resets every connection once it has read the request, a ``CannedServer`` sends a fixed answer
+and closes, a ``OneAnswerServer`` answers the first request of each connection and closes it on the second.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["ResettingServer", "StallingListener", "UpstreamServer", "pattern"]
+__all__ = ["CannedServer", "OneAnswerServer", "ResettingServer", "StallingListener", "UpstreamServer", "pattern"]
 
 Scope = dict[str, Any]
 GZIPPED = gzip.compress(b"compressed " * 1000)
@@ -45,21 +47,23 @@ def pattern(size: int) -> bytes:
 
 
 class UpstreamServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: tuple[str, str] | None = None) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.scheme = "https" if tls else "http"
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()
+        certificate, key = tls or (None, None)
         config = uvicorn.Config(self._app, interface="asgi3", log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1)
+                                timeout_graceful_shutdown=1, ssl_certfile=certificate, ssl_keyfile=key)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])),
                                         daemon=True)
 
     @property
     def base(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> UpstreamServer:
         self._thread.start()
@@ -176,6 +180,8 @@ class _RawServer:
     def __init__(self) -> None:
         self._sock = _listening(backlog=16)
         self.port = self._sock.getsockname()[1]
+        self.requests: list[bytes] = []
+        self.connections = 0
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -185,7 +191,8 @@ class _RawServer:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
-            conn.recv(65536)
+            self.connections += 1
+            self.requests.append(conn.recv(65536))
             self._respond(conn)
 
     def _respond(self, conn: socket.socket) -> None:
@@ -214,6 +221,20 @@ class CannedServer(_RawServer):
 
     def _respond(self, conn: socket.socket) -> None:
         conn.sendall(self.answer)
+        conn.close()
+
+
+class OneAnswerServer(_RawServer):
+    """Answers the first request of a connection with ``answer`` (kept alive), then closes it on the next one:
+    what a kept-alive connection looks like when the upstream closes it just as a request goes out."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        super().__init__()
+
+    def _respond(self, conn: socket.socket) -> None:
+        conn.sendall(self.answer)
+        conn.recv(65536)
         conn.close()
 
 

@@ -23,9 +23,10 @@ def test_hop_by_hop_and_connection_named_headers_are_removed_from_requests() -> 
 
 
 def test_hop_by_hop_and_connection_named_headers_are_removed_from_answers() -> None:
-    incoming = [(b"Connection", b"X-Hop"), (b"X-Hop", b"1"), (b"Proxy-Authenticate", b"Basic"), (b"Keep-Alive", b"5"),
-                (b"Set-Cookie", b"a=1"), (b"Set-Cookie", b"b=2"), (b"Content-Length", b"3")]
-    assert response_headers(incoming) == [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("Content-Length", "3")]
+    incoming = [("Connection", "X-Hop"), ("X-Hop", "1"), ("Proxy-Authenticate", "Basic"), ("Keep-Alive", "5"),
+                ("Date", "Mon, 01 Jan 1990 00:00:00 GMT"), ("Vectra-Decision", "effect=Allow"), ("Set-Cookie", "a=1"),
+                ("set-cookie", "b=2"), ("Content-Length", "3")]
+    assert response_headers(incoming) == [("Set-Cookie", "a=1"), ("set-cookie", "b=2"), ("Content-Length", "3")]
 
 
 def test_authorization_is_the_gateway_token_and_dropped_without_vectra_authorization() -> None:
@@ -44,8 +45,6 @@ def test_with_vectra_authorization_the_agents_authorization_goes_upstream_and_no
 def test_header_injection_is_refused(name: str, value: str) -> None:
     with pytest.raises(InvalidInput):
         request_headers([(name, value)], "h")
-    with pytest.raises(InvalidInput):
-        response_headers([(name, value)])
 
 
 def test_a_request_has_a_body_exactly_when_it_announces_one() -> None:

@@ -1,10 +1,13 @@
-"""The upstream HTTP client: aiohttp's ClientSession, chosen by measurement (docs/forwarding.md).
+"""The upstream HTTP client: a lean HTTP/1.1 client on asyncio protocols and httptools, chosen by measurement
+(docs/forwarding.md: a quarter to a third of aiohttp's CPU per call).
 
-Connections are pooled and kept alive per origin; environment proxies and ``.netrc`` are ignored; redirects are
-handed back, not followed; bodies stream both ways and nothing is decompressed or added, so the upstream sees the
-agent's bytes and the agent the upstream's. The SSRF guard sits inside name resolution: the connector connects only
-to addresses that the guard has just checked, so a name that resolves elsewhere the next time (DNS rebinding) can't
-slip past. Numeric hosts, which aiohttp does not resolve, are checked before the request.
+One connection per exchange (``http1.py``), kept alive per origin and reused last in, first out (``pool.py``).
+Environment proxies, ``.netrc`` and cookies don't exist here; redirects are handed back, not followed; bodies
+stream both ways and nothing is decompressed or added, so the upstream sees the agent's bytes and the agent the
+upstream's. The SSRF guard sits inside name resolution (``GuardedResolver``): a new connection goes to an address
+that the guard has just checked, with no second lookup that a rebinding DNS server could answer differently;
+hosts that are addresses in any spelling are checked as the address they spell. TLS verifies the upstream's
+certificate against the host name with the default context.
 """
 
 from __future__ import annotations
@@ -13,16 +16,18 @@ import asyncio
 import functools
 import re
 import socket
-from collections.abc import AsyncIterable, AsyncIterator
+import ssl
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-import aiohttp
+import aiohappyeyeballs
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
-from yarl import URL
 
-from vectra.domain.errors import InvalidInput, PayloadTooLarge, UpstreamTimeout, UpstreamUnreachable
+from vectra.domain.errors import InvalidInput, PayloadTooLarge, UpstreamUnreachable
 from vectra.forward.headers import HeaderPairs
+from vectra.forward.http1 import Connection, Origin, request_head
+from vectra.forward.pool import Pool
 from vectra.forward.ssrf import AddressGuard
 from vectra.forward.target import Target
 
@@ -30,9 +35,9 @@ __all__ = ["GuardedResolver", "UpstreamClient", "UpstreamResponse"]
 
 Body = AsyncIterable[bytes] | bytes | None
 
-# aiohttp adds these when absent; a transparent proxy must not.
-_NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "Content-Type", "User-Agent")
 _DIGITS = re.compile(r"[0-9]{1,18}")
+_INLINE = 64 * 1024  # a body of bytes up to this size goes out in one write with the request head
+_HAPPY_EYEBALLS_DELAY = 0.25  # seconds before the next address is tried beside a slow one (RFC 8305)
 
 
 class GuardedResolver(AbstractResolver):
@@ -52,123 +57,210 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class UpstreamResponse:
     """The upstream's answer: status and headers at once, the body as it arrives. Close it when done."""
 
     status: int
     headers: HeaderPairs
-    _response: aiohttp.ClientResponse = field(repr=False)
+    _conn: Connection | None = field(repr=False)
+    _pool: Pool = field(repr=False)
 
     @property
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers]
 
     async def body(self) -> AsyncIterator[bytes]:
-        """The body's chunks as they come; an upstream failure mid-body raises UpstreamTimeout/Unreachable."""
-        try:
-            async for chunk in self._response.content.iter_any():
-                yield chunk
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _upstream_error(exc) from None
-        finally:
-            self._response.release()
+        """The body's chunks as they come; an upstream failure mid-body raises UpstreamTimeout/Unreachable (and a
+        streamed request body refused after the answer began raises PayloadTooLarge/InvalidInput here)."""
+        conn = self._conn
+        while conn is not None and conn is self._conn:
+            if conn.chunks:
+                yield conn.take()
+            elif conn.complete:
+                self._conn = None
+                self._pool.release(conn)
+            elif conn.failure is not None:
+                self._conn = None
+                conn.abort()
+                raise conn.failure
+            else:
+                await conn.wait()
 
     async def close(self) -> None:
-        """Drop the connection unless the body was read to its end (then it went back to the pool)."""
-        self._response.close()
+        """Drop the connection unless the whole answer arrived (then it goes back to the pool, if it may)."""
+        conn = self._conn
+        if conn is not None:
+            self._conn = None
+            if conn.complete:
+                self._pool.release(conn)
+            else:
+                conn.abort()
 
 
 class UpstreamClient:
-    """One pooled client for all upstreams; create it once per process and ``close()`` it at shutdown."""
+    """One pooled client for all upstreams; create it once per process and ``close()`` it at shutdown.
+
+    ``tls_context`` is what https connections verify with: ``ssl.create_default_context()`` on first use unless
+    set before (tests trust their own certificate authority that way)."""
 
     def __init__(self, guard: AddressGuard, *, connect_timeout: float, read_timeout: float, max_body_bytes: int,
                  resolver: AbstractResolver | None = None, pool_size: int = 512) -> None:
         self._guard = guard
         self._resolver = GuardedResolver(guard, resolver)
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout,
-                                              sock_read=read_timeout)
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
         self._max_body_bytes = max_body_bytes
         self._pool_size = pool_size
-        self._session: aiohttp.ClientSession | None = None
-
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(resolver=self._resolver, use_dns_cache=False, limit=self._pool_size)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout, trust_env=False,
-                                                  auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
-        return self._session
+        self._pool: Pool | None = None
+        self.tls_context: ssl.SSLContext | None = None
 
     async def send(self, method: str, target: Target, headers: HeaderPairs, body: Body) -> UpstreamResponse:
         """Send the request; return once the upstream's status line and headers arrived.
 
-        A streamed body must match its Content-Length, if it has one, and stay within the size limit; a body of
-        bytes (or none) gets the Content-Length of what is really sent.
+        ``headers`` go out as given, in order, but for the framing, which is the client's: a body of bytes gets
+        its true Content-Length, none gets none, a streamed one keeps the agent's Content-Length (and must match
+        it) or is sent chunked; it must stay within the size limit. ``Expect`` is dropped (no 100-continue).
         """
-        self._check_numeric_host(target.host)
-        declared = _content_length(headers)
+        stream: AsyncIterable[bytes] | None = None
         if isinstance(body, bytes) or body is None:
-            declared = len(body) if body else None
-            headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
-        if declared is not None and declared > self._max_body_bytes:
+            length = None if body is None else len(body)
+        else:
+            stream, length = body, _content_length(headers)
+        if length is not None and length > self._max_body_bytes:
             raise PayloadTooLarge(f"the request body is larger than {self._max_body_bytes} bytes")
-        stream = None if body is None or isinstance(body, bytes) else _BodyStream(body, self._max_body_bytes, declared)
+        path = f"{target.path}?{target.query}" if target.query else target.path
         try:
-            response = await self._open().request(
-                method, URL(target.url, encoded=True), headers=_one_spelling(headers),
-                data=body if stream is None else stream.chunks(), allow_redirects=False,
-                skip_auto_headers=_NO_AUTO_HEADERS,
-            )
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            if stream is not None and stream.problem is not None:
-                raise stream.problem from None
-            if isinstance(exc, aiohttp.InvalidURL):
-                raise InvalidInput(f"the upstream URL is not usable: {exc}") from None
-            raise _upstream_error(exc) from None
-        if stream is not None and stream.problem is not None:
-            response.close()
-            raise stream.problem
-        if not 100 <= response.status <= 599:  # RFC 9110 §15: no server of ours could pass such a status on
-            response.close()
-            raise UpstreamUnreachable(f"the upstream answered with an invalid status {response.status}")
-        return UpstreamResponse(status=response.status, headers=_decoded(response.raw_headers),
-                                _response=response)
+            head = request_head(method, path, headers, length, chunked=stream is not None and length is None)
+        except (ValueError, UnicodeEncodeError):
+            raise InvalidInput("the request has a header that can't be sent (CR, LF, NUL or not latin-1)") from None
+        rest = b""
+        if isinstance(body, bytes):
+            if len(body) <= _INLINE:
+                head += body
+            else:
+                rest = body
+        pool = self._pool or self._open_pool()
+        origin = (target.scheme, target.host, target.port)
+        conn = await self._exchange(pool, origin, method, head, rest, stream, length)
+        if not 100 <= conn.status <= 599:  # RFC 9110 §15: no server of ours could pass such a status on
+            conn.abort()
+            raise UpstreamUnreachable(f"the upstream answered with an invalid status {conn.status}")
+        return UpstreamResponse(conn.status, [(name.decode("latin-1"), value.decode("latin-1"))
+                                              for name, value in conn.headers], conn, pool)
 
-    def _check_numeric_host(self, host: str) -> None:
-        """Check a host that is an address in any spelling (aiohttp connects to those without resolving)."""
-        addresses = _numeric_addresses(host)
-        if addresses is not None:  # None for a name: the guarded resolver checks what it resolves to
-            self._guard.check(host, addresses)
+    async def _exchange(self, pool: Pool, origin: Origin, method: str, head: bytes, rest: bytes,
+                        stream: AsyncIterable[bytes] | None, length: int | None) -> Connection:
+        """Send on a pooled connection and wait for the answer's headers; once more on a fresh connection when the
+        pooled one turns out closed before the upstream saw anything (only for a body that can be sent again)."""
+        fresh = False
+        while True:
+            conn = await pool.acquire(origin, fresh=fresh)
+            try:
+                conn.start(head, head_only=method == "HEAD", sent=stream is None)
+                if rest:
+                    conn.write(rest)
+                if stream is not None:  # full duplex: the answer may start (and stream) before the body is up
+                    conn.writer = asyncio.get_running_loop().create_task(
+                        _send_body(conn, stream, self._max_body_bytes, length))
+                while not conn.headers_done:
+                    if conn.failure is not None:
+                        raise conn.failure
+                    await conn.wait()
+                return conn
+            except UpstreamUnreachable:
+                conn.abort()
+                if fresh or stream is not None or not conn.retryable:
+                    raise
+                fresh = True
+            except BaseException:
+                conn.abort()
+                raise
+
+    def _open_pool(self) -> Pool:
+        self._pool = Pool(asyncio.get_running_loop(), self._connect, limit=self._pool_size,
+                          connect_timeout=self._connect_timeout)
+        return self._pool
+
+    async def _connect(self, origin: Origin, on_gone: Callable[[Connection], None]) -> Connection:
+        """A new connection to ``origin``, to an address the guard allowed (the pool bounds it in time)."""
+        scheme, host, port = origin
+        numeric = _numeric_addresses(host)
+        if numeric is None:  # a name: the guarded resolver checks every address it resolves to
+            try:
+                found = await self._resolver.resolve(host, port, socket.AF_UNSPEC)
+            except OSError:
+                found = []
+            if not found:
+                raise UpstreamUnreachable("the upstream host could not be resolved")
+            addresses = [(result["family"], result["host"], result["port"]) for result in found]
+            server_hostname = host
+        else:
+            self._guard.check(host, numeric)
+            addresses = [(socket.AF_INET6 if ":" in address else socket.AF_INET, address, port)
+                         for address in dict.fromkeys(numeric)]
+            server_hostname = numeric[0]
+        infos = [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
+                  (address, port, 0, 0) if family == socket.AF_INET6 else (address, port))
+                 for family, address, port in addresses]
+        try:
+            sock = await aiohappyeyeballs.start_connection(infos, happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY,
+                                                           interleave=1)
+        except OSError:
+            raise UpstreamUnreachable("the upstream refused or dropped the connection") from None
+        loop = asyncio.get_running_loop()
+        conn = Connection(loop, origin, self._read_timeout, on_gone)
+        tls = self._tls() if scheme == "https" else None
+        try:
+            await loop.create_connection(lambda: conn, sock=sock, ssl=tls,
+                                         server_hostname=server_hostname if tls else None)
+        except ssl.SSLError as exc:
+            sock.close()
+            raise UpstreamUnreachable(f"the TLS handshake with the upstream failed: {exc.reason or exc}") from None
+        except OSError:
+            sock.close()
+            raise UpstreamUnreachable("the upstream refused or dropped the connection") from None
+        except BaseException:
+            sock.close()
+            raise
+        return conn
+
+    def _tls(self) -> ssl.SSLContext:
+        if self.tls_context is None:
+            self.tls_context = ssl.create_default_context()
+            self.tls_context.set_alpn_protocols(["http/1.1"])
+        return self.tls_context
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
 
 
-class _BodyStream:
-    """The agent's body on its way up, stopped before a byte too many (size limit or Content-Length) is sent."""
-
-    def __init__(self, body: AsyncIterable[bytes], limit: int, declared: int | None) -> None:
-        self._body = body
-        self._limit = limit
-        self._declared = declared
-        self.problem: PayloadTooLarge | InvalidInput | None = None
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        sent = 0
-        async for chunk in self._body:
+async def _send_body(conn: Connection, body: AsyncIterable[bytes], limit: int, declared: int | None) -> None:
+    """Stream the agent's body up (chunked without ``declared``), stopped before a byte too many (size limit or
+    Content-Length) is sent. A problem ends the exchange: the caller waiting for the answer raises it."""
+    sent = 0
+    try:
+        async for chunk in body:
             sent += len(chunk)
-            if sent > self._limit:
-                self.problem = PayloadTooLarge(f"the request body is larger than {self._limit} bytes")
-            elif self._declared is not None and sent > self._declared:
-                self.problem = InvalidInput("the request body is longer than its Content-Length")
-            if self.problem is not None:
-                raise self.problem
-            yield chunk
-        if self._declared is not None and sent < self._declared:
-            self.problem = InvalidInput("the request body is shorter than its Content-Length")
-            raise self.problem
+            if sent > limit:
+                raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+            if declared is not None and sent > declared:
+                raise InvalidInput("the request body is longer than its Content-Length")
+            if conn.closed:
+                return
+            if chunk:
+                conn.write(chunk if declared is not None else b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                await conn.drain()
+        if declared is not None and sent < declared:
+            raise InvalidInput("the request body is shorter than its Content-Length")
+    except Exception as exc:  # whatever stopped the body is what the exchange fails with
+        conn.fail(exc)
+        return
+    if declared is None:
+        conn.write(b"0\r\n\r\n")
+    conn.body_sent()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -191,25 +283,3 @@ def _content_length(headers: HeaderPairs) -> int | None:
     if len(values) > 1 or not all(_DIGITS.fullmatch(value) for value in values):
         raise InvalidInput("the request has an invalid Content-Length")
     return int(values.pop())
-
-
-def _one_spelling(headers: HeaderPairs) -> HeaderPairs:
-    """Each name spelt as at its first occurrence: aiohttp keeps repeats only when their spelling is identical."""
-    first: dict[str, str] = {}
-    return [(first.setdefault(name.lower(), name), value) for name, value in headers]
-
-
-def _decoded(raw: tuple[tuple[bytes, bytes], ...]) -> HeaderPairs:
-    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
-
-
-def _upstream_error(exc: BaseException) -> UpstreamTimeout | UpstreamUnreachable:
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return UpstreamTimeout("connecting to the upstream timed out")
-    if isinstance(exc, asyncio.TimeoutError):
-        return UpstreamTimeout("the upstream did not answer in time")
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return UpstreamUnreachable("the upstream host could not be resolved")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return UpstreamUnreachable("the upstream refused or dropped the connection")
-    return UpstreamUnreachable(f"the upstream failed: {type(exc).__name__}")

@@ -69,11 +69,7 @@ class Forwarder:
             raise
         finally:
             await self.breaker.record(admission, outcome)
-        try:
-            response.headers = response_headers(response.headers)
-        except InvalidInput:
-            await response.close()
-            raise UpstreamUnreachable("the upstream answered with an invalid header") from None
+        response.headers = response_headers(response.headers)
         return response
 
     async def close(self) -> None:

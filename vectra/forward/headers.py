@@ -6,7 +6,8 @@ it carries the gateway token and the agent's ``Authorization`` is the upstream's
 the gateway token and is dropped. No other ``Vectra-*`` header is forwarded, and none comes back from the upstream:
 those are the gateway's own (an upstream can't pass for it with a ``Vectra-Decision`` of its choosing). The
 upstream's ``Date`` gives way to the gateway server's own, which it always sends. Everything else keeps its order and
-multiplicity. Headers are (name, value) pairs of latin-1 text; bytes (ASGI's raw headers) are accepted too.
+multiplicity. Headers are (name, value) pairs of latin-1 text; the agent's may be bytes (ASGI's raw headers) and
+are checked here (token names; no CR, LF or NUL in values), the upstream's were checked by the client's parser.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ HOP_BY_HOP = frozenset({
     "proxy-authorization", "proxy-authenticate",
 })
 
+_DROPPED_FROM_ANSWERS = HOP_BY_HOP | {"date"}
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
 
@@ -41,12 +43,13 @@ def request_headers(incoming: Iterable[tuple[str | bytes, str | bytes]], authori
     return [("Host", authority), *kept]
 
 
-def response_headers(incoming: Iterable[tuple[str | bytes, str | bytes]]) -> HeaderPairs:
-    """The upstream's headers to send back to the agent."""
-    pairs = _checked(incoming)
-    drop = HOP_BY_HOP | _named_by_connection(pairs) | {"date"}
+def response_headers(pairs: HeaderPairs) -> HeaderPairs:
+    """The upstream's headers to send back to the agent. They come from the client's parser, which has refused
+    an answer whose header names are not tokens or whose values hold CR, LF, NUL or other controls."""
+    named = _named_by_connection(pairs)
     return [(name, value) for name, value in pairs
-            if name.lower() not in drop and not name.lower().startswith("vectra-")]
+            if (lower := name.lower()) not in _DROPPED_FROM_ANSWERS and lower not in named
+            and not lower.startswith("vectra-")]
 
 
 def announces_body(incoming: Iterable[tuple[str | bytes, str | bytes]]) -> bool:

@@ -22,6 +22,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEME = re.compile(r"(?i)(https?):/{1,2}")
 # A registered name (letters, digits, '-', '.', '_') or a bracketed IPv6 literal, then an optional port.
 _AUTHORITY = re.compile(r"(?:(?P<name>[A-Za-z0-9._-]+)|\[(?P<ipv6>[0-9A-Fa-f:.]+)\])(?::(?P<port>[0-9]{1,5}))?")
+_AUTHORITY_END = re.compile(r"[/?]")
 # Bytes that may not appear in a request target: controls, space, DEL and anything outside ASCII.
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\U0010ffff]")
 
@@ -83,7 +84,8 @@ def _parse(url: str, query: str) -> Target:
     if scheme is None:
         raise InvalidInput("the upstream URL must be absolute, with an http or https scheme")
     rest = url[scheme.end():]
-    cut = next((i for i, char in enumerate(rest) if char in "/?"), len(rest))
+    end = _AUTHORITY_END.search(rest)
+    cut = end.start() if end else len(rest)
     authority, path = rest[:cut], rest[cut:]
     if "?" in path:  # only possible from a whole URL string, whose query was split off already
         raise InvalidInput("the upstream URL has two queries")
