@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.integration.resolvers import MappedResolver
 from tests.integration.upstream import CannedServer, OneAnswerServer, UpstreamServer
-from vectra.domain.errors import PayloadTooLarge, UpstreamTimeout, UpstreamUnreachable
+from vectra.domain.errors import InvalidInput, PayloadTooLarge, UpstreamTimeout, UpstreamUnreachable
 from vectra.forward import AddressGuard, Forwarder, UpstreamClient, UpstreamResponse, parse_target
 from vectra.forward.http1 import HIGH_WATER
 
@@ -168,9 +168,23 @@ async def test_a_kept_alive_connection_closed_by_the_upstream_is_retried_once_on
     forwarder = make_forwarder()
     try:
         for _ in range(3):
-            assert await read_all(await call(forwarder, f"http://127.0.0.1:{server.port}/", method="POST",
+            assert await read_all(await call(forwarder, f"http://127.0.0.1:{server.port}/", method="PUT",
                                              body=b"again")) == b"ok"
         assert server.connections == 3
+    finally:
+        await forwarder.close()
+        server.close()
+
+
+async def test_a_post_is_never_sent_twice_when_its_kept_alive_connection_was_closed(make_forwarder: Make) -> None:
+    """The upstream may have read and acted on it before closing: a POST is not idempotent (RFC 9110 §9.2.2)."""
+    server = OneAnswerServer(OK)
+    forwarder = make_forwarder()
+    try:
+        await read_all(await call(forwarder, f"http://127.0.0.1:{server.port}/"))
+        with pytest.raises(UpstreamUnreachable):
+            await call(forwarder, f"http://127.0.0.1:{server.port}/", method="POST", body=b"charge")
+        assert server.connections == 1
     finally:
         await forwarder.close()
         server.close()
@@ -288,3 +302,40 @@ def _certificate(folder: Path) -> tuple[Path, Path, Path]:
                                                   serialization.NoEncryption()))
     paths[2].write_bytes(authority.public_bytes(serialization.Encoding.PEM))
     return paths
+
+
+@pytest.mark.parametrize("head", [
+    b"".join(b"X-Many-%d: v\r\n" % i for i in range(300)),  # too many fields
+    b"X-Huge: " + b"a" * (70 * 1024) + b"\r\n",  # one field too large
+])
+async def test_an_answer_whose_head_would_fill_memory_is_refused(make_forwarder: Make,
+                                                                 canned: Callable[[bytes], CannedServer],
+                                                                 head: bytes) -> None:
+    server = canned(b"HTTP/1.1 200 OK\r\n" + head + b"Content-Length: 2\r\n\r\nok")
+    with pytest.raises(UpstreamUnreachable, match=r"head larger|header fields"):
+        await call(make_forwarder(), f"http://127.0.0.1:{server.port}/")
+
+
+async def test_a_body_read_to_the_close_under_another_transfer_coding_arrives_whole(
+        make_forwarder: Make, canned: Callable[[bytes], CannedServer]) -> None:
+    server = canned(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\nwhole body")
+    assert await read_all(await call(make_forwarder(), f"http://127.0.0.1:{server.port}/")) == b"whole body"
+
+
+async def test_a_streamed_body_that_stalls_ends_the_call(make_forwarder: Make, upstream: UpstreamServer) -> None:
+    async def stalls() -> AsyncIterator[bytes]:
+        yield b"first"
+        await asyncio.sleep(30)
+        yield b"never"
+
+    forwarder = make_forwarder(upstream_read_timeout=0.3)
+    with pytest.raises(InvalidInput, match="stalled"):
+        response = await call(forwarder, f"{upstream.base}/echo", method="POST",
+                              headers=[("Transfer-Encoding", "chunked")], body=stalls())
+        await read_all(response)
+
+
+@pytest.mark.parametrize("host", ["a..b", "x" * 64 + ".example"])
+async def test_a_host_name_the_idna_codec_refuses_is_unreachable_not_a_crash(make_forwarder: Make, host: str) -> None:
+    with pytest.raises(UpstreamUnreachable, match="resolved"):
+        await call(make_forwarder(upstream_allow_cidrs=()), f"http://{host}/")

@@ -38,6 +38,8 @@ Body = AsyncIterable[bytes] | bytes | None
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _INLINE = 64 * 1024  # a body of bytes up to this size goes out in one write with the request head
 _HAPPY_EYEBALLS_DELAY = 0.25  # seconds before the next address is tried beside a slow one (RFC 8305)
+#: RFC 9110 §9.2.2: methods whose request may be sent again after a connection failed under it
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
 class GuardedResolver(AbstractResolver):
@@ -152,7 +154,8 @@ class UpstreamClient:
     async def _exchange(self, pool: Pool, origin: Origin, method: str, head: bytes, rest: bytes,
                         stream: AsyncIterable[bytes] | None, length: int | None) -> Connection:
         """Send on a pooled connection and wait for the answer's headers; once more on a fresh connection when the
-        pooled one turns out closed before the upstream saw anything (only for a body that can be sent again)."""
+        pooled one turns out closed before the upstream answered anything, for an idempotent method only (RFC 9110
+        §9.2.2: the upstream may have acted on the request before it closed) with a body that can be sent again."""
         fresh = False
         while True:
             conn = await pool.acquire(origin, fresh=fresh)
@@ -162,7 +165,7 @@ class UpstreamClient:
                     conn.write(rest)
                 if stream is not None:  # full duplex: the answer may start (and stream) before the body is up
                     conn.writer = asyncio.get_running_loop().create_task(
-                        _send_body(conn, stream, self._max_body_bytes, length))
+                        _send_body(conn, stream, self._max_body_bytes, length, self._read_timeout))
                 while not conn.headers_done:
                     if conn.failure is not None:
                         raise conn.failure
@@ -170,7 +173,7 @@ class UpstreamClient:
                 return conn
             except UpstreamUnreachable:
                 conn.abort()
-                if fresh or stream is not None or not conn.retryable:
+                if fresh or stream is not None or not conn.retryable or method not in _IDEMPOTENT:
                     raise
                 fresh = True
             except BaseException:
@@ -189,7 +192,7 @@ class UpstreamClient:
         if numeric is None:  # a name: the guarded resolver checks every address it resolves to
             try:
                 found = await self._resolver.resolve(host, port, socket.AF_UNSPEC)
-            except OSError:
+            except (OSError, UnicodeError):  # UnicodeError: a name the IDNA codec refuses (an empty or long label)
                 found = []
             if not found:
                 raise UpstreamUnreachable("the upstream host could not be resolved")
@@ -237,12 +240,22 @@ class UpstreamClient:
             await pool.close()
 
 
-async def _send_body(conn: Connection, body: AsyncIterable[bytes], limit: int, declared: int | None) -> None:
+async def _send_body(conn: Connection, body: AsyncIterable[bytes], limit: int, declared: int | None,
+                     stall_timeout: float) -> None:
     """Stream the agent's body up (chunked without ``declared``), stopped before a byte too many (size limit or
-    Content-Length) is sent. A problem ends the exchange: the caller waiting for the answer raises it."""
+    Content-Length) is sent, or when the agent sends nothing for ``stall_timeout``. A problem ends the exchange: the
+    caller waiting for the answer raises it."""
     sent = 0
+    chunks = aiter(body)
     try:
-        async for chunk in body:
+        while True:
+            try:
+                async with asyncio.timeout(stall_timeout):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise InvalidInput(f"the request body stalled: nothing came for {stall_timeout:g} s") from None
             sent += len(chunk)
             if sent > limit:
                 raise PayloadTooLarge(f"the request body is larger than {limit} bytes")

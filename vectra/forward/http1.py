@@ -18,14 +18,19 @@ from typing import cast
 import httptools
 
 from vectra.domain.errors import UpstreamTimeout, UpstreamUnreachable
+from vectra.forward.headers import is_token
 
-__all__ = ["HIGH_WATER", "Connection", "Origin", "request_head"]
+__all__ = ["HIGH_WATER", "MAX_HEADER_FIELDS", "MAX_HEAD_BYTES", "Connection", "Origin", "request_head"]
 
 #: Where a connection goes: scheme, host (as the URL names it), port.
 Origin = tuple[str, str, int]
 
 #: Unread body bytes past which the socket is no longer read until the consumer catches up.
 HIGH_WATER = 256 * 1024
+#: The most an answer's status line and headers (and, apart, its trailers) may take, and how many fields it may have:
+#: past either the answer is refused, before it can fill memory (nginx's own default buffer is 4 to 8 KiB).
+MAX_HEAD_BYTES = 64 * 1024
+MAX_HEADER_FIELDS = 256
 
 _FRAMING = frozenset({"content-length", "transfer-encoding", "expect"})  # the client's own to write
 _PARSE_ERRORS = (httptools.HttpParserError, httptools.HttpParserUpgrade)
@@ -34,10 +39,14 @@ _PARSE_ERRORS = (httptools.HttpParserError, httptools.HttpParserUpgrade)
 def request_head(method: str, path: str, headers: list[tuple[str, str]], length: int | None, chunked: bool) -> bytes:
     """The request line and headers, byte for byte as given, but the framing: ``Content-Length: length`` (where
     the first one was, else last) when ``length`` is set, ``Transfer-Encoding: chunked`` when ``chunked``; any
-    other ``Content-Length``, ``Transfer-Encoding`` or ``Expect`` is left out. Raises ValueError for text that
-    would break the request's lines (CR, LF, NUL) or is not latin-1."""
+    other ``Content-Length``, ``Transfer-Encoding`` or ``Expect`` is left out. Raises ValueError for a method or a
+    header name that is not a token, or text that would break the request's lines (CR, LF, NUL) or is not latin-1."""
+    if not is_token(method):
+        raise ValueError("the method is not a token")
     lines = [f"{method} {path} HTTP/1.1"]
     for name, value in headers:
+        if not is_token(name):
+            raise ValueError("a header name is not a token")
         lower = name.lower()
         if lower in _FRAMING:
             if lower == "content-length" and length is not None:
@@ -61,7 +70,8 @@ class Connection(asyncio.Protocol):
     """A kept-alive connection to one origin; ``on_gone`` is called once when it closes, however that happens."""
 
     __slots__ = (
-        "_buffered", "_drain_waiter", "_head_only", "_interim", "_loop", "_on_gone", "_parser", "_paused",
+        "_buffered", "_drain_waiter", "_field_bytes", "_head_bytes", "_head_only", "_interim", "_loop", "_on_gone",
+        "_parser", "_paused",
         "_read_timeout", "_timed_out", "_transport", "_waiter", "_writing_paused", "active", "chunks", "closed",
         "complete", "failure", "headers", "headers_done", "idle_since", "keep_alive", "origin", "received",
         "reused", "sent", "status", "writer",
@@ -100,6 +110,8 @@ class Connection(asyncio.Protocol):
         self._timed_out = False
         self._interim = False
         self._head_only = head_only
+        self._head_bytes = 0  # bytes received while the answer's head was still coming
+        self._field_bytes = 0  # header and trailer fields' names and values, counted
 
     # -- the caller's side --------------------------------------------------------------------------------------
 
@@ -174,9 +186,14 @@ class Connection(asyncio.Protocol):
         return data
 
     def close(self) -> None:
-        """Close it cleanly (an idle connection, or one whose exchange is over)."""
-        if self._transport is not None:
-            self._transport.close()
+        """Close it cleanly (an idle connection, or one whose exchange is over); one with the request not all sent,
+        or still waiting to be written, is dropped instead, so that no socket outlives its place in the pool."""
+        transport = self._transport
+        if transport is not None:
+            if not self.sent or transport.get_write_buffer_size():
+                transport.abort()
+            else:
+                transport.close()
         self._gone()
 
     def abort(self) -> None:
@@ -224,13 +241,18 @@ class Connection(asyncio.Protocol):
             self.abort()
             return
         self.received = True
+        if not self.headers_done:
+            self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except _PARSE_ERRORS:
             if self.complete:  # bytes after a whole answer
                 self.keep_alive = False
             else:
-                self.fail(UpstreamUnreachable("the upstream sent a malformed answer"))
+                self.fail(self.failure or UpstreamUnreachable("the upstream sent a malformed answer"))
+            return
+        if not self.headers_done and self._head_bytes > MAX_HEAD_BYTES:  # httptools buffers a field until it ends
+            self.fail(UpstreamUnreachable(f"the upstream's answer has a head larger than {MAX_HEAD_BYTES} bytes"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.active and not self.complete and self.failure is None:
@@ -252,7 +274,14 @@ class Connection(asyncio.Protocol):
             drain.set_result(None)
 
     def _framed(self) -> bool:
-        return any(name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self.headers)
+        """Whether the answer said where its body ends: a Content-Length, or chunked as its last coding (any other
+        Transfer-Encoding reads to the end of the connection, RFC 9112 §6.3)."""
+        for name, value in self.headers:
+            lower = name.lower()
+            if lower == b"content-length" or (lower == b"transfer-encoding"
+                                              and value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"):
+                return True
+        return False
 
     # -- httptools' callbacks -----------------------------------------------------------------------------------
 
@@ -261,6 +290,10 @@ class Connection(asyncio.Protocol):
             raise ValueError("an answer nobody asked for")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._field_bytes += len(name) + len(value)
+        if self._field_bytes > MAX_HEAD_BYTES or len(self.headers) >= MAX_HEADER_FIELDS:
+            self.failure = UpstreamUnreachable("the upstream's answer has too many or too large header fields")
+            raise ValueError("header fields over the limit")
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
@@ -292,5 +325,6 @@ class Connection(asyncio.Protocol):
             self._interim = False
         elif not self.complete:
             self.complete = True
-            self.keep_alive = self._parser.should_keep_alive()
+            # an answer that came before the request went up whole leaves the connection in doubt: not reused
+            self.keep_alive = self._parser.should_keep_alive() and self.sent
             self._wake()

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from vectra.domain.audit import AuditSource
-from vectra.domain.errors import Unavailable, VectraError
+from vectra.domain.errors import InvalidInput, Unavailable, VectraError
 from vectra.forward import target_from_raw_path
 from vectra.rest.problems import domain_problem, problem_parts
 from vectra.services import proxy
@@ -69,8 +69,8 @@ async def proxy_request(url: str) -> None:
 async def _body(receive: Any) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
-        if message["type"] != "http.request":
-            return  # the agent went away: the upstream sees a short body and the call fails
+        if message["type"] != "http.request":  # the agent went away: the upload must not pass for a whole one
+            raise InvalidInput("the agent went away before its request body ended")
         chunk = message.get("body", b"")
         if chunk:
             yield chunk
