@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from policy_core import QUARANTINE_FLOOR, update_trust
-from tests.e2e.daemon import Daemon, free_port
+from tests.e2e.daemon import Daemon, free_port, wait_until
 from tests.e2e.proxy_agents import Agent, audit_of, governed, is_problem, trust_of
 from tests.integration.upstream import StallingListener, UpstreamServer, pattern
 
@@ -341,3 +341,13 @@ def test_the_answer_streams_back_as_it_arrives_and_stops_short_when_the_upstream
                 received += chunk
 
     assert (status, received) == (200, b"12345")
+
+
+def test_an_agent_gone_mid_answer_stops_the_upstream_being_read(agent: Agent, upstream: UpstreamServer) -> None:
+    """An endless answer (a line every 50 ms for up to 20 s) is cut off upstream once the agent hangs up."""
+    before = len(upstream.endless)
+    with agent.client.stream("GET", f"/proxy/{upstream.base}/endless") as answer:
+        lines = answer.iter_lines()
+        assert [next(lines), next(lines)] == ["tick", "tick"]
+    wait_until(lambda: len(upstream.endless) > before, timeout=10)
+    assert upstream.endless[-1] < 100  # stopped within seconds of the agent leaving, not at the upstream's 400

@@ -49,6 +49,7 @@ def pattern(size: int) -> bytes:
 class UpstreamServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: tuple[str, str] | None = None) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.endless: list[int] = []  # lines each /endless answer sent before its client went away
         self.scheme = "https" if tls else "http"
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -94,7 +95,9 @@ class UpstreamServer:
             if not message.get("more_body"):
                 break
         seen = self._record(scope, body)
-        if path.startswith("/bytes/"):
+        if path == "/endless":
+            await self._endless(receive, send)
+        elif path.startswith("/bytes/"):
             await _answer(send, 200, pattern(int(path.removeprefix("/bytes/"))), "application/octet-stream")
         elif path.startswith("/status/"):
             await _answer(send, int(path.removeprefix("/status/")), b"status", "text/plain")
@@ -132,6 +135,20 @@ class UpstreamServer:
         }
         self.requests.append(seen)
         return seen
+
+    async def _endless(self, receive: Any, send: Any) -> None:
+        """A line every 50 ms until the client goes away (at most 20 s); how many were sent goes to ``endless``."""
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        gone = asyncio.ensure_future(receive())  # the body was read: the next message is the disconnect
+        sent = 0
+        while not gone.done() and sent < 400:
+            await send({"type": "http.response.body", "body": b"tick\n", "more_body": True})
+            sent += 1
+            await asyncio.sleep(0.05)
+        self.endless.append(sent)
+        if not gone.done():
+            gone.cancel()
+            await send({"type": "http.response.body", "body": b""})
 
     @staticmethod
     async def _stream_back(receive: Any, send: Any) -> None:

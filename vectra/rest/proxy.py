@@ -9,6 +9,7 @@ REST answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from typing import Any
 
 from vectra.domain.audit import AuditSource
 from vectra.domain.errors import InvalidInput, Unavailable, VectraError
-from vectra.forward import target_from_raw_path
+from vectra.forward import UpstreamResponse, target_from_raw_path
 from vectra.rest.problems import domain_problem, problem_parts
 from vectra.services import proxy
 from vectra.services.context import ServiceContext
@@ -38,12 +39,13 @@ class ProxyEndpoint:
         self.ctx = ctx
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        body = _AgentBody(receive)
         try:
             call = proxy.ProxyCall(
                 method=scope["method"],
                 target=target_from_raw_path(scope.get("raw_path") or scope["path"].encode(), scope["query_string"]),
                 headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]],
-                body=_body(receive),
+                body=body.chunks(),
                 source=AuditSource.PROXY,
             )
             outcome = await proxy.proxy(self.ctx, call)
@@ -58,7 +60,7 @@ class ProxyEndpoint:
         if isinstance(outcome, proxy.Parked):
             await _send_parked(send, outcome)
         else:
-            await _send_forwarded(send, outcome)
+            await _send_forwarded(send, outcome, receive if body.settled else None)
 
 
 async def proxy_request(url: str) -> None:
@@ -66,20 +68,46 @@ async def proxy_request(url: str) -> None:
     raise Unavailable("the proxy endpoint is not installed")
 
 
-async def _body(receive: Any) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # the agent went away: the upload must not pass for a whole one
-            raise InvalidInput("the agent went away before its request body ended")
-        chunk = message.get("body", b"")
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
-            return
+class _AgentBody:
+    """The agent's body as it streams up. ``settled``: it was read to its end or never read at all, so that what
+    ``receive`` gives from now on can only be the agent going away."""
+
+    def __init__(self, receive: Any) -> None:
+        self._receive = receive
+        self._started = False
+        self._ended = False
+
+    @property
+    def settled(self) -> bool:
+        return self._ended or not self._started
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        self._started = True
+        while True:
+            message = await self._receive()
+            if message["type"] != "http.request":  # the agent went away: the upload must not pass for a whole one
+                raise InvalidInput("the agent went away before its request body ended")
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                self._ended = True
+                return
 
 
-async def _send_forwarded(send: Any, outcome: proxy.Forwarded) -> None:
+async def _close_when_gone(receive: Any, response: UpstreamResponse) -> None:
+    """Close the upstream's answer once the agent has gone away (after its body, ``receive`` gives nothing else)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    await response.close()
+
+
+async def _send_forwarded(send: Any, outcome: proxy.Forwarded, receive: Any | None) -> None:
+    """Stream the upstream's answer to the agent. From its second chunk on, ``receive`` (when given) is watched, so
+    that an agent gone mid-answer stops the upstream's being read (an endless stream would hold its connection and
+    run up the upstream's costs); a one-chunk answer, the usual, pays nothing for that."""
     response = outcome.response
+    watcher: asyncio.Future[None] | None = None
     try:
         headers = [*response.raw_headers, *_raw(outcome.headers)]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
@@ -89,11 +117,16 @@ async def _send_forwarded(send: Any, outcome: proxy.Forwarded) -> None:
         async for chunk in response.body():  # read to its end, so that the connection goes back to the pool
             remaining = None if remaining is None else remaining - len(chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": remaining != 0})
+            if watcher is None and receive is not None and remaining != 0:
+                watcher = asyncio.ensure_future(_close_when_gone(receive, response))
         if remaining != 0:
             await send({"type": "http.response.body", "body": b""})
     except VectraError as exc:  # the upstream failed mid-body: the status is sent; all we can do is stop short
-        log.warning("upstream failed while its body was streamed", extra={"error": exc.detail})
+        if watcher is None or not watcher.done():  # not the agent's going away, which closed the answer itself
+            log.warning("upstream failed while its body was streamed", extra={"error": exc.detail})
     finally:
+        if watcher is not None:
+            watcher.cancel()
         await response.close()
 
 
