@@ -21,6 +21,7 @@ from vectra.forward.ssrf import AddressGuard, embedded_ipv4
     ("240.0.0.1", "reserved"), ("192.0.2.1", "reserved"), ("2001:db8::1", "reserved"), ("2001::1", "reserved"),
     ("::ffff:127.0.0.1", "loopback"), ("::ffff:169.254.169.254", "cloud metadata"), ("::7f00:1", "loopback"),
     ("64:ff9b::a00:1", "private"), ("64:ff9b:1:7f00:0:1::", "loopback"), ("2002:a9fe:a9fe::1", "cloud metadata"),
+    ("::ffff:0:a9fe:a9fe", "cloud metadata"), ("::ffff:0:7f00:1", "loopback"),
 ])
 def test_refused_ranges_are_named(address: str, why: str) -> None:
     assert AddressGuard().refusal(address) == why
@@ -34,7 +35,8 @@ def test_public_addresses_pass(address: str) -> None:
 
 def test_embedded_ipv4_is_found_in_every_wrapping() -> None:
     found = {form: str(embedded_ipv4(ip_address(form))) for form in (
-        "::ffff:1.2.3.4", "::1.2.3.4", "64:ff9b::1.2.3.4", "64:ff9b:1:102:3:400::", "2002:102:304::")}
+        "::ffff:1.2.3.4", "::ffff:0:1.2.3.4", "::1.2.3.4", "64:ff9b::1.2.3.4", "64:ff9b:1:102:3:400::",
+        "2002:102:304::")}
     assert set(found.values()) == {"1.2.3.4"}
 
 

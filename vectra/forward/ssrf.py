@@ -38,6 +38,7 @@ REFUSED_RANGES: tuple[tuple[str, tuple[Network, ...]], ...] = tuple(
 )
 
 _IPV4_MAPPED = ip_network("::ffff:0:0/96")
+_IPV4_TRANSLATED = ip_network("::ffff:0:0:0/96")  # SIIT (RFC 2765): IPv4-translated addresses
 _IPV4_COMPATIBLE = ip_network("::/96")
 _NAT64 = ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ip_network("64:ff9b:1::/48")
@@ -45,11 +46,11 @@ _6TO4 = ip_network("2002::/16")
 
 
 def embedded_ipv4(address: Address) -> IPv4Address | None:
-    """The IPv4 address an IPv6 address carries (mapped, compatible, NAT64 RFC 6052, 6to4), if any."""
+    """The IPv4 address an IPv6 address carries (mapped, translated, compatible, NAT64 RFC 6052, 6to4), if any."""
     if isinstance(address, IPv4Address):
         return None
     value = int(address)
-    if address in _IPV4_MAPPED or address in _NAT64:
+    if address in _IPV4_MAPPED or address in _IPV4_TRANSLATED or address in _NAT64:
         return IPv4Address(value & 0xFFFFFFFF)
     if address in _IPV4_COMPATIBLE and value > 1:  # ::1 and :: are IPv6's own loopback and unspecified
         return IPv4Address(value & 0xFFFFFFFF)
