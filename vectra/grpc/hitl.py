@@ -13,13 +13,14 @@ import grpc
 from google.protobuf import json_format
 
 from vectra.domain.pending import PendingRequest, ReplayOutcome, redacted
+from vectra.domain.times import rfc3339
 from vectra.grpc.caller import authenticated
 from vectra.grpc.generated.vectra.v1 import hitl_pb2, hitl_pb2_grpc, proxy_pb2
 from vectra.grpc.messages import page_fields
 from vectra.grpc.status import abort_for, rpc
 from vectra.services import hitl
 from vectra.services.context import ServiceContext
-from vectra.services.hitl_json import pending_summary, time_json
+from vectra.services.hitl_json import pending_summary
 
 __all__ = ["HitlServicer"]
 
@@ -90,7 +91,7 @@ def _status(pending: PendingRequest, *, with_body: bool = True) -> hitl_pb2.Hitl
                                            body=(pending.body or b"") if with_body else b""),
     )
     if pending.decided_at is not None:
-        message.decision.CopyFrom(hitl_pb2.HitlDecision(by=pending.decided_by, at=time_json(pending.decided_at),
+        message.decision.CopyFrom(hitl_pb2.HitlDecision(by=pending.decided_by, at=rfc3339(pending.decided_at),
                                                         comment=pending.comment))
     if pending.outcome is not None:
         message.response.CopyFrom(_answer(pending.outcome))

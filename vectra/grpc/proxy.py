@@ -10,6 +10,7 @@ import grpc
 from vectra.domain.audit import AuditSource
 from vectra.domain.errors import InvalidInput, PayloadTooLarge
 from vectra.domain.policies import GatewayDecision
+from vectra.domain.times import rfc3339
 from vectra.forward import parse_target
 from vectra.grpc.generated.vectra.v1 import proxy_pb2, proxy_pb2_grpc
 from vectra.grpc.status import abort_for, rpc
@@ -33,7 +34,7 @@ class ProxyServicer(proxy_pb2_grpc.ProxyServiceServicer):
             return proxy_pb2.ForwardResponse(
                 decision=_decision(outcome.decision), status=202, gateway_headers=_headers(outcome.headers),
                 pending=proxy_pb2.PendingRequest(id=pending.id, status=pending.status.value, reason=pending.reason,
-                                                 expires_at=pending.expires_at.isoformat(), location=outcome.location),
+                                                 expires_at=rfc3339(pending.expires_at), location=outcome.location),
             )
         response = outcome.response
         try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from vectra.domain.audit import AuditSource
 from vectra.domain.errors import InvalidInput, Unavailable, VectraError
+from vectra.domain.times import rfc3339
 from vectra.forward import UpstreamResponse, target_from_raw_path
 from vectra.rest.problems import domain_problem, problem_parts
 from vectra.services import proxy
@@ -133,7 +134,7 @@ async def _send_forwarded(send: Any, outcome: proxy.Forwarded, receive: Any | No
 async def _send_parked(send: Any, parked: proxy.Parked) -> None:
     pending = parked.pending
     body = json.dumps({"id": pending.id, "status": pending.status.value, "reason": pending.reason,
-                       "expiresAt": pending.expires_at.isoformat().replace("+00:00", "Z")}).encode()
+                       "expiresAt": rfc3339(pending.expires_at)}).encode()
     headers = [("Location", parked.location), ("Content-Type", "application/json"),
                ("Content-Length", str(len(body))), *parked.headers]
     await send({"type": "http.response.start", "status": 202, "headers": _raw(headers)})

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, TypeVar
 
 from inflection import camelize
 
 from vectra.domain.models import Agent, Page
 from vectra.domain.policies import GatewayDecision, PolicyProblem, PolicyRecord, PolicyVersion
+from vectra.domain.times import rfc3339
 
 __all__ = [
     "agent_json",
@@ -18,18 +18,10 @@ __all__ = [
     "policy_json",
     "policy_summary_json",
     "policy_version_json",
-    "timestamp",
     "validation_json",
 ]
 
 T = TypeVar("T")
-
-
-def timestamp(value: datetime | None) -> str | None:
-    """RFC 3339 in UTC with a ``Z``, as the reference's examples."""
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def agent_json(agent: Agent) -> dict[str, Any]:
@@ -41,8 +33,8 @@ def agent_json(agent: Agent) -> dict[str, Any]:
         "policyName": agent.policy_name,
         "trustScore": agent.trust_score,
         "roles": [r.value for r in agent.roles],
-        "createdAt": timestamp(agent.created_at),
-        "lastSeenAt": timestamp(agent.last_seen_at),
+        "createdAt": rfc3339(agent.created_at),
+        "lastSeenAt": rfc3339(agent.last_seen_at),
     }
 
 
@@ -59,8 +51,8 @@ def _policy_metadata(policy: PolicyRecord) -> dict[str, Any]:
     return {
         "version": policy.version,
         "current": policy.current,
-        "createdAt": timestamp(policy.created_at),
-        "updatedAt": timestamp(policy.updated_at),
+        "createdAt": rfc3339(policy.created_at),
+        "updatedAt": rfc3339(policy.updated_at),
         "updatedBy": policy.updated_by,
     }
 
@@ -87,7 +79,7 @@ def policy_version_json(version: PolicyVersion) -> dict[str, Any]:
     return {
         "name": version.name,
         "version": version.version,
-        "createdAt": timestamp(version.created_at),
+        "createdAt": rfc3339(version.created_at),
         "createdBy": version.created_by,
         "ruleCount": version.rule_count,
     }

@@ -4,16 +4,12 @@ webhook deliveries. Secret headers are always shown redacted; bodies as UTF-8 te
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Any
 
 from vectra.domain.pending import PendingRequest, ReplayOutcome, redacted
+from vectra.domain.times import rfc3339
 
-__all__ = ["body_json", "outcome_json", "pending_detail", "pending_summary", "time_json"]
-
-
-def time_json(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+__all__ = ["body_json", "outcome_json", "pending_detail", "pending_summary"]
 
 
 def pending_summary(pending: PendingRequest) -> dict[str, Any]:
@@ -26,8 +22,8 @@ def pending_summary(pending: PendingRequest) -> dict[str, Any]:
         "url": pending.url,
         "reason": pending.reason,
         "agentId": pending.agent_id,
-        "timestamp": time_json(pending.created_at),
-        "expiresAt": time_json(pending.expires_at),
+        "timestamp": rfc3339(pending.created_at),
+        "expiresAt": rfc3339(pending.expires_at),
         "rule": pending.rule,
         "risk": pending.risk,
         "riskFactors": pending.risk_factors,
@@ -36,7 +32,7 @@ def pending_summary(pending: PendingRequest) -> dict[str, Any]:
         "digest": pending.digest,
         "bodySize": pending.body_size,
         "decidedBy": pending.decided_by,
-        "decidedAt": time_json(pending.decided_at),
+        "decidedAt": rfc3339(pending.decided_at),
     }
 
 
@@ -48,7 +44,7 @@ def pending_detail(pending: PendingRequest) -> dict[str, Any]:
     request.update(body_json(pending.body or b"", pending.body_size))
     document: dict[str, Any] = {"id": pending.id, "status": pending.status.value, "pending": request}
     if pending.decided_at is not None:
-        document["decision"] = {"by": pending.decided_by, "at": time_json(pending.decided_at),
+        document["decision"] = {"by": pending.decided_by, "at": rfc3339(pending.decided_at),
                                 "comment": pending.comment}
     if pending.outcome is not None:
         document["response"] = outcome_json(pending.outcome)
