@@ -5,22 +5,14 @@
 
 from __future__ import annotations
 
-import os
 from types import ModuleType
 
 from . import _evaluator_py
+from ._twins import load
 
 __all__ = ["IMPLEMENTATION", "Evaluator", "PolicyRequest", "prepare_request", "select"]
 
-_impl: ModuleType = _evaluator_py
-IMPLEMENTATION = "python"
-if os.environ.get("VECTRA_PURE_PYTHON") != "1":
-    try:
-        from . import _evaluator_c as _impl  # type: ignore[no-redef]
-
-        IMPLEMENTATION = "cython"
-    except ImportError:  # not built: the twin serves
-        pass
+_impl, IMPLEMENTATION = load("_evaluator_c", _evaluator_py)
 
 Evaluator = _impl.Evaluator
 PolicyRequest = _impl.PolicyRequest

@@ -44,22 +44,11 @@ tests hold the two to the same scores, bit for bit. The configuration and the re
 
 from __future__ import annotations
 
-import os
-from types import ModuleType
-
 from . import _risk_py
 from ._risk_model import FACTORS, AgentHistory, RiskAssessment, RiskConfig
+from ._twins import load
 
 __all__ = ["FACTORS", "IMPLEMENTATION", "AgentHistory", "RiskAssessment", "RiskConfig", "RiskScorer"]
 
-_impl: ModuleType = _risk_py
-IMPLEMENTATION = "python"
-if os.environ.get("VECTRA_PURE_PYTHON") != "1":
-    try:
-        from . import _risk_c as _impl  # type: ignore[no-redef]
-
-        IMPLEMENTATION = "cython"
-    except ImportError:  # not built: the twin serves
-        pass
-
+_impl, IMPLEMENTATION = load("_risk_c", _risk_py)
 RiskScorer = _impl.RiskScorer
