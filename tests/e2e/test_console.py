@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tests.e2e.daemon import Daemon, register_agent
+from tests.e2e.proxy_agents import Agent as ProxyAgent
 from tests.integration.upstream import UpstreamServer
 
 pytestmark = pytest.mark.e2e
@@ -43,19 +44,12 @@ def parks_writes(name: str) -> dict[str, Any]:
     }
 
 
-class Agent:
+class Agent(ProxyAgent):
     """An agent under :func:`parks_writes`, calling through the gateway with an upstream key of its own."""
 
     def __init__(self, daemon: Daemon, admin: httpx.Client) -> None:
-        suffix = uuid.uuid4().hex[:6]
-        self.name = f"billing-agent-{suffix}"
-        policy = f"parks-writes-{suffix}"
-        assert admin.put(f"/policies/{policy}", json=parks_writes(policy)).status_code == 201
-        self.record = register_agent(admin, self.name)
-        self.id = self.record["id"]
-        assert admin.put(f"/agents/{self.id}/policy", json={"policyName": policy}).status_code == 200
-        self.token = daemon.token_for(self.record)
-        self.client = httpx.Client(base_url=daemon.url, timeout=60)
+        super().__init__(daemon, admin, parks_writes("parks-writes"))
+        self.name = self.record["name"]
 
     def park(self, url: str, body: bytes) -> str:
         """POST ``body`` to ``url`` through the gateway: parked (202); the pending request's id."""
@@ -69,13 +63,6 @@ class Agent:
     def read(self, pending_id: str, wait: float | None = None) -> httpx.Response:
         params = {"wait": wait} if wait is not None else {}
         return self.client.get(f"/hitl/{pending_id}", params=params, headers={"Authorization": f"Bearer {self.token}"})
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[UpstreamServer]:
-    server = UpstreamServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

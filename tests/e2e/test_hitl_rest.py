@@ -158,7 +158,6 @@ def test_approval_replays_the_exact_bytes_with_the_real_credentials_once_and_bot
     agent: Agent, upstream: UpstreamServer, reviewer: httpx.Client, admin: httpx.Client, webhook: WebhookReceiver
 ) -> None:
     body = pattern(3_000_000)
-    trust_before = trust_of(admin, agent.id)
     pending_id = park(agent, upstream, content=body, headers=[
         ("Vectra-Authorization", f"Bearer {agent.token}"), ("Authorization", "Bearer upstream-own-key"),
         ("X-Kept", "1"), ("X-Kept", "2"), ("Content-Type", "application/octet-stream")])
@@ -184,7 +183,11 @@ def test_approval_replays_the_exact_bytes_with_the_real_credentials_once_and_bot
     assert (status["decision"]["by"], status["decision"]["comment"]) == (reviewer.subject, "ok by ann")
     response = status["response"]
     assert (response["status"], json.loads(response["body"]), response["bodyTruncated"]) == (200, seen, False)
-    assert trust_of(admin, agent.id) > trust_before - 0.05  # parked (a little down), approved (back up)
+    [parked] = [r for r in audit_of(admin, agent.id, "proxy.request") if r["details"].get("pendingId") == pending_id]
+    [approval] = audit_of(admin, agent.id, "hitl.approved")
+    assert parked["details"]["trustAfter"] < parked["trust"]  # being parked costs a little
+    assert approval["details"]["trustAfter"] > parked["details"]["trustAfter"]  # being approved gives it back
+    assert trust_of(admin, agent.id) == approval["details"]["trustAfter"]
 
     records = {r["action"]: r for r in admin.get("/audit", params={"agentId": agent.id, "source": "hitl"})
                .json()["items"]}

@@ -87,7 +87,8 @@ def _in_one_transaction(store: SqliteStore, *steps: object) -> list[object]:
     return results
 
 
-def test_moves_in_one_transaction_build_on_each_other_and_are_written_once_at_its_end(tmp_path: Path) -> None:
+def test_moves_in_one_transaction_build_on_each_other_and_reads_inside_and_after_it_see_the_last(
+        tmp_path: Path) -> None:
     store, other = SqliteStore(tmp_path / "v.db"), SqliteStore(tmp_path / "v.db")
     agent_id = _agent(store)
     seen_inside: list[float] = []
