@@ -29,6 +29,7 @@ import httpx
 
 from vectra import __version__
 from vectra.config import Settings
+from vectra.domain.audit import record_time
 
 __all__ = ["Webhooks", "sign", "verify_signature"]
 
@@ -107,7 +108,7 @@ class Webhooks:
             return
         try:
             loop = asyncio.get_running_loop()
-            created = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+            created = record_time(datetime.now(UTC))  # the audit records' own format
             body = json.dumps({"id": delivery_id, "type": event, "createdAt": created, "data": dict(data)},
                               separators=(",", ":"), allow_nan=False).encode()
             self._queue.put_nowait(_Delivery(delivery_id, event, body))
