@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-pure lint proto bench soak clean
+.PHONY: run test lint proto bench soak nginx clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,17 +40,21 @@ lint: $(STAMP)
 # nginx is the local upstream of the forwarding benchmarks and wrk the proxy benchmark's load generator; without
 # them they fall back to a uvicorn upstream and a Python load generator. `make bench BENCH_ARGS=--quick` for a
 # short run.
-bench: $(STAMP)
+nginx:
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
 		(apt-get install -y -qq nginx >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nginx)) || \
-		echo "nginx could not be installed: the forwarding benchmarks use a uvicorn upstream"
+		echo "nginx could not be installed: the benchmarks and the soak use a uvicorn upstream"
+
+bench: $(STAMP) nginx
 	@command -v wrk >/dev/null 2>&1 || \
 		(apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)) || \
 		echo "wrk could not be installed: the proxy benchmark uses a Python load generator"
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
-soak: $(STAMP)
-	@echo "make soak arrives with the reliability suite (issue 6)"; exit 1
+# About ten minutes of mixed load on the real daemon, then the checks of benchmarks/soak.py's docstring.
+# `make soak SOAK_ARGS="--duration 1800 --concurrency 64"` for another run.
+soak: $(STAMP) nginx
+	$(BIN)/python benchmarks/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info policy_core/*.c policy_core/*.so
