@@ -61,7 +61,7 @@ class ProxyServicer(proxy_pb2_grpc.ProxyServiceServicer):
             try:
                 outcomes = await proxy.check_batch(self.ctx, [_decoded(request, token) for request in batch.checks])
             except Exception as exc:
-                await abort_for(context, exc, "ProxyService.CheckStream")
+                await abort_for(self.ctx, context, exc, "ProxyService.CheckStream")
             yield proxy_pb2.CheckBatchResult(results=[_stream_result(outcome) for outcome in outcomes])
 
 

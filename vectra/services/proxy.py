@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from policy_core import PolicyError
 from vectra.domain.audit import AuditEntry, AuditSource
 from vectra.domain.errors import (
+    Denied,
     Forbidden,
     InvalidInput,
     PayloadTooLarge,
@@ -117,7 +118,7 @@ async def proxy(ctx: ServiceContext, call: ProxyCall) -> Forwarded | Parked:
     if decision.effect == "Deny":
         ctx.histories.violation(agent.id)
         await record.outcome("Deny", "denied")
-        raise Forbidden(_denial(decision), rule=decision.rule, reason=decision.reason, headers=rate.headers)
+        raise Denied(_denial(decision), rule=decision.rule, reason=decision.reason, headers=rate.headers)
     if decision.effect == "Hitl":
         body = await record.refusing_bad_input(read_body(body, limit))
         expiry = current.compiled.hitl_expiry_seconds if current is not None else None
@@ -224,7 +225,8 @@ def _agent(ctx: ServiceContext, headers: Sequence[tuple[str, str]]) -> Agent:
     gateway = _header(headers, "vectra-authorization")
     principal = authenticate(ctx, gateway if gateway is not None else _header(headers, "authorization"))
     if principal.agent is None:
-        raise Forbidden("the proxy is for agents: use an agent's token, not the operator token")
+        raise Forbidden("the proxy is for agents: use an agent's token, not the operator token",
+                        cause="operator_token", subject=principal.subject)
     return principal.agent
 
 
