@@ -9,8 +9,8 @@ An unauthenticated caller can make these records, so they are bounded: the first
 peer, outcome, cause, route and claimed subject) is recorded at once, and identical ones within the next
 ``audit_refusal_window_seconds`` are only counted; when the window closes, one more record carries the count
 (``details.repeated``). At most :data:`MAX_OPEN_WINDOWS` kinds are open at a time; past that, every further kind
-of the window counts into one overflow record per surface and outcome. So a flood costs at most a few records per
-window whatever its rate, and every refused call is still in the log, alone or in a count.
+of the window counts into one overflow record per source, surface and outcome. So a flood costs at most two records
+per kind and window, whatever its rate, and every refused call is still in the log, alone or in a count.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ log = logging.getLogger("vectra.audit")
 ACTION = "auth.refused"
 #: Kinds of refusal counted at a time before the overflow record takes the rest of a window.
 MAX_OPEN_WINDOWS = 1000
-_MAX_FIELD = 256  # route and claimed subject are the caller's text: kept to this many characters
+# the caller's text, kept to so many characters
+_MAX_SUBJECT = 256
+_MAX_ROUTE = 2048
 _ANONYMOUS = "anonymous"
 _MAX_CREDENTIALS = 16 * 1024  # longer than any token Vectra accepts (tokens.MAX_TOKEN_CHARS): not read for a subject
 
@@ -122,13 +124,13 @@ def _entry(exc: AccessRefused, attempt: Attempt) -> AuditEntry:
         actor, agent_id = _ANONYMOUS, None
         claimed = exc.subject or _claimed_subject(attempt.credentials)
         if claimed:
-            details["claimedSubject"] = claimed[:_MAX_FIELD]
+            details["claimedSubject"] = claimed[:_MAX_SUBJECT]
     else:
         actor = exc.subject or _ANONYMOUS
         agent_id = exc.subject if exc.subject and exc.subject != "operator" else None
     return AuditEntry(
         actor=actor, source=attempt.source, action=ACTION, agent_id=agent_id, method=attempt.method,
-        url=attempt.route[:_MAX_FIELD * 8], decision=type(exc).__name__, reason=exc.cause, details=details,
+        url=attempt.route[:_MAX_ROUTE], decision=type(exc).__name__, reason=exc.cause, details=details,
     )
 
 
