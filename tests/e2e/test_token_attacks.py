@@ -237,6 +237,20 @@ def test_a_flood_of_identical_refusals_is_counted_into_few_records(daemon: Daemo
     assert 2 <= len(records) <= 10  # the first at once, then a first and a count per window the flood spanned
 
 
+def test_counts_still_open_at_a_graceful_stop_are_written_before_it(make_daemon: Callable[..., Daemon],
+                                                                     tmp_path: Path) -> None:
+    data = tmp_path / "stopping"
+    first = make_daemon(data, env={"VECTRA_AUDIT_REFUSAL_WINDOW_SECONDS": "3600"})
+    with first.client("not-a-token") as client:
+        assert [client.get("/agents").status_code for _ in range(5)] == [401] * 5
+    assert refusals(first) == Counter({("malformed_token", "rest", "/agents"): 1})  # the count is still open
+    assert first.stop() == 0
+    again = make_daemon(data)
+    assert refusals(again) == Counter({("malformed_token", "rest", "/agents"): 5})
+    with again.admin() as admin:
+        assert admin.get("/audit/verify").json()["valid"] is True
+
+
 def test_refused_rights_are_recorded_with_the_caller_as_actor(daemon: Daemon, caller: Caller) -> None:
     before = refusals(daemon)
     with daemon.client(caller.token) as client:
