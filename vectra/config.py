@@ -62,6 +62,7 @@ class Settings:
     webhook_timeout_seconds: float = 5.0
     webhook_max_attempts: int = 5
     webhook_backoff_seconds: float = 1.0
+    audit_refusal_window_seconds: float = 10.0
 
     @property
     def database_path(self) -> Path:
@@ -168,6 +169,7 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
     "webhook_timeout_seconds": _number,
     "webhook_max_attempts": _integer,
     "webhook_backoff_seconds": _number,
+    "audit_refusal_window_seconds": _number,
 }
 _ENV_NAMES: dict[str, str] = {
     "host": "VECTRA_HOST",
@@ -208,6 +210,7 @@ _ENV_NAMES: dict[str, str] = {
     "webhook_timeout_seconds": "VECTRA_WEBHOOK_TIMEOUT_SECONDS",
     "webhook_max_attempts": "VECTRA_WEBHOOK_MAX_ATTEMPTS",
     "webhook_backoff_seconds": "VECTRA_WEBHOOK_BACKOFF_SECONDS",
+    "audit_refusal_window_seconds": "VECTRA_AUDIT_REFUSAL_WINDOW_SECONDS",
 }
 _TOML_KEYS = set(_COERCE)
 
@@ -265,7 +268,7 @@ def _check(settings: Settings) -> None:
     for name in ("upstream_connect_timeout", "upstream_read_timeout", "max_proxy_body_bytes", "breaker_failures",
                  "breaker_window_seconds", "breaker_open_seconds", "rate_limit_requests", "rate_limit_per_seconds",
                  "hitl_expiry_seconds", "hitl_max_pending_per_agent", "hitl_sweep_seconds", "webhook_timeout_seconds",
-                 "webhook_max_attempts", "webhook_backoff_seconds"):
+                 "webhook_max_attempts", "webhook_backoff_seconds", "audit_refusal_window_seconds"):
         if not getattr(settings, name) > 0:
             raise ConfigError(f"{name} must be positive")
     if not 0 <= settings.hitl_threshold <= 1:

@@ -105,6 +105,7 @@ async def serve(settings: Settings) -> None:
         await _serve_both(ctx, settings)
     finally:
         await ctx.close_forwarder()  # after both servers drained: no call is still using it
+        await ctx.refusals.flush()  # the counts of refusals still being coalesced
         await ctx.audit.stop()  # flushes what was accepted
         await ctx.webhooks.close(settings.shutdown_grace_seconds)
         ctx.store.close()

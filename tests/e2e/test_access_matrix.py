@@ -9,9 +9,7 @@ status, is problem+json on REST, and changes nothing.
 from __future__ import annotations
 
 import base64
-import importlib
 import json
-import pkgutil
 import re
 import time
 import uuid
@@ -23,82 +21,16 @@ import grpc
 import httpx
 import jwt
 import pytest
-import yaml
-from google.api import annotations_pb2
-from google.protobuf import json_format, message_factory
+from google.protobuf import json_format
 
-import vectra.grpc.generated.vectra.v1 as generated
+from tests.e2e.contract import Operation, Rpc, annotated_rpcs, protected_operations
 from tests.e2e.daemon import JWT_SECRET, Daemon
-from vectra.rest.app import SPEC_PATH
 
 pytestmark = pytest.mark.e2e
 
-_SPEC = yaml.safe_load(SPEC_PATH.read_text())
-_HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 _GRPC_CODE = {401: grpc.StatusCode.UNAUTHENTICATED, 403: grpc.StatusCode.PERMISSION_DENIED}
-
-
-def _route(method: str, path: str) -> tuple[str, str]:
-    return method.upper(), re.sub(r"\{[^}]+\}", "{}", path)
-
-
-@dataclass(frozen=True)
-class Operation:
-    method: str
-    path: str
-    tags: tuple[str, ...]
-    example: dict[str, Any] | None
-
-
-def _protected_operations() -> dict[tuple[str, str], Operation]:
-    found = {}
-    for path, item in _SPEC["paths"].items():
-        for method, operation in item.items():
-            if method not in _HTTP_METHODS or not any(operation.get("security", _SPEC.get("security", []))):
-                continue
-            content = (operation.get("requestBody") or {}).get("content", {}).get("application/json", {})
-            found[_route(method, path)] = Operation(method.upper(), path, tuple(operation.get("tags", ())),
-                                                    content.get("example"))
-    return found
-
-
-@dataclass(frozen=True)
-class Rpc:
-    path: str
-    request: type
-    response: type
-    route: tuple[str, str]
-
-
-def _rpcs() -> dict[tuple[str, str], Rpc]:
-    """Every RPC with a google.api.http annotation, by the REST route it names."""
-    found = {}
-    for module in pkgutil.iter_modules(generated.__path__):
-        if not module.name.endswith("_pb2"):
-            continue
-        descriptor = importlib.import_module(f"{generated.__name__}.{module.name}").DESCRIPTOR
-        for service in descriptor.services_by_name.values():
-            for method in service.methods:
-                rule = method.GetOptions().Extensions[annotations_pb2.http]
-                pattern = rule.WhichOneof("pattern")
-                if pattern is None:
-                    continue
-                if pattern == "custom":  # kind "*": every method of the path (ANY /proxy/{url})
-                    routes = [_route(m, rule.custom.path) for m in _HTTP_METHODS]
-                else:
-                    routes = [_route(pattern, getattr(rule, pattern))]
-                for route in routes:
-                    found[route] = Rpc(
-                        f"/{service.full_name}/{method.name}",
-                        message_factory.GetMessageClass(method.input_type),
-                        message_factory.GetMessageClass(method.output_type),
-                        route,
-                    )
-    return found
-
-
-PROTECTED = _protected_operations()
-RPCS = _rpcs()
+PROTECTED = protected_operations()
+RPCS = annotated_rpcs()
 
 
 def test_every_protected_rest_operation_has_its_grpc_twin() -> None:

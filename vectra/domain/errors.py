@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AccessRefused",
     "AlreadyExists",
     "Conflict",
+    "Denied",
     "Forbidden",
     "InvalidInput",
     "NotFound",
@@ -43,14 +45,40 @@ class InvalidInput(VectraError):
     title = "Invalid input"
 
 
-class Unauthenticated(VectraError):
+class AccessRefused(VectraError):
+    """Base of 401 and 403: who is calling, or what they may do, was refused.
+
+    ``cause`` names the check that refused (``expired``, ``bad_signature``, ``role``, ...) for the audit log alone:
+    it is never part of the answer (which check failed is logged, not told). ``subject`` is who the caller claimed
+    to be when that is known before the check (an agent id at ``/tokens``), unverified. A refusal without a
+    ``cause`` (:class:`Denied`) is a decision that its own service records, not an access refusal.
+    """
+
+    default_cause: str | None = "refused"
+
+    def __init__(self, detail: str, *, cause: str | None = None, subject: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.cause = cause or self.default_cause
+        self.subject = subject
+
+
+class Unauthenticated(AccessRefused):
     slug = "unauthenticated"
     title = "Unauthenticated"
+    default_cause = "invalid_credentials"
 
 
-class Forbidden(VectraError):
+class Forbidden(AccessRefused):
     slug = "forbidden"
     title = "Forbidden"
+    default_cause = "forbidden"
+
+
+class Denied(Forbidden):
+    """403 for a call the gateway judged (a policy's Deny, the SSRF guard): the proxy records it as the call's
+    decision, so it is not recorded again as an access refusal."""
+
+    default_cause = None
 
 
 class NotFound(VectraError):
@@ -78,7 +106,7 @@ class Unavailable(VectraError):
     title = "Service unavailable"
 
 
-class UpstreamNotAllowed(Forbidden):
+class UpstreamNotAllowed(Denied):
     """The upstream resolves to an address the SSRF guard refuses (403)."""
 
     slug = "upstream-not-allowed"

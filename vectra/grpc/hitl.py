@@ -64,7 +64,7 @@ class HitlServicer(hitl_pb2_grpc.HitlServiceServicer):
                 async for pending in updates:
                     yield _status(pending, with_body=False)
         except Exception as exc:
-            await abort_for(context, exc, "HitlService.Watch")
+            await abort_for(self.ctx, context, exc, "HitlService.Watch")
 
 
 def _summary(pending: PendingRequest) -> hitl_pb2.HitlRequestSummary:

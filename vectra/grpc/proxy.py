@@ -57,11 +57,15 @@ class ProxyServicer(proxy_pb2_grpc.ProxyServiceServicer):
     async def CheckStream(self, batches: AsyncIterator[proxy_pb2.CheckBatch],
                           context: grpc.aio.ServicerContext) -> AsyncIterator[proxy_pb2.CheckBatchResult]:
         token = _token(context)
+        try:  # before the first batch, so that a stream of empty batches is no way around the token
+            proxy.calling_agent(self.ctx, [("Vectra-Authorization", token)])
+        except Exception as exc:
+            await abort_for(self.ctx, context, exc, "ProxyService.CheckStream")
         async for batch in batches:  # one batch at a time: the stream is answered in order
             try:
                 outcomes = await proxy.check_batch(self.ctx, [_decoded(request, token) for request in batch.checks])
             except Exception as exc:
-                await abort_for(context, exc, "ProxyService.CheckStream")
+                await abort_for(self.ctx, context, exc, "ProxyService.CheckStream")
             yield proxy_pb2.CheckBatchResult(results=[_stream_result(outcome) for outcome in outcomes])
 
 

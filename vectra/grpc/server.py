@@ -32,6 +32,10 @@ from vectra.services.context import ServiceContext
 __all__ = ["create_grpc_server"]
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+#: Request metadata (the token among it) larger than this is refused by the transport with RESOURCE_EXHAUSTED before
+#: any servicer runs. gRPC's own soft limit (8 KiB) refuses at random between it and the hard one; set equal, every
+#: call is either answered by Vectra (a token over 8192 characters: UNAUTHENTICATED, audited) or refused outright.
+MAX_METADATA_BYTES = 16 * 1024
 
 
 def create_grpc_server(ctx: ServiceContext, address: str) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
@@ -40,6 +44,8 @@ def create_grpc_server(ctx: ServiceContext, address: str) -> tuple[grpc.aio.Serv
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+            ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
         ]
     )
     agents_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(ctx), server)

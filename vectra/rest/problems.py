@@ -10,6 +10,9 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 
 from vectra.domain import errors
+from vectra.domain.audit import AuditSource
+from vectra.rest.refusals import record_refusal
+from vectra.services.refusals import is_access_refusal
 
 __all__ = [
     "STATUS_BY_ERROR",
@@ -80,6 +83,8 @@ def domain_problem(exc: errors.VectraError) -> tuple[int, dict[str, Any], dict[s
 
 async def handle_domain_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, errors.VectraError)
+    if is_access_refusal(exc):
+        await record_refusal(request.scope["state"]["vectra"], request.scope, exc, AuditSource.CONTROL_PLANE)
     return _problem(*domain_problem(exc))
 
 

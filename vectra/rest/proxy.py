@@ -20,8 +20,10 @@ from vectra.domain.errors import InvalidInput, Unavailable, VectraError
 from vectra.domain.times import rfc3339
 from vectra.forward import UpstreamResponse, target_from_raw_path
 from vectra.rest.problems import domain_problem, problem_parts
+from vectra.rest.refusals import record_refusal
 from vectra.services import proxy
 from vectra.services.context import ServiceContext
+from vectra.services.refusals import is_access_refusal
 
 __all__ = [
     "PROXY_PREFIX", "ProxyEndpoint", "proxy_delete", "proxy_get", "proxy_head", "proxy_options", "proxy_patch",
@@ -51,6 +53,8 @@ class ProxyEndpoint:
             )
             outcome = await proxy.proxy(self.ctx, call)
         except VectraError as exc:
+            if is_access_refusal(exc):
+                await record_refusal(self.ctx, scope, exc, AuditSource.PROXY)
             await _send_problem(send, exc)
             return
         except Exception:

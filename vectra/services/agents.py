@@ -41,7 +41,7 @@ async def get_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> Age
     """Admins and reviewers read any agent; an agent reads itself."""
     agent_id = parse_agent_id(agent_id)
     if not (actor.has(Role.REVIEWER) or actor.subject == agent_id):
-        raise Forbidden("an agent may read only its own record")
+        raise Forbidden("an agent may read only its own record", cause="not_own", subject=actor.subject)
     return _found(agent_id, ctx.store.get_agent(agent_id))
 
 

@@ -26,28 +26,29 @@ def authenticate(ctx: ServiceContext, credentials: str | None) -> Principal:
     claims = verify_token(ctx, token)
     agent = ctx.agents.get(ctx.store, str(claims["sub"]))
     if agent is None:
-        raise Unauthenticated("the token's agent no longer exists")
+        raise Unauthenticated("the token's agent no longer exists", cause="agent_deleted", subject=str(claims["sub"]))
     if agent.status is not AgentStatus.ACTIVE:
-        raise Forbidden(f"agent is {agent.status.value.lower()}", reason=agent.status.value.lower())
+        status = agent.status.value.lower()
+        raise Forbidden(f"agent is {status}", reason=status, cause=status, subject=agent.id)
     return Principal(subject=agent.id, roles=frozenset(agent.roles), agent=agent)
 
 
 def require(actor: Principal, role: Role) -> None:
     if not actor.has(role):
-        raise Forbidden(f"this operation needs the {role.value} role")
+        raise Forbidden(f"this operation needs the {role.value} role", cause="role", subject=actor.subject)
 
 
 def require_reader(actor: Principal, what: str) -> None:
     """Reading what only people oversee (agents, policies, the audit log): reviewers, and admins, who hold every
     role. ``what`` names the reading in the refusal: ``"listing agents"``."""
     if not actor.has(Role.REVIEWER):
-        raise Forbidden(f"{what} needs the admin or reviewer role")
+        raise Forbidden(f"{what} needs the admin or reviewer role", cause="role", subject=actor.subject)
 
 
 def _bearer(credentials: str | None) -> str:
     if not credentials:
-        raise Unauthenticated("missing bearer token")
+        raise Unauthenticated("missing bearer token", cause="missing_token")
     scheme, _, token = credentials.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("expected 'Authorization: Bearer <token>'")
+        raise Unauthenticated("expected 'Authorization: Bearer <token>'", cause="not_bearer")
     return token.strip()

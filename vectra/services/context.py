@@ -16,6 +16,7 @@ from vectra.services.history import AgentHistories
 from vectra.services.keyring import Keyring
 from vectra.services.pending_watch import PendingWatch
 from vectra.services.policy_cache import CompiledPolicies
+from vectra.services.refusals import Refusals
 from vectra.services.token_cache import VerifiedTokens
 from vectra.services.webhooks import Webhooks
 from vectra.store.base import Store
@@ -64,6 +65,7 @@ class ServiceContext:
     agents: AgentCache = field(init=False)
     policies: CompiledPolicies = field(init=False)
     audit: AuditLog = field(init=False)
+    refusals: Refusals = field(init=False)
     tokens: VerifiedTokens = field(init=False)
     limiter: RateLimiter = field(init=False)
     histories: AgentHistories = field(init=False)
@@ -74,6 +76,7 @@ class ServiceContext:
         self.agents = AgentCache(self.settings.agent_cache_seconds)
         self.policies = CompiledPolicies()
         self.audit = AuditLog(self.store)
+        self.refusals = Refusals(self.audit, self.settings.audit_refusal_window_seconds)
         self.tokens = VerifiedTokens()
         self.limiter = LocalRateLimiter()
         self.histories = AgentHistories()

@@ -262,7 +262,8 @@ async def _readable(ctx: ServiceContext, actor: Principal, pending_id: str) -> P
     if pending is None:
         raise NotFound(f"no HITL request {pending_id}")
     if not (actor.has(Role.REVIEWER) or actor.subject == pending.agent_id):
-        raise Forbidden("an agent may read only its own HITL requests; others need the reviewer role")
+        raise Forbidden("an agent may read only its own HITL requests; others need the reviewer role",
+                        cause="not_own", subject=actor.subject)
     return await _expired_if_due(ctx, pending)
 
 
@@ -300,7 +301,7 @@ async def _decidable(ctx: ServiceContext, actor: Principal, pending_id: str) -> 
     if pending is None:
         raise NotFound(f"no HITL request {pending_id}")
     if actor.subject == pending.agent_id:
-        raise Forbidden("an agent may not decide its own HITL request")
+        raise Forbidden("an agent may not decide its own HITL request", cause="own_request", subject=actor.subject)
     _refuse_unless_pending(await _expired_if_due(ctx, pending))
     return pending
 

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from policy_core import PolicyError
 from vectra.domain.audit import AuditEntry, AuditSource
 from vectra.domain.errors import (
+    Denied,
     Forbidden,
     InvalidInput,
     PayloadTooLarge,
@@ -49,8 +50,8 @@ from vectra.services.policy_cache import CurrentPolicy
 from vectra.services.trust import move_trust
 
 __all__ = [
-    "MAX_CHECKS_PER_BATCH", "Checked", "Forwarded", "Parked", "ProxyCall", "check", "check_batch", "decision_header",
-    "proxy", "read_body",
+    "MAX_CHECKS_PER_BATCH", "Checked", "Forwarded", "Parked", "ProxyCall", "calling_agent", "check", "check_batch",
+    "decision_header", "proxy", "read_body",
 ]
 
 Body = AsyncIterable[bytes] | bytes | None
@@ -117,7 +118,7 @@ async def proxy(ctx: ServiceContext, call: ProxyCall) -> Forwarded | Parked:
     if decision.effect == "Deny":
         ctx.histories.violation(agent.id)
         await record.outcome("Deny", "denied")
-        raise Forbidden(_denial(decision), rule=decision.rule, reason=decision.reason, headers=rate.headers)
+        raise Denied(_denial(decision), rule=decision.rule, reason=decision.reason, headers=rate.headers)
     if decision.effect == "Hitl":
         body = await record.refusing_bad_input(read_body(body, limit))
         expiry = current.compiled.hitl_expiry_seconds if current is not None else None
@@ -209,7 +210,7 @@ async def _admit(
     """Steps shared by calls and checks: authenticate, refuse while the audit log fails, count the rate limit
     (a refusal is recorded here; the caller raises or answers it)."""
     started = time.perf_counter()
-    agent = _agent(ctx, call.headers)
+    agent = calling_agent(ctx, call.headers)
     record = _Recorder(ctx, agent, call, action, started, moves_trust=moves_trust)
     await _refuse_if_audit_failing(record)
     current = _current_policy(ctx, agent)
@@ -219,12 +220,13 @@ async def _admit(
     return record, current, rate
 
 
-def _agent(ctx: ServiceContext, headers: Sequence[tuple[str, str]]) -> Agent:
+def calling_agent(ctx: ServiceContext, headers: Sequence[tuple[str, str]]) -> Agent:
     """The calling agent, from ``Vectra-Authorization`` if present, else ``Authorization`` (401/403)."""
     gateway = _header(headers, "vectra-authorization")
     principal = authenticate(ctx, gateway if gateway is not None else _header(headers, "authorization"))
     if principal.agent is None:
-        raise Forbidden("the proxy is for agents: use an agent's token, not the operator token")
+        raise Forbidden("the proxy is for agents: use an agent's token, not the operator token",
+                        cause="operator_token", subject=principal.subject)
     return principal.agent
 
 

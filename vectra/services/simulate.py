@@ -58,14 +58,15 @@ async def simulate(
     if agent_id is not None:
         agent_id = parse_agent_id(agent_id)
         if not reader and actor.subject != agent_id:
-            raise Forbidden("an agent may simulate only itself")
+            raise Forbidden("an agent may simulate only itself", cause="not_own", subject=actor.subject)
         stored = ctx.store.get_agent(agent_id)
         if stored is None:
             raise NotFound(f"agent {agent_id} not found")
         return decide(ctx, AgentFacts.of(stored), request)
     assert agent is not None
     if not reader:
-        raise Forbidden("simulating an agent described inline needs the admin or reviewer role")
+        raise Forbidden("simulating an agent described inline needs the admin or reviewer role", cause="role",
+                        subject=actor.subject)
     facts = _facts(agent)
     if agent.policy is None:
         return decide(ctx, facts, request)

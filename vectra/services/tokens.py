@@ -15,7 +15,7 @@ from vectra.domain.models import AgentStatus, IssuedToken
 from vectra.services.context import ServiceContext
 from vectra.services.secrets import check_secret
 
-__all__ = ["ALGORITHM", "TOKEN_TYPE", "issue_token", "verify_token"]
+__all__ = ["ALGORITHM", "MAX_TOKEN_CHARS", "TOKEN_TYPE", "issue_token", "verify_token"]
 
 log = logging.getLogger("vectra.tokens")
 
@@ -23,6 +23,21 @@ ALGORITHM = "HS256"  # fixed: never taken from the token
 TOKEN_TYPE = "vectra+jwt"  # the explicit type of Vectra's tokens (RFC 8725 §3.11), checked on every token
 _REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]
 _INVALID_CREDENTIALS = "invalid agent id or client secret"
+_INVALID_TOKEN = "invalid token"  # whichever check refused it: that is logged and audited, not told
+#: The longest token looked at; Vectra's own are about 400 characters.
+MAX_TOKEN_CHARS = 8192
+#: PyJWT's refusals by the cause the audit log names (the first class that matches); anything else is
+#: ``invalid_token``.
+_CAUSES: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.InvalidSignatureError, "bad_signature"),
+    (jwt.InvalidAlgorithmError, "wrong_algorithm"),
+    (jwt.InvalidAudienceError, "wrong_audience"),
+    (jwt.InvalidIssuerError, "wrong_issuer"),
+    (jwt.MissingRequiredClaimError, "missing_claim"),
+    (jwt.ImmatureSignatureError, "not_yet_valid"),
+    (jwt.InvalidIssuedAtError, "bad_issued_at"),
+    (jwt.DecodeError, "malformed_token"),
+)
 
 
 async def issue_token(ctx: ServiceContext, agent_id: str, client_secret: str) -> IssuedToken:
@@ -32,9 +47,11 @@ async def issue_token(ctx: ServiceContext, agent_id: str, client_secret: str) ->
     canonical_id = _canonical_uuid(agent_id)
     agent = ctx.store.get_agent(canonical_id) if canonical_id else None
     if not await check_secret(client_secret, agent.secret_hash if agent else None) or agent is None:
-        raise Unauthenticated(_INVALID_CREDENTIALS)
+        raise Unauthenticated(_INVALID_CREDENTIALS, cause="bad_client_secret" if agent else "unknown_agent",
+                              subject=canonical_id)
     if agent.status is not AgentStatus.ACTIVE:
-        raise Forbidden(f"agent is {agent.status.value.lower()}", reason=agent.status.value.lower())
+        status = agent.status.value.lower()
+        raise Forbidden(f"agent is {status}", reason=status, cause=status, subject=agent.id)
     now = datetime.now(UTC).replace(microsecond=0)
     expires = now + timedelta(seconds=ctx.settings.token_lifetime_seconds)
     claims = {
@@ -57,8 +74,8 @@ async def issue_token(ctx: ServiceContext, agent_id: str, client_secret: str) ->
 def verify_token(ctx: ServiceContext, token: str) -> Mapping[str, Any]:
     """The token's claims, or Unauthenticated. The key is found by ``kid`` in our own ring only. A token that
     passed once is remembered until it expires (``ctx.tokens``)."""
-    if len(token) > 8192:
-        raise Unauthenticated("token too large")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise Unauthenticated(_INVALID_TOKEN, cause="token_too_large")
     remembered = ctx.tokens.get(token)
     if remembered is not None:
         return remembered
@@ -71,12 +88,12 @@ def _verified(ctx: ServiceContext, token: str) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
-        raise Unauthenticated("malformed token") from exc
+        raise Unauthenticated(_INVALID_TOKEN, cause="malformed_token") from exc
     if header.get("typ") != TOKEN_TYPE:  # RFC 8725 §3.11: only tokens made as Vectra's gateway tokens
-        raise Unauthenticated("invalid token")
+        raise Unauthenticated(_INVALID_TOKEN, cause="wrong_token_type")
     key = ctx.keyring.keys.get(header.get("kid")) if isinstance(header.get("kid"), str) else None
     if key is None:
-        raise Unauthenticated("unknown signing key")
+        raise Unauthenticated(_INVALID_TOKEN, cause="unknown_key")
     try:
         return jwt.decode(
             token,
@@ -88,10 +105,11 @@ def _verified(ctx: ServiceContext, token: str) -> dict[str, Any]:
             options={"require": _REQUIRED_CLAIMS},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthenticated("token expired") from exc
+        raise Unauthenticated("token expired", cause="expired") from exc
     except jwt.PyJWTError as exc:  # which check failed is logged, not told
         log.info("token refused", extra={"reason": str(exc)})
-        raise Unauthenticated("invalid token") from exc
+        cause = next((name for kind, name in _CAUSES if isinstance(exc, kind)), "invalid_token")
+        raise Unauthenticated(_INVALID_TOKEN, cause=cause) from exc
 
 
 def _canonical_uuid(value: str) -> str | None:
