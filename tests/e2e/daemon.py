@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+import re
 import signal
 import socket
 import subprocess
@@ -22,10 +24,25 @@ JWT_SECRET = "test-signing-key-0123456789abcdef-0123456789"
 SERVE = (sys.executable, "-m", "vectra", "serve")
 
 
+#: Ports below Linux's ephemeral range (32768-60999): the kernel never hands one of these to an outgoing
+#: connection, so a client socket can't take a daemon's port between the pick and the daemon's bind.
+_PORTS = range(20000, 32768)
+#: The daemon's startup error when one of its ports is taken (``StartupError`` in vectra/server.py).
+_PORT_TAKEN = re.compile(r"cannot start: (REST|gRPC) port \d+")
+_START_ATTEMPTS = 5
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port that was free just now. Another process (another test worker) may still take it before it is
+    used: :meth:`Daemon.start` starts again on new ports when that happens."""
+    while True:
+        port = random.choice(_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
@@ -82,7 +99,17 @@ class Daemon:
     def grpc_target(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
-    def start(self) -> Daemon:
+    def start(self, timeout: float = 30) -> Daemon:
+        """Start and wait until both ports answer. If the daemon could not bind a port (another test's daemon
+        took it since it was picked), start again on new ports, a few times."""
+        for _ in range(_START_ATTEMPTS):
+            if self._start_once(timeout):
+                return self
+            self.rest_port, self.grpc_port = free_port(), free_port()
+        raise RuntimeError(f"daemon found its ports taken {_START_ATTEMPTS} times:\n{self.log()}")
+
+    def _start_once(self, timeout: float) -> bool:
+        """True once the daemon answers; False if it exited because one of its ports was taken."""
         env = clean_env()
         env.update({
             "VECTRA_DATA_DIR": str(self.data_dir),
@@ -94,22 +121,31 @@ class Daemon:
         if self.admin_token:
             env["VECTRA_ADMIN_TOKEN"] = self.admin_token
         env.update(self.extra_env)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_until(self._ready, timeout=30)
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(f"daemon did not start:\n{self.log()}") from None
-        return self
+        logged_before = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while not self._answers():
+            if self.process.poll() is not None:
+                this_start = self.log_path.read_bytes()[logged_before:].decode(errors="replace")
+                if _PORT_TAKEN.search(this_start):
+                    return False
+                raise RuntimeError(f"daemon exited with {self.process.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"daemon did not start within {timeout}s:\n{self.log()}")
+            time.sleep(0.05)
+        return True
 
-    def _ready(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"daemon exited with {self.process.returncode}:\n{self.log()}")
-        if httpx.get(f"{self.url}/health", timeout=1).status_code != 200:
+    def _answers(self) -> bool:
+        """Both surfaces answer: REST's health with 200, gRPC's channel ready."""
+        try:
+            if httpx.get(f"{self.url}/health", timeout=1).status_code != 200:
+                return False
+            with grpc.insecure_channel(self.grpc_target) as channel:
+                grpc.channel_ready_future(channel).result(timeout=1)
+        except (httpx.HTTPError, grpc.FutureTimeoutError):
             return False
-        with grpc.insecure_channel(self.grpc_target) as channel:
-            grpc.channel_ready_future(channel).result(timeout=1)
         return True
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
