@@ -141,6 +141,7 @@ async def _serve_both(ctx: ServiceContext, settings: Settings) -> None:
 
     async def watch_health() -> None:
         while True:
+            await ctx.audit.probe()
             status = health_pb2.HealthCheckResponse.SERVING if check_health(ctx).healthy \
                 else health_pb2.HealthCheckResponse.NOT_SERVING
             await grpc_health.set("", status)

@@ -79,7 +79,7 @@ def test_a_broken_database_is_503_on_rest_unavailable_on_grpc_and_heals(
         wait_until(lambda: _grpc_health(daemon) == _NOT_SERVING)
 
         _repair(daemon.data_dir / "vectra.db", moved)
-        assert admin.get("/health").status_code == 200
+        wait_until(lambda: admin.get("/health").status_code == 200)  # at the next write probe (every 2 s)
         names = [a["name"] for a in admin.get("/agents").json()["items"]]
         assert names == ["before"]  # nothing was written while it was broken, nothing was lost
         wait_until(lambda: _grpc_health(daemon) == _SERVING)

@@ -57,7 +57,8 @@ class _Pending:
 
 class AuditLog:
     """Append records to the store's hash chain. ``commits`` counts the transactions that succeeded; ``failing``
-    is true from a failed transaction until the next one that succeeds (the proxy refuses to forward meanwhile)."""
+    is true from a failed transaction (or :meth:`probe`) until the next one that succeeds (the proxy refuses to
+    forward meanwhile, and health says Unhealthy)."""
 
     def __init__(self, store: Store, max_batch: int = MAX_BATCH) -> None:
         self._store = store
@@ -104,6 +105,23 @@ class AuditLog:
         done: asyncio.Future[tuple[AuditRecord | None, Any]] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(entry, change, done))
         return await done
+
+    async def probe(self) -> bool:
+        """Commit a write outside the chain (the store's probe), in the writer's thread, and set ``failing`` from
+        its outcome as a commit of records would: so that a database that stopped taking writes is known before a
+        call is forwarded, and one that takes them again is known without a call refused to find out."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._store.probe_write,
+                                                             datetime.now(UTC))
+        except Exception as exc:
+            if not self.failing:
+                log.error("the database refuses writes; refusing calls", extra={"error": repr(exc)})
+            self.failing = True
+            return False
+        if self.failing:
+            log.info("the database takes writes again")
+        self.failing = False
+        return True
 
     async def stop(self) -> None:
         """Commit what is queued, then stop taking entries."""

@@ -1,4 +1,7 @@
-"""Health: is the database reachable, and how long did it take to find out."""
+"""Health: is the database reachable, does it take writes, and how long did it take to find out.
+
+``database`` reads; ``audit`` is the audit writer's state: Unhealthy from a failed commit, of records or of the
+write probe the daemon makes every 2 s, until the next one succeeds (docs/audit.md, Fail closed)."""
 
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ def check_health(ctx: ServiceContext) -> HealthReport:
         checks["database"] = (False, time.perf_counter() - t0, exc.detail)
     except Exception as exc:  # a store without the mapping: still "unhealthy", never a 500
         checks["database"] = (False, time.perf_counter() - t0, type(exc).__name__)
+    failing = ctx.audit.failing
+    checks["audit"] = (not failing, 0.0, "the database refuses writes: the last commit failed" if failing else None)
     return HealthReport(
         healthy=all(ok for ok, _, _ in checks.values()),
         duration_seconds=time.perf_counter() - start,

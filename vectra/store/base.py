@@ -20,6 +20,9 @@ class Store(Protocol):
     def ping(self) -> None:
         """Raise if the database can't be reached."""
 
+    def probe_write(self, at: datetime) -> None:
+        """Commit one small write outside the audit chain; raise Unavailable if the database won't take it."""
+
     def close(self) -> None: ...
 
     def atomically(self, work: Callable[[], R]) -> R:

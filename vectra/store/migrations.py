@@ -111,6 +111,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER policies_deleted AFTER DELETE ON policies
         BEGIN UPDATE policy_generation SET generation = generation + 1; END;
     """,
+    # 7: one row the health probe rewrites, to learn that the database still takes writes (docs/audit.md)
+    """
+    CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), written_at TEXT NOT NULL);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

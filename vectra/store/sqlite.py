@@ -183,6 +183,10 @@ class SqliteStore:
         with self._session() as conn:
             conn.execute("SELECT count(*) FROM agents LIMIT 1").fetchone()
 
+    def probe_write(self, at: datetime) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO write_probe (id, written_at) VALUES (1, ?)", [at.isoformat()])
+
     def close(self) -> None:
         with self._lock, self._read_lock:
             self._reader.close()
