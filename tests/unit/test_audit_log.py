@@ -152,6 +152,25 @@ def test_a_write_that_cannot_commit_raises_unavailable_leaves_the_head_and_then_
     assert verify_chain(store.iter_audit()).valid
 
 
+def test_the_write_probe_sets_failing_while_the_database_refuses_writes_and_adds_no_record(
+    store: SqliteStore,
+) -> None:
+    """The database file moved away (the store refuses a file that is not the one it opened): the probe fails
+    and the log is failing; moved back, the probe succeeds and clears it. The chain is untouched throughout."""
+
+    async def scenario() -> None:
+        log = await filled(store, 2)
+        assert await log.probe() is True and log.failing is False
+        moved = store.path.rename(store.path.with_name("moved.db"))
+        assert await log.probe() is False and log.failing is True
+        moved.rename(store.path)
+        assert await log.probe() is True and log.failing is False
+        assert log.head is not None and log.head[0] == 2 and store.audit_head() == log.head
+
+    asyncio.run(scenario())
+    assert verify_chain(store.iter_audit()).valid
+
+
 def test_stop_commits_what_is_queued_and_later_appends_are_refused(store: SqliteStore) -> None:
     async def scenario() -> None:
         log = AuditLog(store)

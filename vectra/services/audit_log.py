@@ -114,14 +114,23 @@ class AuditLog:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._store.probe_write,
                                                              datetime.now(UTC))
         except Exception as exc:
-            if not self.failing:
-                log.error("the database refuses writes; refusing calls", extra={"error": repr(exc)})
-            self.failing = True
+            self._committed(exc, "the write probe")
             return False
-        if self.failing:
-            log.info("the database takes writes again")
-        self.failing = False
+        self._committed(None, "the write probe")
         return True
+
+    def _committed(self, error: Exception | None, what: str) -> None:
+        """Set ``failing`` from a commit's outcome, logging only its changes: while it fails, each refused call
+        tries a record of its own, and the log must not become a flood."""
+        if error is not None:
+            report = log.debug if self.failing else log.error
+            report(f"{what} could not be committed: the database refuses writes; refusing calls",
+                   extra={"error": repr(error)})
+            self.failing = True
+            return
+        if self.failing:
+            log.info(f"{what} was committed: the database takes writes again")
+        self.failing = False
 
     async def stop(self) -> None:
         """Commit what is queued, then stop taking entries."""
@@ -168,12 +177,11 @@ class AuditLog:
                 self._thread, _seal_and_append, self._store, [(p.entry, p.change) for p in batch]
             )
         except Exception as exc:
-            log.error("audit records could not be committed; refusing their calls", extra={"error": repr(exc)})
-            self.failing = True
+            self._committed(exc, "audit records")
             for pending in batch:
                 _settle(pending.done, Unavailable("the audit log can't be written; the call was refused"))
             return
-        self.failing = False
+        self._committed(None, "audit records")
         last = next((o.sealed[-1] for o in reversed(outcomes) if isinstance(o, _Committed) and o.sealed), None)
         if last is not None:
             self.commits += 1
