@@ -6,8 +6,11 @@ change nothing; nothing answers 500. Once the fault is removed, service resumes 
 Healthy, calls are forwarded and audited, and every call answered before the fault has its one record in a chain
 that verifies, also after a restart.
 
-The data directory is a tmpfs mounted by the test (16 MiB), so filling it fills nothing else: these tests need
-root, and are skipped with the reason otherwise.
+The data directory is a tmpfs mounted by the test (16 MiB), so filling it fills nothing else, or for the kernel's
+own read-only remount an ext4 file system on a loop device: these tests need root, and are skipped with the reason
+otherwise. (``mount -o remount,ro`` of the tmpfs is refused while the daemon holds its files open for writing:
+"mount point is busy"; ``chattr +i`` does not stop writes through descriptors already open, but the store's check
+of its file on every session does.)
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +55,26 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         pytest.skip(f"can't mount a tmpfs here: {mounted.stderr.strip()}")
     yield mount_point
     subprocess.run(["chattr", "-R", "-i", str(mount_point)], capture_output=True)
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+@pytest.fixture
+def ext4_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 32 MiB ext4 file system on a loop device, mounted with ``errors=remount-ro``."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a loop device for the data directory needs root")
+    image, mount_point = tmp_path / "disk.img", tmp_path / "data"
+    mount_point.mkdir()
+    image.write_bytes(b"")
+    os.truncate(image, 32 << 20)
+    if shutil.which("mkfs.ext4") is None:
+        pytest.skip("mkfs.ext4 is not installed")
+    for command in (["mkfs.ext4", "-q", str(image)],
+                    ["mount", "-o", "loop,errors=remount-ro", str(image), str(mount_point)]):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"can't make and mount an ext4 loop device here: {done.stderr.strip()}")
+    yield mount_point
     subprocess.run(["umount", str(mount_point)], check=True)
 
 
@@ -247,3 +271,24 @@ def test_grpc_calls_are_refused_unavailable_on_a_full_disk(daemon_on_small_disk:
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
     filler.unlink()
     wait_until(lambda: _grpc_health(daemon) == _SERVING, timeout=_FAULT_NOTICED)
+
+
+def test_a_file_system_the_kernel_turns_read_only_is_unhealthy_and_fails_closed(
+    ext4_disk: Path, upstream: UpstreamServer,
+) -> None:
+    """ext4 after an error (``trigger_fs_error``) remounts itself read-only: every write fails (SQLite's
+    ``SQLITE_IOERR``), reads go on. The daemon says Unhealthy, refuses everything that would write, with nothing
+    forwarded, keeps running and stops cleanly. (Such a file system can't be made writable again under a running
+    daemon, and what was not yet written back is lost with it, as in a power loss: docs/audit.md, Durability.)"""
+    daemon = Daemon(ext4_disk).start()
+    try:
+        with daemon.admin() as admin:
+            scene = Scene(daemon, admin, upstream)
+            device = subprocess.run(["findmnt", "-n", "-o", "SOURCE", str(ext4_disk)], capture_output=True,
+                                    text=True, check=True).stdout.strip()
+            Path(f"/sys/fs/ext4/{Path(device).name}/trigger_fs_error").write_text("vectra fault test\n")
+            _until_refusing(daemon)
+            scene.assert_refusing(reads_work=True)
+        assert daemon.process is not None and daemon.process.poll() is None
+    finally:
+        assert daemon.stop() == 0, daemon.log()
