@@ -20,7 +20,7 @@ import errno
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -32,7 +32,7 @@ from tests.e2e.daemon import Daemon, Stubs, bearer, wait_until
 from tests.e2e.faults import arrived, assert_chain_valid, marked_url, records_by_url, whole_audit
 from tests.e2e.proxy_agents import Agent, governed, is_problem
 from tests.integration.upstream import UpstreamServer
-from vectra.grpc.generated.vectra.v1 import agents_pb2
+from vectra.grpc.generated.vectra.v1 import agents_pb2, proxy_pb2, proxy_pb2_grpc
 
 pytestmark = pytest.mark.e2e
 
@@ -261,16 +261,34 @@ def test_calls_answered_while_the_disk_fills_all_have_their_records(
     _restarted_still_holds(daemon, scene, refused_may_have_arrived=True)
 
 
-def test_grpc_calls_are_refused_unavailable_on_a_full_disk(daemon_on_small_disk: Daemon) -> None:
+def test_grpc_calls_are_refused_unavailable_on_a_full_disk_with_nothing_forwarded(
+    daemon_on_small_disk: Daemon, upstream: UpstreamServer,
+) -> None:
     daemon = daemon_on_small_disk
+    with daemon.admin() as admin:
+        agent = Agent(daemon, admin)
     filler = fill(daemon.data_dir)
     _until_refusing(daemon)
-    with daemon.channel() as channel, pytest.raises(grpc.RpcError) as refused:
-        Stubs.on(channel).agents.RegisterAgent(agents_pb2.RegisterAgentRequest(name="x", owner_id="team"),
-                                               metadata=bearer(daemon.admin_token), timeout=10)
-    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    upstream_seen = len(upstream.requests)
+    with daemon.channel() as channel:
+        proxy = proxy_pb2_grpc.ProxyServiceStub(channel)
+        calls: list[Callable[[], object]] = [
+            lambda: proxy.Forward(proxy_pb2.ForwardRequest(method="GET", url=marked_url(upstream)),
+                                  metadata=bearer(agent.token), timeout=10),
+            lambda: proxy.Check(proxy_pb2.CheckRequest(method="GET", url=marked_url(upstream)),
+                                metadata=bearer(agent.token), timeout=10),
+            lambda: Stubs.on(channel).agents.RegisterAgent(
+                agents_pb2.RegisterAgentRequest(name="x", owner_id="team"), metadata=bearer(daemon.admin_token),
+                timeout=10),
+        ]
+        for call in calls:
+            with pytest.raises(grpc.RpcError) as refused:
+                call()
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE, refused.value
+    assert len(upstream.requests) == upstream_seen
     filler.unlink()
     wait_until(lambda: _grpc_health(daemon) == _SERVING, timeout=_FAULT_NOTICED)
+    agent.client.close()
 
 
 def test_a_file_system_the_kernel_turns_read_only_is_unhealthy_and_fails_closed(
