@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -15,7 +16,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.e2e.daemon import ADMIN_TOKEN, JWT_SECRET, free_port, wait_until
+from tests.e2e.daemon import ADMIN_TOKEN, JWT_SECRET, Daemon, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -123,6 +124,20 @@ def test_an_unusable_data_path_is_one_json_line_and_exit_2(tmp_path: Path, case:
     args = _unusable_paths(tmp_path)[case]
     done = _run([*args, "--rest-port", str(free_port()), "--grpc-port", str(free_port())], _environment())
     _assert_cannot_start(done, reason)
+
+
+@pytest.mark.parametrize("taken", ["--rest-port", "--grpc-port"])
+def test_a_port_another_daemon_serves_is_a_json_error_and_exit_2(
+    tmp_path: Path, make_daemon: Callable[..., Daemon], taken: str,
+) -> None:
+    """Not shared: gRPC's default SO_REUSEPORT would let a second daemon bind the first one's port and take
+    some of its connections."""
+    running = make_daemon()
+    ports = {"--rest-port": str(free_port()), "--grpc-port": str(free_port())}
+    ports[taken] = str(running.rest_port if taken == "--rest-port" else running.grpc_port)
+    done = _run(["--data-dir", str(tmp_path / "second"), *[x for pair in ports.items() for x in pair]],
+                _environment())
+    _assert_cannot_start(done, "port " + ports[taken])
 
 
 @pytest.mark.parametrize("taken", ["--rest-port", "--grpc-port"])

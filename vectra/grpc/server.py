@@ -46,6 +46,9 @@ def create_grpc_server(ctx: ServiceContext, address: str) -> tuple[grpc.aio.Serv
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
+            # gRPC sets SO_REUSEPORT by default: a second daemon on the same port would start and take half the
+            # connections, silently; without it the port in use stops the second one (exit 2)
+            ("grpc.so_reuseport", 0),
         ]
     )
     agents_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(ctx), server)
