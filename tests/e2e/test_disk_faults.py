@@ -119,8 +119,7 @@ class Scene:
     def __init__(self, daemon: Daemon, admin: httpx.Client, upstream: UpstreamServer) -> None:
         self.daemon, self.admin, self.upstream = daemon, admin, upstream
         self.agent = Agent(daemon, admin)
-        self.forwarded: list[str] = []  # the URLs answered 200
-        self.refused: list[str] = []  # the URLs answered 503
+        self.answered: list[tuple[str, int]] = []  # each call's URL and status
         for _ in range(3):
             self.call_expecting("GET", 200)
         parked = self.agent.call("POST", marked_url(upstream, "/review/item"))
@@ -135,7 +134,7 @@ class Scene:
         url = marked_url(self.upstream, path)
         answer = self.agent.call(method, url)
         assert answer.status_code == status, (method, path, answer.status_code, answer.text)
-        (self.forwarded if status == 200 else self.refused).append(url)
+        self.answered.append((url, status))
 
     def assert_refusing(self, reads_work: bool) -> None:
         """Everything that would write is refused with 503 (a problem document), and nothing reaches the
@@ -177,18 +176,21 @@ class Scene:
         self.assert_audited()
 
     def assert_audited(self, refused_may_have_arrived: bool = False) -> None:
-        """Each call answered 200 reached the upstream once and has one Allow record; each refused one has no
-        record that says it was forwarded, and did not reach the upstream (unless ``refused_may_have_arrived``: a
-        call forwarded before the fault was known, whose record then failed, docs/audit.md's residual window);
-        the chain verifies."""
+        """Each call answered 200 reached the upstream once and has one Allow record, each one denied (403) has
+        one Deny record and reached nothing; each one refused (503) has no record that says it was forwarded, and
+        did not reach the upstream (unless ``refused_may_have_arrived``: a call forwarded before the fault was
+        known, whose record then failed, docs/audit.md's residual window); the chain verifies."""
         records = records_by_url(whole_audit(self.admin))
         reached = arrived(self.upstream)
-        for url in self.forwarded:
-            assert records[(url, "Allow")] == 1, url
-            assert reached[url.split("?", 1)[1]] == 1, url
-        for url in self.refused:
-            assert records[(url, "Allow")] == 0, url
-            assert reached[url.split("?", 1)[1]] <= (1 if refused_may_have_arrived else 0), url
+        for url, status in self.answered:
+            arrivals = reached[url.split("?", 1)[1]]
+            if status == 200:
+                assert records[(url, "Allow")] == 1 and arrivals == 1, (url, status)
+            elif status == 403:
+                assert records[(url, "Deny")] == 1 and arrivals == 0, (url, status)
+            else:
+                assert records[(url, "Allow")] == 0, (url, status)
+                assert arrivals <= (1 if refused_may_have_arrived else 0), (url, status)
         assert_chain_valid(self.admin)
 
 
@@ -251,8 +253,8 @@ def test_calls_answered_while_the_disk_fills_all_have_their_records(
             url = marked_url(upstream)
             answer = scene.agent.call("GET", url)
             assert answer.status_code in (200, 503), answer.text
-            (scene.forwarded if answer.status_code == 200 else scene.refused).append(url)
-        assert scene.refused, "no call was refused on a full disk"
+            scene.answered.append((url, answer.status_code))
+        assert any(status == 503 for _, status in scene.answered), "no call was refused on a full disk"
         filler.unlink()
         wait_until(lambda: _rest_health(daemon).status_code == 200, timeout=_FAULT_NOTICED)
         scene.call_expecting("GET", 200)
