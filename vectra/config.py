@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = ["SYNCHRONOUS_MODES", "ConfigError", "Settings", "load_settings"]
 
 
 class ConfigError(ValueError):
@@ -29,6 +29,7 @@ class Settings:
     grpc_port: int = 7081
     data_dir: Path = Path("./vectra-data")
     database_url: str | None = None
+    database_synchronous: str = "normal"  # SQLite's synchronous: "normal", or "full" for an fsync per commit
     policies_dir: Path | None = None
     admin_token: str | None = None
     jwt_secret: str | None = None
@@ -75,6 +76,8 @@ class Settings:
         raise ConfigError(f"unsupported database URL {url!r}: only sqlite:///path is supported so far")
 
 
+#: SQLite's ``synchronous`` settings Vectra runs with (WAL either way; docs/audit.md, Durability).
+SYNCHRONOUS_MODES = ("normal", "full")
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
@@ -136,6 +139,7 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
     "grpc_port": _integer,
     "data_dir": _path,
     "database_url": _text,
+    "database_synchronous": _text,
     "policies_dir": _path,
     "admin_token": _text,
     "jwt_secret": _text,
@@ -177,6 +181,7 @@ _ENV_NAMES: dict[str, str] = {
     "grpc_port": "VECTRA_GRPC_PORT",
     "data_dir": "VECTRA_DATA_DIR",
     "database_url": "VECTRA_DATABASE_URL",
+    "database_synchronous": "VECTRA_DATABASE_SYNCHRONOUS",
     "policies_dir": "VECTRA_POLICIES_DIR",
     "admin_token": "VECTRA_ADMIN_TOKEN",
     "jwt_secret": "VECTRA_JWT_SECRET",
@@ -258,6 +263,8 @@ def _check(settings: Settings) -> None:
     for port in (settings.rest_port, settings.grpc_port):
         if not 0 <= port <= 65535:
             raise ConfigError(f"port {port} is out of range")
+    if settings.database_synchronous not in SYNCHRONOUS_MODES:
+        raise ConfigError(f"database_synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
     if settings.log_level.lower() not in _LOG_LEVELS:
         raise ConfigError(f"log level must be one of {', '.join(_LOG_LEVELS)}")
     if settings.token_lifetime_seconds < 1:

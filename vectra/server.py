@@ -44,7 +44,7 @@ def build_context(settings: Settings) -> ServiceContext:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         hitl_key = load_data_key(settings.data_dir, settings.hitl_key)
-        store = SqliteStore(settings.database_path, FieldCipher(hitl_key))
+        store = SqliteStore(settings.database_path, FieldCipher(hitl_key), settings.database_synchronous)
         keyring = load_keyring(settings.data_dir, settings.jwt_secret, settings.jwt_previous_secrets)
         admin_token = load_admin_token(settings.data_dir, settings.admin_token)
     except (FileExistsError, NotADirectoryError) as exc:

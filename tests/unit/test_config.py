@@ -49,6 +49,7 @@ def test_defaults_apply_when_no_source_names_a_setting() -> None:
         ("log_level = 'chatty'", "log level must be one of"),
         ("rest_port = 70000", "port 70000 is out of range"),
         ("token_lifetime_seconds = 0", "token_lifetime_seconds must be at least 1"),
+        ("database_synchronous = 'off'", "database_synchronous must be one of normal, full"),
         ("vectra = 3", "[vectra] must be a table"),
     ],
 )

@@ -68,6 +68,8 @@ def _agent_to_row(agent: Agent) -> dict[str, Any]:
     }
 
 
+#: ``synchronous`` as the settings name it (config.SYNCHRONOUS_MODES), as SQLite's pragma takes it
+_SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 _POLICY_COLUMNS = (
     "p.name, v.version, v.document, p.created_at, v.created_at AS updated_at, v.created_by, "
     "v.version = p.version AS current"
@@ -89,11 +91,12 @@ def _policy_from_row(row: dict[str, Any] | sqlite3.Row) -> PolicyRecord:
 class SqliteStore:
     """One connection shared under a lock; every write is one short transaction.
 
-    WAL with ``synchronous=NORMAL`` survives a killed process without losing a committed
-    transaction (a power loss may lose the last few; see README, Durability).
+    WAL with ``synchronous=NORMAL`` (the default) survives a killed process without losing a committed
+    transaction; a power loss may lose the last few, which ``synchronous="full"`` closes at the cost of an fsync
+    per commit (docs/audit.md, Durability).
     """
 
-    def __init__(self, path: Path, cipher: FieldCipher | None = None) -> None:
+    def __init__(self, path: Path, cipher: FieldCipher | None = None, synchronous: str = "normal") -> None:
         """``cipher`` seals parked requests' credentials; without one, a key of this process's own is used (what it
         sealed can't be read after a restart: the daemon always passes the data directory's key)."""
         self._cipher = cipher or FieldCipher(os.urandom(KEY_BYTES))
@@ -101,7 +104,7 @@ class SqliteStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(f"PRAGMA synchronous={_SYNCHRONOUS[synchronous]}")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA busy_timeout=10000")
             migrate(self._conn)
