@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import hypothesis
 import pytest
 import schemathesis
@@ -93,14 +94,15 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 @pytest.fixture(scope="module")
 def world(daemon: Daemon, upstream: UpstreamServer) -> Iterator[World]:
     with daemon.admin() as admin:
-        agent = Agent(daemon, admin)  # under a policy of its own, which parks anything under /review
+        agent = Agent(daemon, admin)  # under a policy of its own: DELETE denied, anything under /review parked
         reviewer = register_agent(admin, "fuzz-reviewer", roles=["reviewer"])
         spares = [register_agent(admin, f"fuzz-spare-{n}")["id"] for n in range(3)]
         doomed = [register_agent(admin, f"fuzz-doomed-{n}")["id"] for n in range(2)]
+        quarantined = [_quarantined(daemon, admin, upstream) for _ in range(2)]
         free = "fuzz-unassigned"
         assert admin.put(f"/policies/{free}", json={"default": "Allow"}).status_code == 201
         parked = []
-        for n in range(4):
+        for n in range(8):
             answer = agent.call("POST", f"{upstream.base}/review/item-{n}", content=b"{}")
             assert answer.status_code == 202, answer.text
             parked.append(answer.json()["id"])
@@ -110,17 +112,28 @@ def world(daemon: Daemon, upstream: UpstreamServer) -> Iterator[World]:
     targets = {
         ("admin", "agentId"): spares,
         ("admin", "DELETE /agents/{agentId}:agentId"): doomed,
+        ("admin", "POST /agents/{agentId}/lift-quarantine:agentId"): quarantined,
         ("admin", "id"): parked[:2],
-        ("admin", "name"): policies,
+        ("admin", "POST /hitl/{id}/deny:id"): parked[2:4],
         ("reviewer", "agentId"): [reviewer["id"], *spares],
-        ("reviewer", "id"): parked[2:],
-        ("reviewer", "name"): policies,
+        ("reviewer", "id"): parked[4:6],
+        ("reviewer", "POST /hitl/{id}/deny:id"): parked[6:],
         ("agent", "agentId"): [agent.id, spares[0]],
         ("agent", "id"): parked,
-        ("agent", "name"): policies,
     }
+    for role in ROLES:
+        targets[(role, "name")] = targets[(role, "policyName")] = policies
     yield World(daemon, tokens, targets)
     agent.client.close()
+
+
+def _quarantined(daemon: Daemon, admin: httpx.Client, upstream: UpstreamServer) -> str:
+    """An agent its own denied calls have quarantined (five DELETEs take trust below the floor)."""
+    agent = Agent(daemon, admin)
+    with agent.client:
+        while admin.get(f"/agents/{agent.id}").json()["status"] == "Active":
+            assert agent.call("DELETE", f"{upstream.base}/x").status_code == 403
+    return agent.id
 
 
 # -- the state a refusal must leave alone ------------------------------------------------------------------------
@@ -199,18 +212,19 @@ OUR_CHECKS = [valid_input_is_accepted, created_resources_are_found]
 # -- aiming ids at what exists -----------------------------------------------------------------------------------
 
 def _valid(parameter: str, value: object) -> bool:
-    """Whether the services take ``value`` for a policy name (``name``) or an id (the rest)."""
+    """Whether the services take ``value`` for a policy name or an id."""
     try:
-        check_policy_name(value, parameter) if parameter == "name" else parse_uuid(parameter, value)
+        check_policy_name(value, parameter) if parameter.endswith(("name", "Name")) else parse_uuid(parameter, value)
     except InvalidInput:
         return False
     return True
 
 
 def aim(case: schemathesis.Case, world: World, role: str) -> None:
-    """Swap half the valid ids of the path (and of an ``agentId`` filter) for ones that exist. An invalid value is
-    left as it is: it may be what the case is about."""
-    for parameters in (case.path_parameters, case.query):
+    """Swap half the valid ids of the path (and of an ``agentId`` filter, and a body's ``policyName``) for ones
+    that exist. An invalid value is left as it is: it may be what the case is about."""
+    body = case.body if isinstance(case.body, dict) else None
+    for parameters in (case.path_parameters, case.query, body):
         for parameter, value in list((parameters or {}).items()):
             known = world.aimed(role, case.operation.label, parameter)
             if not known or not _valid(parameter, value):
