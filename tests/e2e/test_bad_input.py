@@ -300,3 +300,18 @@ def test_a_simulation_of_what_the_schema_rules_out_is_400_in_the_services_words(
 ) -> None:
     _refused(admin.post("/simulate", json={"request": {"method": "GET", "url": "https://example.com/"}} | body),
              400, detail)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "detail"),
+    [
+        ("GET", f"/hitl/{_SOME_ID}?wait=-1", None, "wait must be a number of seconds from 0 to 3600"),
+        ("GET", f"/hitl/{_SOME_ID}?wait=", None, "wait must be a number of seconds from 0 to 3600"),
+        ("POST", "/simulate", {"agent": {"trustScore": 1.5}, "request": {"method": "GET", "url": "https://a.example/"}},
+         "agent.trustScore must be a number from 0 to 1"),
+    ],
+)
+def test_a_number_out_of_range_is_refused_as_a_number_not_a_whole_one(
+    admin: httpx.Client, method: str, path: str, body: Any, detail: str
+) -> None:
+    _refused(admin.request(method, path, json=body), 400, detail)

@@ -6,8 +6,9 @@ phrase (and log) a schema violation with the refused value in it, which may be a
 answer 400 instead, and phrase each violation with ``vectra.services.input_errors``, the wording
 the services use, so that REST and gRPC refuse the same input with the same message.
 
-A ``pattern`` can't be phrased from itself: a schema with one carries the services' phrase for it as
-``x-refusal`` (a policy name's alphabet, a client secret's size), refused as ``<pointer> must be <x-refusal>``.
+Some rules can't be phrased from the schema alone (a ``pattern``; a range of seconds): such a schema carries the
+services' phrase as ``x-refusal`` (a policy name's alphabet, a client secret's size), and a value off its pattern
+or out of its range is refused as ``<pointer> must be <x-refusal>``.
 ``oneOf`` (or ``not``) over ``required`` alone says "exactly one (or at most one) of these fields":
 refused as ``give either a or b``, as the services say it; ``not: {enum: [word]}`` is a reserved word.
 Formats are checked as the services parse them (``uuid`` too, which Draft 4 leaves out), so an empty or
@@ -84,10 +85,11 @@ def _refusal(error: ValidationError, root: str = "") -> InvalidInput:
     """The services' phrase for one schema violation; never the refused value itself."""
     keyword, limit, schema = error.validator, error.validator_value, error.schema
     pointer = _pointer(error.absolute_path, root) or "body"
-    if keyword == "pattern" and "x-refusal" in schema:
-        return input_errors.malformed(pointer, schema["x-refusal"])
     if keyword == "not" and isinstance(limit, dict) and len(limit.get("enum", ())) == 1:
         return input_errors.reserved(pointer, limit["enum"][0])
+    ranged = {"minimum", "maximum"} <= set(schema)
+    if "x-refusal" in schema and (keyword in ("pattern", "minimum", "maximum") or (keyword == "type" and ranged)):
+        return input_errors.malformed(pointer, schema["x-refusal"])
     alternatives = _alternatives(keyword, limit)
     if alternatives:
         return input_errors.either([_pointer([name], _pointer(error.absolute_path, root)) for name in alternatives])
@@ -98,7 +100,7 @@ def _refusal(error: ValidationError, root: str = "") -> InvalidInput:
         known = set(schema.get("properties", {}))
         extra = sorted(str(name) for name in error.instance if name not in known)
         return input_errors.unknown_field(_pointer(extra[:1], _pointer(error.absolute_path, root)))
-    if keyword in ("minimum", "maximum") or (keyword == "type" and {"minimum", "maximum"} <= set(schema)):
+    if keyword in ("minimum", "maximum") or (keyword == "type" and ranged):
         return input_errors.out_of_range(pointer, schema.get("minimum"), schema.get("maximum"))
     if keyword == "type":
         kinds = [limit] if isinstance(limit, str) else list(limit)
