@@ -7,8 +7,8 @@ answer 400 instead, and phrase each violation with ``vectra.services.input_error
 the services use, so that REST and gRPC refuse the same input with the same message.
 
 Some rules can't be phrased from the schema alone (a ``pattern``; a range of seconds): such a schema carries the
-services' phrase as ``x-refusal`` (a policy name's alphabet, a client secret's size), and a value off its pattern
-or out of its range is refused as ``<pointer> must be <x-refusal>``.
+services' phrase as ``x-refusal`` (``must be 12 to 72 printable ASCII characters``, ``must not be blank``), and a
+value off its pattern or out of its range is refused as ``<pointer> <x-refusal>``.
 ``oneOf`` (or ``not``) over ``required`` alone says "exactly one (or at most one) of these fields":
 refused as ``give either a or b``, as the services say it; ``not: {enum: [word]}`` is a reserved word.
 Formats are checked as the services parse them (``uuid`` too, which Draft 4 leaves out), so an empty or
@@ -89,7 +89,7 @@ def _refusal(error: ValidationError, root: str = "") -> InvalidInput:
         return input_errors.reserved(pointer, limit["enum"][0])
     ranged = {"minimum", "maximum"} <= set(schema)
     if "x-refusal" in schema and (keyword in ("pattern", "minimum", "maximum") or (keyword == "type" and ranged)):
-        return input_errors.malformed(pointer, schema["x-refusal"])
+        return input_errors.ruled(pointer, schema["x-refusal"])
     alternatives = _alternatives(keyword, limit)
     if alternatives:
         return input_errors.either([_pointer([name], _pointer(error.absolute_path, root)) for name in alternatives])

@@ -20,6 +20,7 @@ __all__ = [
     "repeated",
     "required",
     "reserved",
+    "ruled",
     "too_long",
     "too_many",
     "unknown_field",
@@ -66,6 +67,11 @@ def not_one_of(pointer: str, choices: Iterable[object]) -> InvalidInput:
 def malformed(pointer: str, expected: str) -> InvalidInput:
     """Of the wrong type or form: ``agentId must be a UUID``, ``name must be a string``."""
     return InvalidInput(f"{pointer} must be {expected}", pointer=pointer)
+
+
+def ruled(pointer: str, rule: str) -> InvalidInput:
+    """A rule a schema states in the services' words (openapi.yaml's ``x-refusal``): ``name must not be blank``."""
+    return InvalidInput(f"{pointer} {rule}", pointer=pointer)
 
 
 def unknown_field(pointer: str) -> InvalidInput:
