@@ -241,6 +241,7 @@ def test_an_audit_time_past_the_last_utc_instant_is_400(admin: httpx.Client) -> 
         ("/hitl?agentId=", "agentId must be a UUID"),
         ("/audit?decision=", "decision must be 1 to 64 letters, digits, '_' or '.'"),
         ("/audit?action=%C3%9E", "action must be 1 to 64 letters, digits, '_' or '.'"),
+        ("/audit?decision=Allow%0A", "decision must be 1 to 64 letters, digits, '_' or '.'"),
         ("/hitl?status=", "status[0] must be one of Pending, Approved, Denied, Expired"),
     ],
 )

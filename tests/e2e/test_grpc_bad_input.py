@@ -125,6 +125,9 @@ _SAME_REFUSALS: list[tuple[tuple[str, str, Any], tuple[str, Any], str]] = [
     (("PUT", f"/agents/{_SOME_ID}/policy", {"policyName": "-p"}),
      ("AssignPolicy", agents_pb2.AssignPolicyRequest(agent_id=_SOME_ID, policy_name="-p")),
      "policyName must be letters, digits, '.', '_' or '-', starting with a letter or digit"),
+    (("PUT", f"/agents/{_SOME_ID}/policy", {"policyName": "p\n"}),  # Python's $ matches before a last newline
+     ("AssignPolicy", agents_pb2.AssignPolicyRequest(agent_id=_SOME_ID, policy_name="p\n")),
+     "policyName must be letters, digits, '.', '_' or '-', starting with a letter or digit"),
     (("PUT", f"/agents/{_SOME_ID}/policy", {"policyName": "validate"}),
      ("AssignPolicy", agents_pb2.AssignPolicyRequest(agent_id=_SOME_ID, policy_name="validate")),
      "policyName must not be 'validate', a reserved word"),

@@ -76,7 +76,7 @@ def check_policy_name(name: object, pointer: str = "policyName") -> str:
     """A policy name: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit; not
     :data:`RESERVED_POLICY_NAME`."""
     name = bounded_string(pointer, name, MAX_POLICY_NAME_LENGTH)
-    if not POLICY_NAME.match(name):
+    if not POLICY_NAME.fullmatch(name):
         raise input_errors.malformed(pointer, "letters, digits, '.', '_' or '-', starting with a letter or digit")
     if name == RESERVED_POLICY_NAME:
         raise input_errors.reserved(pointer, name)

@@ -109,7 +109,7 @@ def _text(value: object, pointer: str) -> str | None:
 
 
 def _check_request(request: OutboundRequest) -> None:
-    if not isinstance(request.method, str) or not _METHOD.match(request.method):
+    if not isinstance(request.method, str) or not _METHOD.fullmatch(request.method):
         raise InvalidInput("request.method must be an HTTP method such as GET", pointer="request.method")
     url = request.url
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
