@@ -55,7 +55,8 @@ def _refused(answer: httpx.Response, status: int, detail: str | None = None) -> 
          "roles must hold at most 3 items"),
         ({"name": "x", "ownerId": "team", "roles": ["agent", "agent"]}, "roles must not repeat an item"),
         ({"name": "x", "ownerId": "team", "roles": ["root"]}, "roles[0] must be one of agent, reviewer, admin"),
-        ({"name": "x", "ownerId": "team", "clientSecret": "é" * 37}, "clientSecret must be 12 to 72 bytes"),
+        ({"name": "x", "ownerId": "team", "clientSecret": "é" * 12},
+         "clientSecret must be 12 to 72 printable ASCII characters"),
         ([{"name": "x", "ownerId": "team"}], "body must be an object"),
         ("just a string", "body must be an object"),
     ],
@@ -134,7 +135,7 @@ def test_a_malformed_policy_assignment_is_400(admin: httpx.Client, unchanged: No
 def test_a_refused_client_secret_is_never_echoed(admin: httpx.Client, daemon: Daemon, unchanged: None) -> None:
     for secret in ("tiny-s3cret", "long-s3cret-" + "z" * 100):
         answer = admin.post("/agents", json={"name": "x", "ownerId": "team", "clientSecret": secret})
-        _refused(answer, 400, "clientSecret must be 12 to 72 bytes")
+        _refused(answer, 400, "clientSecret must be 12 to 72 printable ASCII characters")
         assert secret not in answer.text
         assert secret not in daemon.log()
 
@@ -229,3 +230,89 @@ def test_a_policy_version_past_any_integer_is_400(admin: httpx.Client) -> None:
 
 def test_an_audit_time_past_the_last_utc_instant_is_400(admin: httpx.Client) -> None:
     _refused(admin.get("/audit", params={"from": "9999-12-31T23:59:59-23:59"}), 400)
+
+
+# -- what the REST fuzzing (test_rest_fuzz.py) found, each pinned here --------------------------------------------
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("/audit?agentId=", "agentId must be a UUID"),
+        ("/hitl?agentId=", "agentId must be a UUID"),
+        ("/audit?decision=", "decision must be 1 to 64 letters, digits, '_' or '.'"),
+        ("/audit?action=%C3%9E", "action must be 1 to 64 letters, digits, '_' or '.'"),
+        ("/audit?decision=Allow%0A", "decision must be 1 to 64 letters, digits, '_' or '.'"),
+        ("/hitl?status=", "status[0] must be one of Pending, Approved, Denied, Expired"),
+    ],
+)
+def test_an_empty_or_malformed_filter_is_400_not_no_filter(admin: httpx.Client, query: str, detail: str) -> None:
+    _refused(admin.get(query), 400, detail)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("OPTIONS", "/agents", "GET, HEAD, POST"),
+        ("PATCH", f"/agents/{_SOME_ID}", "GET, HEAD, DELETE"),
+        ("OPTIONS", "/policies/p", "GET, HEAD, PUT, DELETE"),
+        ("GET", "/policies/validate", "POST"),  # the concrete path wins over /policies/{name}
+        ("DELETE", "/policies/validate", "POST"),
+    ],
+)
+def test_a_method_the_path_does_not_serve_is_405_naming_all_it_does(
+    admin: httpx.Client, unchanged: None, method: str, path: str, allow: str
+) -> None:
+    answer = admin.request(method, path)
+    _refused(answer, 405)
+    assert answer.headers["allow"] == allow
+
+
+def test_validate_is_no_policy_name(admin: httpx.Client) -> None:
+    _refused(admin.get("/policies/validate/versions"), 400, "name must not be 'validate', a reserved word")
+    _refused(admin.put(f"/agents/{_SOME_ID}/policy", json={"policyName": "validate"}), 400,
+             "policyName must not be 'validate', a reserved word")
+
+
+def test_a_json_null_body_is_no_empty_body(admin: httpx.Client, unchanged: None) -> None:
+    answer = admin.post(f"/hitl/{_SOME_ID}/approve", content=b"null", headers=_JSON)
+    _refused(answer, 400, "body must be an object")
+
+
+@pytest.mark.parametrize("document", ["- a\n- list\n", "5", "[unclosed"])
+def test_a_yaml_body_that_is_no_document_is_400_on_validate_as_in_json(admin: httpx.Client, document: str) -> None:
+    answer = admin.post("/policies/validate", content=document, headers={"content-type": "application/yaml"})
+    assert _refused(answer, 400)["pointer"] == ""
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"agentId": _SOME_ID, "agent": {}}, "give either agentId or agent"),
+        ({}, "give either agentId or agent"),
+        ({"agent": {"policyName": "p", "policy": {}}}, "give either agent.policyName or agent.policy"),
+        ({"agent": {}, "request": {"method": "GET", "url": "ftp://example.com/"}},
+         "request.url must be an absolute http(s) URL"),
+        ({"agent": {}, "request": {"method": "GE T", "url": "https://example.com/"}},
+         "request.method must be an HTTP method such as GET"),
+    ],
+)
+def test_a_simulation_of_what_the_schema_rules_out_is_400_in_the_services_words(
+    admin: httpx.Client, body: dict[str, Any], detail: str
+) -> None:
+    _refused(admin.post("/simulate", json={"request": {"method": "GET", "url": "https://example.com/"}} | body),
+             400, detail)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "detail"),
+    [
+        ("GET", f"/hitl/{_SOME_ID}?wait=-1", None, "wait must be a number of seconds from 0 to 3600"),
+        ("GET", f"/hitl/{_SOME_ID}?wait=", None, "wait must be a number of seconds from 0 to 3600"),
+        ("POST", "/simulate", {"agent": {"trustScore": 1.5}, "request": {"method": "GET", "url": "https://a.example/"}},
+         "agent.trustScore must be a number from 0 to 1"),
+    ],
+)
+def test_a_number_out_of_range_is_refused_as_a_number_not_a_whole_one(
+    admin: httpx.Client, method: str, path: str, body: Any, detail: str
+) -> None:
+    _refused(admin.request(method, path, json=body), 400, detail)

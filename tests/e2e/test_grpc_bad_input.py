@@ -106,7 +106,7 @@ _SAME_REFUSALS: list[tuple[tuple[str, str, Any], tuple[str, Any], str]] = [
      "roles[1] must be one of agent, reviewer, admin"),
     (("POST", "/agents", {"name": "x", "ownerId": "team", "clientSecret": "short"}),
      ("RegisterAgent", agents_pb2.RegisterAgentRequest(name="x", owner_id="team", client_secret="short")),
-     "clientSecret must be 12 to 72 bytes"),
+     "clientSecret must be 12 to 72 printable ASCII characters"),
     (("GET", "/agents?pageSize=101", None),
      ("ListAgents", agents_pb2.ListAgentsRequest(page_size=101)),
      "pageSize must be a whole number from 1 to 100"),
@@ -122,6 +122,18 @@ _SAME_REFUSALS: list[tuple[tuple[str, str, Any], tuple[str, Any], str]] = [
     (("PUT", f"/agents/{_SOME_ID}/policy", {"policyName": "p" * 129}),
      ("AssignPolicy", agents_pb2.AssignPolicyRequest(agent_id=_SOME_ID, policy_name="p" * 129)),
      "policyName must be at most 128 characters"),
+    (("PUT", f"/agents/{_SOME_ID}/policy", {"policyName": "-p"}),
+     ("AssignPolicy", agents_pb2.AssignPolicyRequest(agent_id=_SOME_ID, policy_name="-p")),
+     "policyName must be letters, digits, '.', '_' or '-', starting with a letter or digit"),
+    (("PUT", f"/agents/{_SOME_ID}/policy", {"policyName": "p\n"}),  # Python's $ matches before a last newline
+     ("AssignPolicy", agents_pb2.AssignPolicyRequest(agent_id=_SOME_ID, policy_name="p\n")),
+     "policyName must be letters, digits, '.', '_' or '-', starting with a letter or digit"),
+    (("PUT", f"/agents/{_SOME_ID}/policy", {"policyName": "validate"}),
+     ("AssignPolicy", agents_pb2.AssignPolicyRequest(agent_id=_SOME_ID, policy_name="validate")),
+     "policyName must not be 'validate', a reserved word"),
+    (("POST", "/agents", {"name": "x", "ownerId": "team", "clientSecret": "é" * 12}),
+     ("RegisterAgent", agents_pb2.RegisterAgentRequest(name="x", owner_id="team", client_secret="é" * 12)),
+     "clientSecret must be 12 to 72 printable ASCII characters"),
 ]
 
 

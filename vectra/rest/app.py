@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
 from connexion import AsyncApp
 from connexion.exceptions import ProblemException
 from connexion.middleware import MiddlewarePosition
@@ -15,12 +16,19 @@ from connexion.middleware.security import SecurityMiddleware
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from inflection import underscore
+from starlette.exceptions import HTTPException
 
 from vectra.domain.errors import VectraError
 from vectra.rest.authentication import AuthenticationMiddleware
 from vectra.rest.console import ConsoleEndpoint
+from vectra.rest.methods import AllowedMethods, ConcretePaths
 from vectra.rest.middleware import RequestMiddleware
-from vectra.rest.problems import handle_connexion_problem, handle_domain_error, handle_unexpected
+from vectra.rest.problems import (
+    handle_connexion_problem,
+    handle_domain_error,
+    handle_unexpected,
+    http_exception_handler,
+)
 from vectra.rest.proxy import ProxyEndpoint
 from vectra.rest.spec import SPEC_JSON_PATH, ServeSpec
 from vectra.rest.validators import VALIDATORS
@@ -59,8 +67,11 @@ def create_app(ctx: ServiceContext) -> Any:
     )
     app.add_error_handler(VectraError, handle_domain_error)
     app.add_error_handler(ProblemException, handle_connexion_problem)
+    allowed = AllowedMethods(yaml.safe_load(SPEC_PATH.read_text()))
+    app.add_error_handler(HTTPException, http_exception_handler(allowed))
     app.add_error_handler(Exception, handle_unexpected)
     app.add_middleware(ServeSpec, position=MiddlewarePosition.BEFORE_SWAGGER, spec_path=SPEC_PATH)
+    app.add_middleware(ConcretePaths, position=MiddlewarePosition.BEFORE_ROUTING, allowed=allowed)
     # /proxy/ is answered before Connexion sees anything, so that bodies stream untouched and a proxied call pays
     # for none of the management API's middleware; /console is static files, which are not API either
     return RequestMiddleware(app, ctx, proxy=ProxyEndpoint(ctx), console=ConsoleEndpoint())

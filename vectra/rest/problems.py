@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
 
 from vectra.domain import errors
 from vectra.domain.audit import AuditSource
+from vectra.rest.methods import AllowedMethods
 from vectra.rest.refusals import record_refusal
 from vectra.services.refusals import is_access_refusal
 
@@ -21,6 +25,7 @@ __all__ = [
     "handle_connexion_problem",
     "handle_domain_error",
     "handle_unexpected",
+    "http_exception_handler",
     "problem_parts",
     "problem_response",
 ]
@@ -100,3 +105,23 @@ async def handle_connexion_problem(request: ConnexionRequest, exc: Exception) ->
     detail = str(exc.detail or exc.title or "").split("\n", 1)[0]
     slug = "invalid-input" if exc.status == 400 else "http-" + str(exc.status)
     return problem_response(exc.status, exc.title or "Error", detail, slug=slug, headers=dict(exc.headers or {}))
+
+
+def http_exception_handler(
+    allowed: AllowedMethods,
+) -> Callable[[ConnexionRequest, Exception], Awaitable[ConnexionResponse]]:
+    """The router's refusals (no such path, a method the path does not serve) as Vectra's problems; a 405 names
+    in ``Allow`` every method of the path, not only those of the first operation the router tried."""
+
+    async def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, HTTPException)
+        status = exc.status_code
+        headers = dict(exc.headers or {})
+        detail = str(exc.detail or HTTPStatus(status).phrase)
+        if status == 405:
+            methods = allowed.of(request.url.path)
+            headers["Allow"] = ", ".join(methods)
+            detail = f"{request.method} is not served at this path, which serves {', '.join(methods)}"
+        return problem_response(status, HTTPStatus(status).phrase, detail, slug=f"http-{status}", headers=headers)
+
+    return handle

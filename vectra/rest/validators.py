@@ -5,19 +5,30 @@ validators answer 500 to bytes that are not UTF-8 or JSON nested past the parser
 phrase (and log) a schema violation with the refused value in it, which may be a secret. These
 answer 400 instead, and phrase each violation with ``vectra.services.input_errors``, the wording
 the services use, so that REST and gRPC refuse the same input with the same message.
+
+Some rules can't be phrased from the schema alone (a ``pattern``; a range of seconds): such a schema carries the
+services' phrase as ``x-refusal`` (``must be 12 to 72 printable ASCII characters``, ``must not be blank``), and a
+value off its pattern or out of its range is refused as ``<pointer> <x-refusal>``.
+``oneOf`` (or ``not``) over ``required`` alone says "exactly one (or at most one) of these fields":
+refused as ``give either a or b``, as the services say it; ``not: {enum: [word]}`` is a reserved word.
+Formats are checked as the services parse them (``uuid`` too, which Draft 4 leaves out), so an empty or
+malformed id is a 400 here.
 """
 
 from __future__ import annotations
 
 import codecs
+import copy
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem
+from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
-from jsonschema import Draft4Validator, ValidationError
+from jsonschema import Draft4Validator, FormatChecker, ValidationError
 
 from vectra.domain.errors import InvalidInput
 from vectra.services import input_errors
@@ -35,6 +46,33 @@ _KINDS = {
 }
 
 
+def _formats() -> FormatChecker:
+    """Draft 4's format checks plus ``uuid``, read as the services read an id (``inputs.parse_uuid``)."""
+    checker = copy.copy(Draft4Validator.FORMAT_CHECKER)
+    checker.checkers = dict(checker.checkers)
+
+    @checker.checks("uuid", raises=ValueError)
+    def is_uuid(value: object) -> bool:
+        return not isinstance(value, str) or (len(value) <= 64 and bool(uuid.UUID(value)))
+
+    return checker
+
+
+_FORMATS = _formats()
+
+
+def _alternatives(keyword: str, limit: Any) -> list[str] | None:
+    """The field names of ``oneOf: [{required: [a]}, {required: [b]}]`` or ``not: {required: [a, b]}``."""
+    if keyword == "not" and isinstance(limit, dict) and set(limit) == {"required"}:
+        names = list(limit["required"])
+    elif keyword == "oneOf" and all(isinstance(branch, dict) and set(branch) == {"required"}
+                                    and len(branch["required"]) == 1 for branch in limit):
+        names = [branch["required"][0] for branch in limit]
+    else:
+        return None
+    return names if len(names) >= 2 else None
+
+
 def _pointer(path: Iterable[Any], root: str = "") -> str:
     """``roles[0]``, ``a.b``: where in the input a value is."""
     pointer = root
@@ -47,6 +85,14 @@ def _refusal(error: ValidationError, root: str = "") -> InvalidInput:
     """The services' phrase for one schema violation; never the refused value itself."""
     keyword, limit, schema = error.validator, error.validator_value, error.schema
     pointer = _pointer(error.absolute_path, root) or "body"
+    if keyword == "not" and isinstance(limit, dict) and len(limit.get("enum", ())) == 1:
+        return input_errors.reserved(pointer, limit["enum"][0])
+    ranged = {"minimum", "maximum"} <= set(schema)
+    if "x-refusal" in schema and (keyword in ("pattern", "minimum", "maximum") or (keyword == "type" and ranged)):
+        return input_errors.ruled(pointer, schema["x-refusal"])
+    alternatives = _alternatives(keyword, limit)
+    if alternatives:
+        return input_errors.either([_pointer([name], _pointer(error.absolute_path, root)) for name in alternatives])
     if keyword == "required":
         missing = next((name for name in limit if name not in error.instance), limit[0])
         return input_errors.required(_pointer([missing], _pointer(error.absolute_path, root)))
@@ -54,7 +100,7 @@ def _refusal(error: ValidationError, root: str = "") -> InvalidInput:
         known = set(schema.get("properties", {}))
         extra = sorted(str(name) for name in error.instance if name not in known)
         return input_errors.unknown_field(_pointer(extra[:1], _pointer(error.absolute_path, root)))
-    if keyword in ("minimum", "maximum") or (keyword == "type" and {"minimum", "maximum"} <= set(schema)):
+    if keyword in ("minimum", "maximum") or (keyword == "type" and ranged):
         return input_errors.out_of_range(pointer, schema.get("minimum"), schema.get("maximum"))
     if keyword == "type":
         kinds = [limit] if isinstance(limit, str) else list(limit)
@@ -74,7 +120,14 @@ def _refusal(error: ValidationError, root: str = "") -> InvalidInput:
     return input_errors.malformed(pointer, "valid")
 
 
+_NO_BODY = object()
+
+
 class _JsonBody(JSONRequestBodyValidator):
+    @property
+    def _validator(self) -> Draft4Validator:
+        return Draft4RequestValidator(self._schema, format_checker=_FORMATS)
+
     async def wrap_receive(self, receive: Any, *, scope: Any) -> tuple[Any, Any]:
         try:
             return await super().wrap_receive(receive, scope=scope)
@@ -84,7 +137,7 @@ class _JsonBody(JSONRequestBodyValidator):
     async def _parse(self, stream: AsyncIterator[bytes], scope: Any) -> Any:
         raw = b"".join([chunk async for chunk in stream])
         if not raw:
-            return None
+            return _NO_BODY
         try:
             if codecs.lookup(self._encoding).name != "utf-8":  # RFC 8259 §8.1; the handler reads UTF-8
                 raise LookupError(self._encoding)
@@ -101,7 +154,7 @@ class _JsonBody(JSONRequestBodyValidator):
             raise InvalidInput("the body is nested too deeply", pointer="body") from None
 
     def _validate(self, body: Any) -> None:
-        if body is None:
+        if body is _NO_BODY:  # not JSON's null, which is a body and no object
             if not self._required:
                 return  # an optional body left out (approve and deny take an empty POST)
             raise input_errors.required("body")
@@ -120,7 +173,7 @@ class _Parameters(ParameterValidator):
             return ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
         schema = param.get("schema", param)
         try:
-            Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER).validate(value)
+            Draft4Validator(schema, format_checker=_FORMATS).validate(value)
         except ValidationError as exc:
             raise _refusal(exc, root=param["name"]) from None
         return None

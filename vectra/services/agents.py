@@ -13,7 +13,7 @@ from vectra.services import audit, input_errors
 from vectra.services.auth import require, require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.inputs import bounded_string, check_page, check_policy_name, parse_agent_id
-from vectra.services.secrets import MAX_SECRET_BYTES, MIN_SECRET_BYTES, hash_secret, new_secret
+from vectra.services.secrets import CHOSEN_SECRET_RULE, hash_secret, is_acceptable, new_secret
 
 __all__ = [
     "DEFAULT_TRUST",
@@ -61,8 +61,8 @@ async def register_agent(
         client_secret = new_secret()
     elif not isinstance(client_secret, str):
         raise input_errors.malformed("clientSecret", "a string")
-    elif not MIN_SECRET_BYTES <= len(client_secret.encode()) <= MAX_SECRET_BYTES:
-        raise input_errors.wrong_size("clientSecret", MIN_SECRET_BYTES, MAX_SECRET_BYTES, "bytes")
+    elif not is_acceptable(client_secret):
+        raise input_errors.malformed("clientSecret", CHOSEN_SECRET_RULE)
     granted = _roles(roles)
     agent = Agent(
         id=str(uuid.uuid4()),

@@ -130,7 +130,7 @@ def _fault(row: StoredAudit, expected_id: int, prev_hash: str) -> int | None:
 def _name(pointer: str, value: str | None) -> str | None:
     if not value:
         return None
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise InvalidInput(f"{pointer} must be 1 to 64 letters, digits, '_' or '.'", pointer=pointer)
     return value
 

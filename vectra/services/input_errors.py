@@ -13,15 +13,17 @@ from vectra.domain.errors import InvalidInput
 
 __all__ = [
     "blank",
+    "either",
     "malformed",
     "not_one_of",
     "out_of_range",
     "repeated",
     "required",
+    "reserved",
+    "ruled",
     "too_long",
     "too_many",
     "unknown_field",
-    "wrong_size",
 ]
 
 
@@ -33,12 +35,13 @@ def blank(pointer: str) -> InvalidInput:
     return InvalidInput(f"{pointer} must not be blank", pointer=pointer)
 
 
+def either(pointers: list[str]) -> InvalidInput:
+    """Exactly one (or at most one) of these fields: ``give either agentId or agent``."""
+    return InvalidInput(f"give either {' or '.join(pointers)}", pointer=pointers[0])
+
+
 def too_long(pointer: str, limit: int) -> InvalidInput:
     return InvalidInput(f"{pointer} must be at most {limit} characters", pointer=pointer)
-
-
-def wrong_size(pointer: str, low: int, high: int, unit: str) -> InvalidInput:
-    return InvalidInput(f"{pointer} must be {low} to {high} {unit}", pointer=pointer)
 
 
 def too_many(pointer: str, limit: int) -> InvalidInput:
@@ -47,6 +50,10 @@ def too_many(pointer: str, limit: int) -> InvalidInput:
 
 def repeated(pointer: str) -> InvalidInput:
     return InvalidInput(f"{pointer} must not repeat an item", pointer=pointer)
+
+
+def reserved(pointer: str, word: str) -> InvalidInput:
+    return InvalidInput(f"{pointer} must not be {word!r}, a reserved word", pointer=pointer)
 
 
 def out_of_range(pointer: str, low: int, high: int) -> InvalidInput:
@@ -60,6 +67,11 @@ def not_one_of(pointer: str, choices: Iterable[object]) -> InvalidInput:
 def malformed(pointer: str, expected: str) -> InvalidInput:
     """Of the wrong type or form: ``agentId must be a UUID``, ``name must be a string``."""
     return InvalidInput(f"{pointer} must be {expected}", pointer=pointer)
+
+
+def ruled(pointer: str, rule: str) -> InvalidInput:
+    """A rule a schema states in the services' words (openapi.yaml's ``x-refusal``): ``name must not be blank``."""
+    return InvalidInput(f"{pointer} {rule}", pointer=pointer)
 
 
 def unknown_field(pointer: str) -> InvalidInput:

@@ -26,6 +26,8 @@ MAX_PAGE = 1_000_000
 MAX_PAGE_SIZE = 100
 MAX_POLICY_NAME_LENGTH = 128
 POLICY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: ``/policies/validate`` is a path of its own, so no policy may take the name its URL would have.
+RESERVED_POLICY_NAME = "validate"
 
 
 def check_page(page: int, page_size: int) -> None:
@@ -71,8 +73,11 @@ def bounded_string(pointer: str, value: object, max_length: int) -> str:
 
 
 def check_policy_name(name: object, pointer: str = "policyName") -> str:
-    """A policy name: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit."""
+    """A policy name: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit; not
+    :data:`RESERVED_POLICY_NAME`."""
     name = bounded_string(pointer, name, MAX_POLICY_NAME_LENGTH)
-    if not POLICY_NAME.match(name):
+    if not POLICY_NAME.fullmatch(name):
         raise input_errors.malformed(pointer, "letters, digits, '.', '_' or '-', starting with a letter or digit")
+    if name == RESERVED_POLICY_NAME:
+        raise input_errors.reserved(pointer, name)
     return name

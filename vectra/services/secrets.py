@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets as _random
 
 import bcrypt
 
-__all__ = ["MAX_SECRET_BYTES", "MIN_SECRET_BYTES", "check_secret", "hash_secret", "new_secret"]
+__all__ = ["CHOSEN_SECRET_RULE", "MAX_SECRET_BYTES", "check_secret", "hash_secret", "is_acceptable", "new_secret"]
 
-MIN_SECRET_BYTES = 12
 MAX_SECRET_BYTES = 72  # bcrypt's own limit: longer secrets would be silently truncated
+#: A secret an operator chooses. Printable ASCII, so that a character is a byte: the limit reads the same in
+#: characters (as openapi.yaml's pattern states it) and in the bytes bcrypt takes.
+CHOSEN_SECRET_RULE = f"12 to {MAX_SECRET_BYTES} printable ASCII characters"
+_CHOSEN_SECRET = re.compile(rf"[ -~]{{12,{MAX_SECRET_BYTES}}}")
 _ROUNDS = 10
 # Checked when the agent is unknown, so that an unknown id costs the same time as a wrong secret.
 _DECOY_HASH = bcrypt.hashpw(b"vectra-decoy-secret", bcrypt.gensalt(_ROUNDS))
+
+
+def is_acceptable(secret: str) -> bool:
+    """Whether ``secret`` may be chosen as a client secret (:data:`CHOSEN_SECRET_RULE`)."""
+    return _CHOSEN_SECRET.fullmatch(secret) is not None
 
 
 def new_secret() -> str:

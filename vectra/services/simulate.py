@@ -16,6 +16,7 @@ from policy_core import PolicyError
 from vectra.domain.errors import Forbidden, InvalidInput, NotFound
 from vectra.domain.models import Principal, Role
 from vectra.domain.policies import GatewayDecision
+from vectra.services import input_errors
 from vectra.services.agents import DEFAULT_TRUST
 from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, decide
@@ -52,7 +53,7 @@ async def simulate(
     agent: SimulatedAgent | None = None,
 ) -> GatewayDecision:
     if (agent_id is None) == (agent is None):
-        raise InvalidInput("give either agentId or agent", pointer="agentId")
+        raise input_errors.either(["agentId", "agent"])
     _check_request(request)
     reader = actor.has(Role.REVIEWER)  # an admin holds every role
     if agent_id is not None:
@@ -71,7 +72,7 @@ async def simulate(
     if agent.policy is None:
         return decide(ctx, facts, request)
     if agent.policy_name is not None:
-        raise InvalidInput("give either agent.policyName or agent.policy", pointer="agent.policyName")
+        raise input_errors.either(["agent.policyName", "agent.policy"])
     try:
         draft = parse_draft(agent.policy)
     except PolicyError as exc:
@@ -109,7 +110,7 @@ def _text(value: object, pointer: str) -> str | None:
 
 
 def _check_request(request: OutboundRequest) -> None:
-    if not isinstance(request.method, str) or not _METHOD.match(request.method):
+    if not isinstance(request.method, str) or not _METHOD.fullmatch(request.method):
         raise InvalidInput("request.method must be an HTTP method such as GET", pointer="request.method")
     url = request.url
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
