@@ -17,6 +17,7 @@ from vectra.config import Settings
 from vectra.domain.errors import Unavailable
 from vectra.grpc.server import create_grpc_server
 from vectra.rest.app import create_app
+from vectra.rest.protocol import limited_http_protocol
 from vectra.services.context import ServiceContext
 from vectra.services.health import check_health
 from vectra.services.hitl import sweep_expired
@@ -122,6 +123,7 @@ async def _serve_both(ctx: ServiceContext, settings: Settings) -> None:
             log_config=None,
             access_log=False,
             lifespan="off",
+            http=limited_http_protocol(settings.request_head_timeout_seconds, settings.max_request_head_bytes),
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
             server_header=False,
             # the client address is the socket's: X-Forwarded-For is not believed, even from loopback

@@ -1,0 +1,94 @@
+"""The REST port's HTTP/1.1 protocol: uvicorn's httptools protocol with the two limits on a request head that
+uvicorn lacks (``docs/limits.md``).
+
+uvicorn closes a kept-alive connection that stays idle for ``timeout_keep_alive``, but it arms that timer only
+after an answer: a connection that never sends a byte, or sends a request head one byte every few seconds
+(slowloris), is held for ever, and the head's size is not bounded either (httptools buffers a header line of any
+length). Here a head must arrive whole within ``head_timeout`` seconds, counted from the connection's opening or
+from the first byte of the request, and may take at most ``max_head_bytes``; past either the connection gets a
+408 or a 431 (or, when it sent nothing at all, is just closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+__all__ = ["limited_http_protocol"]
+
+
+class _LimitedHttpProtocol(HttpToolsProtocol):
+    head_timeout: float
+    max_head_bytes: int
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_bytes = 0
+        self._reading_head = True
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._reading_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head_bytes:
+                self._refuse(431, b"the request head is larger than %d bytes" % self.max_head_bytes)
+                return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._reading_head = True
+        if self._head_timer is None:
+            self._arm_head_timer()
+
+    def on_headers_complete(self) -> None:
+        self._reading_head = False
+        self._cancel_head_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._reading_head, self._head_bytes = True, 0  # what comes next on this connection is a head
+        super().on_message_complete()
+
+    def _arm_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._head_bytes:
+            self._refuse(408, b"the request head did not arrive in time")
+        elif not self.transport.is_closing():
+            self.transport.close()
+
+    def _refuse(self, status: int, message: bytes) -> None:
+        """Answer ``status`` with a plain-text ``message`` and close, as uvicorn answers a request it can't parse."""
+        self._reading_head = False
+        self._cancel_head_timer()
+        if self.transport.is_closing():
+            return
+        self.transport.write(b"".join([
+            STATUS_LINE[status], b"content-type: text/plain; charset=utf-8\r\n",
+            b"content-length: %d\r\n" % len(message), b"connection: close\r\n\r\n", message,
+        ]))
+        self.transport.close()
+
+
+def limited_http_protocol(head_timeout: float, max_head_bytes: int) -> type[asyncio.Protocol]:
+    """The protocol class for ``uvicorn.Config(http=...)``, with these limits."""
+    return type("LimitedHttpProtocol", (_LimitedHttpProtocol,),
+                {"head_timeout": head_timeout, "max_head_bytes": max_head_bytes})
