@@ -19,7 +19,8 @@ from vectra.forward.target import canonical_path, parse_target, target_from_raw_
     (b"/proxy/http://[2606:4700::1]:8443/x", b"", "http://[2606:4700::1]:8443/x"),
     (b"/proxy/http://2130706433/", b"", "http://2130706433/"),
 ])
-def test_the_target_keeps_path_and_query_as_sent_but_for_the_paths_normal_form(raw_path: bytes, query: bytes, url: str) -> None:
+def test_the_target_keeps_path_and_query_as_sent_but_for_the_paths_normal_form(raw_path: bytes, query: bytes,
+                                                                              url: str) -> None:
     assert target_from_raw_path(raw_path, query).url == url
 
 

@@ -26,8 +26,9 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes received since the head began, while it is incomplete
         self._reading_head = True
+        self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -38,12 +39,13 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         if self._reading_head:
             self._head_bytes += len(data)
-            if self._head_bytes > self.max_head_bytes:
-                self._refuse(431, b"the request head is larger than %d bytes" % self.max_head_bytes)
-                return
         super().data_received(data)
+        if self._reading_head and self._head_bytes > self.max_head_bytes:  # a head still growing past the limit
+            self._refuse_large_head()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -54,9 +56,18 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._reading_head = False
         self._cancel_head_timer()
+        if len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers) > self.max_head_bytes:
+            self._refuse_large_head()  # a whole head that arrived at once
+            return
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
+        if self._refused:
+            return
         self._reading_head, self._head_bytes = True, 0  # what comes next on this connection is a head
         super().on_message_complete()
 
@@ -75,9 +86,13 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
         elif not self.transport.is_closing():
             self.transport.close()
 
+    def _refuse_large_head(self) -> None:
+        self._refuse(431, b"the request head is larger than %d bytes" % self.max_head_bytes)
+
     def _refuse(self, status: int, message: bytes) -> None:
-        """Answer ``status`` with a plain-text ``message`` and close, as uvicorn answers a request it can't parse."""
-        self._reading_head = False
+        """Answer ``status`` with a plain-text ``message`` and close, as uvicorn answers a request it can't parse;
+        nothing more of the connection is read."""
+        self._reading_head, self._refused = False, True
         self._cancel_head_timer()
         if self.transport.is_closing():
             return
