@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 
 def open_descriptors(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def open_sockets(pid: int) -> int:
+    """The process's descriptors that are sockets (listening, accepted, connected)."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(FileNotFoundError):  # closed meanwhile
+            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+    return count
 
 
 def resident_bytes(pid: int) -> int:

@@ -17,7 +17,8 @@ Every request is also recorded in ``requests`` (the echo's fields), so a test ca
 nothing did; ``tls`` (certificate and key files) makes it an https server. ``StallingListener`` is a port whose
 accept queue is full, so connecting to it hangs. The raw servers keep each request's bytes as read: a
 ``ResettingServer`` resets every connection once it has read the request, a ``CannedServer`` sends a fixed answer
-and closes, a ``OneAnswerServer`` answers the first request of each connection and closes it on the second.
+and closes, a ``OneAnswerServer`` answers the first request of each connection and closes it on the second, a
+``DrippingServer`` sends its answer one byte at a time, each connection on a thread of its own.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["CannedServer", "OneAnswerServer", "ResettingServer", "StallingListener", "UpstreamServer", "pattern"]
+__all__ = [
+    "CannedServer", "DrippingServer", "OneAnswerServer", "ResettingServer", "StallingListener", "UpstreamServer",
+    "pattern",
+]
 
 Scope = dict[str, Any]
 GZIPPED = gzip.compress(b"compressed " * 1000)
@@ -253,6 +257,28 @@ class OneAnswerServer(_RawServer):
         conn.sendall(self.answer)
         conn.recv(65536)
         conn.close()
+
+
+class DrippingServer(_RawServer):
+    """Reads a request, then sends ``answer`` one byte every ``delay`` seconds and closes; connections are served
+    side by side, so that one slow answer does not hold up the next."""
+
+    def __init__(self, answer: bytes, delay: float) -> None:
+        self.answer = answer
+        self.delay = delay
+        super().__init__()
+
+    def _respond(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                for byte in self.answer:
+                    conn.sendall(bytes([byte]))
+                    time.sleep(self.delay)
+            except OSError:  # the gateway gave up on the answer
+                pass
 
 
 def _listening(backlog: int) -> socket.socket:
