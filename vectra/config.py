@@ -43,6 +43,7 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     request_head_timeout_seconds: float = 10.0
     max_request_head_bytes: int = 64 * 1024
+    max_connections: int | None = None
     agent_cache_seconds: float = 5.0
     upstream_connect_timeout: float = 5.0
     upstream_read_timeout: float = 30.0
@@ -155,6 +156,7 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
     "shutdown_grace_seconds": _number,
     "request_head_timeout_seconds": _number,
     "max_request_head_bytes": _integer,
+    "max_connections": _integer,
     "agent_cache_seconds": _number,
     "upstream_connect_timeout": _number,
     "upstream_read_timeout": _number,
@@ -199,6 +201,7 @@ _ENV_NAMES: dict[str, str] = {
     "shutdown_grace_seconds": "VECTRA_SHUTDOWN_GRACE_SECONDS",
     "request_head_timeout_seconds": "VECTRA_REQUEST_HEAD_TIMEOUT_SECONDS",
     "max_request_head_bytes": "VECTRA_MAX_REQUEST_HEAD_BYTES",
+    "max_connections": "VECTRA_MAX_CONNECTIONS",
     "agent_cache_seconds": "VECTRA_AGENT_CACHE_SECONDS",
     "upstream_connect_timeout": "VECTRA_UPSTREAM_CONNECT_TIMEOUT",
     "upstream_read_timeout": "VECTRA_UPSTREAM_READ_TIMEOUT",
@@ -285,6 +288,8 @@ def _check(settings: Settings) -> None:
                  "webhook_max_attempts", "webhook_backoff_seconds", "audit_refusal_window_seconds"):
         if not getattr(settings, name) > 0:
             raise ConfigError(f"{name} must be positive")
+    if settings.max_connections is not None and settings.max_connections < 1:
+        raise ConfigError("max_connections must be positive")
     if not 0 <= settings.hitl_threshold <= 1:
         raise ConfigError("hitl_threshold must be from 0 to 1")
     if not 0 <= settings.hitl_trust_factor <= 2:

@@ -1,4 +1,4 @@
-"""What ``/proc`` says about a running daemon: its open descriptors and resident memory."""
+"""What ``/proc`` says about a running daemon: its open descriptors, resident memory and CPU time."""
 
 from __future__ import annotations
 
@@ -27,3 +27,10 @@ def resident_bytes(pid: int) -> int:
                 return int(line.split()[1]) * 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
 
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,6 +1,9 @@
 """The REST port's HTTP/1.1 protocol: uvicorn's httptools protocol with the two limits on a request head that
 uvicorn lacks (``docs/limits.md``).
 
+It also keeps at most ``max_connections`` connections open: one more is closed as soon as it is accepted, so that
+a flood of connections can't take the descriptors the rest of the daemon needs.
+
 uvicorn closes a kept-alive connection that stays idle for ``timeout_keep_alive``, but it arms that timer only
 after an answer: a connection that never sends a byte, or sends a request head one byte every few seconds
 (slowloris), is held for ever, and the head's size is not bounded either (httptools buffers a header line of any
@@ -22,6 +25,7 @@ __all__ = ["limited_http_protocol"]
 class _LimitedHttpProtocol(HttpToolsProtocol):
     head_timeout: float
     max_head_bytes: int
+    max_connections: int
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -32,6 +36,10 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            self._refused = True
+            transport.abort()
+            return
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -103,7 +111,8 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def limited_http_protocol(head_timeout: float, max_head_bytes: int) -> type[asyncio.Protocol]:
+def limited_http_protocol(head_timeout: float, max_head_bytes: int, max_connections: int) -> type[asyncio.Protocol]:
     """The protocol class for ``uvicorn.Config(http=...)``, with these limits."""
-    return type("LimitedHttpProtocol", (_LimitedHttpProtocol,),
-                {"head_timeout": head_timeout, "max_head_bytes": max_head_bytes})
+    return type("LimitedHttpProtocol", (_LimitedHttpProtocol,), {
+        "head_timeout": head_timeout, "max_head_bytes": max_head_bytes, "max_connections": max_connections,
+    })
