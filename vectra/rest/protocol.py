@@ -9,7 +9,9 @@ after an answer: a connection that never sends a byte, or sends a request head o
 (slowloris), is held for ever, and the head's size is not bounded either (httptools buffers a header line of any
 length). Here a head must arrive whole within ``head_timeout`` seconds, counted from the connection's opening or
 from the first byte of the request, and may take at most ``max_head_bytes``; past either the connection gets a
-408 or a 431 (or, when it sent nothing at all, is just closed).
+408 or a 431 (or, when it sent nothing at all, is just closed). A request whose ``Transfer-Encoding`` does not end
+with ``chunked`` gets a 400 (RFC 9112 §6.3), which httptools would otherwise give only once it has read the body as
+a second request.
 """
 
 from __future__ import annotations
@@ -66,6 +68,12 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
         self._cancel_head_timer()
         if len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers) > self.max_head_bytes:
             self._refuse_large_head()  # a whole head that arrived at once
+            return
+        codings = b",".join(value for name, value in self.headers if name == b"transfer-encoding")
+        if codings and codings.rsplit(b",", 1)[-1].strip().lower() != b"chunked":
+            # RFC 9112 §6.3: the body's length can't be known; httptools would take it for none and read the body
+            # as the next request
+            self._refuse(400, b"a request's Transfer-Encoding must end with chunked")
             return
         super().on_headers_complete()
 
