@@ -4,6 +4,8 @@ collapsed, refused when unsafe or ambiguous."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vectra.domain.errors import InvalidInput
 from vectra.forward.target import canonical_path, parse_target, target_from_raw_path
@@ -79,3 +81,15 @@ def test_a_path_has_one_spelling_for_the_policy_and_the_upstream(path: str, cano
 def test_a_path_that_servers_would_read_differently_is_refused(path: str) -> None:
     with pytest.raises(InvalidInput):
         canonical_path(path)
+
+
+@given(st.lists(st.sampled_from(["a", "B", ".", "..", "", "%2e", "%2E%2e", "%61", "%2f", "%7E", "~", ";v=1", "%25",
+                                 "x.y"]), max_size=8))
+def test_the_normal_form_is_its_own_normal_form_and_has_no_dot_segments(segments: list[str]) -> None:
+    try:
+        canonical = canonical_path("/" + "/".join(segments))
+    except InvalidInput:
+        return
+    assert canonical_path(canonical) == canonical
+    assert canonical.startswith("/") and "//" not in canonical
+    assert not any(segment in (".", "..") for segment in canonical.split("/"))
