@@ -41,6 +41,9 @@ class Settings:
     upstream_allow_cidrs: tuple[str, ...] = ()
     log_level: str = "info"
     shutdown_grace_seconds: float = 10.0
+    request_head_timeout_seconds: float = 10.0
+    max_request_head_bytes: int = 64 * 1024
+    max_connections: int | None = None
     agent_cache_seconds: float = 5.0
     upstream_connect_timeout: float = 5.0
     upstream_read_timeout: float = 30.0
@@ -151,6 +154,9 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
     "upstream_allow_cidrs": _csv,
     "log_level": _text,
     "shutdown_grace_seconds": _number,
+    "request_head_timeout_seconds": _number,
+    "max_request_head_bytes": _integer,
+    "max_connections": _integer,
     "agent_cache_seconds": _number,
     "upstream_connect_timeout": _number,
     "upstream_read_timeout": _number,
@@ -193,6 +199,9 @@ _ENV_NAMES: dict[str, str] = {
     "upstream_allow_cidrs": "VECTRA_UPSTREAM_ALLOW_CIDRS",
     "log_level": "VECTRA_LOG_LEVEL",
     "shutdown_grace_seconds": "VECTRA_SHUTDOWN_GRACE_SECONDS",
+    "request_head_timeout_seconds": "VECTRA_REQUEST_HEAD_TIMEOUT_SECONDS",
+    "max_request_head_bytes": "VECTRA_MAX_REQUEST_HEAD_BYTES",
+    "max_connections": "VECTRA_MAX_CONNECTIONS",
     "agent_cache_seconds": "VECTRA_AGENT_CACHE_SECONDS",
     "upstream_connect_timeout": "VECTRA_UPSTREAM_CONNECT_TIMEOUT",
     "upstream_read_timeout": "VECTRA_UPSTREAM_READ_TIMEOUT",
@@ -272,12 +281,15 @@ def _check(settings: Settings) -> None:
     for name in ("clock_skew_seconds", "shutdown_grace_seconds", "agent_cache_seconds"):
         if getattr(settings, name) < 0:
             raise ConfigError(f"{name} must not be negative")
-    for name in ("upstream_connect_timeout", "upstream_read_timeout", "max_proxy_body_bytes", "breaker_failures",
-                 "breaker_window_seconds", "breaker_open_seconds", "rate_limit_requests", "rate_limit_per_seconds",
-                 "hitl_expiry_seconds", "hitl_max_pending_per_agent", "hitl_sweep_seconds", "webhook_timeout_seconds",
+    for name in ("request_head_timeout_seconds", "max_request_head_bytes", "upstream_connect_timeout",
+                 "upstream_read_timeout", "max_proxy_body_bytes", "breaker_failures", "breaker_window_seconds",
+                 "breaker_open_seconds", "rate_limit_requests", "rate_limit_per_seconds", "hitl_expiry_seconds",
+                 "hitl_max_pending_per_agent", "hitl_sweep_seconds", "webhook_timeout_seconds",
                  "webhook_max_attempts", "webhook_backoff_seconds", "audit_refusal_window_seconds"):
         if not getattr(settings, name) > 0:
             raise ConfigError(f"{name} must be positive")
+    if settings.max_connections is not None and settings.max_connections < 1:
+        raise ConfigError("max_connections must be positive")
     if not 0 <= settings.hitl_threshold <= 1:
         raise ConfigError("hitl_threshold must be from 0 to 1")
     if not 0 <= settings.hitl_trust_factor <= 2:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import resource
 import signal
 import sys
 from collections.abc import Iterator
@@ -15,8 +16,10 @@ from grpc_health.v1 import health_pb2
 
 from vectra.config import Settings
 from vectra.domain.errors import Unavailable
+from vectra.forward.client import POOL_SIZE
 from vectra.grpc.server import create_grpc_server
 from vectra.rest.app import create_app
+from vectra.rest.protocol import limited_http_protocol
 from vectra.services.context import ServiceContext
 from vectra.services.health import check_health
 from vectra.services.hitl import sweep_expired
@@ -29,6 +32,7 @@ __all__ = ["StartupError", "build_context", "serve"]
 
 log = logging.getLogger("vectra.server")
 _HEALTH_INTERVAL = 2.0
+_OWN_DESCRIPTORS = 64  # the database, logs, the event loops' own, the webhook client
 _GC_YOUNG_THRESHOLD = 20_000  # allocations between young collections (CPython's default: 700)
 _SERVICE_NAMES = (
     "vectra.v1.AgentService", "vectra.v1.TokenService", "vectra.v1.PolicyService", "vectra.v1.AuditService",
@@ -65,6 +69,18 @@ class _Uvicorn(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _connections_per_port(settings: Settings) -> int:
+    """How many connections each port keeps open at most: ``VECTRA_MAX_CONNECTIONS``, else what the process's
+    descriptor limit leaves once the upstream pool and the daemon's own files are set aside, split between REST
+    and gRPC. Running out of descriptors would make accepting fail, and uvloop then retries at once, in a loop."""
+    if settings.max_connections is not None:
+        return settings.max_connections
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 20
+    return max(16, (soft - POOL_SIZE - _OWN_DESCRIPTORS) // 2)
 
 
 def _settle_heap() -> None:
@@ -114,6 +130,7 @@ async def serve(settings: Settings) -> None:
 
 async def _serve_both(ctx: ServiceContext, settings: Settings) -> None:
     """REST and gRPC until a signal; both drain their in-flight calls before this returns."""
+    max_connections = _connections_per_port(settings)
     rest = _Uvicorn(
         uvicorn.Config(
             create_app(ctx),
@@ -122,6 +139,8 @@ async def _serve_both(ctx: ServiceContext, settings: Settings) -> None:
             log_config=None,
             access_log=False,
             lifespan="off",
+            http=limited_http_protocol(settings.request_head_timeout_seconds, settings.max_request_head_bytes,
+                                       max_connections),
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
             server_header=False,
             # the client address is the socket's: X-Forwarded-For is not believed, even from loopback
@@ -129,7 +148,8 @@ async def _serve_both(ctx: ServiceContext, settings: Settings) -> None:
         )
     )
     try:
-        grpc_server, grpc_health, grpc_port = create_grpc_server(ctx, f"{settings.host}:{settings.grpc_port}")
+        grpc_server, grpc_health, grpc_port = create_grpc_server(ctx, f"{settings.host}:{settings.grpc_port}",
+                                                                 max_connections)
     except RuntimeError as exc:  # grpc: "Failed to bind to address ..."
         raise StartupError(f"gRPC port {settings.grpc_port}: {exc}") from exc
     await grpc_server.start()

@@ -212,16 +212,24 @@ def test_a_refusal_record_names_the_peer_and_the_claimed_subject_never_the_token
     assert token.split(".")[2] not in json.dumps(record) and "marker-" not in json.dumps(record)
 
 
-def test_a_one_megabyte_token_is_refused_cleanly_on_both_surfaces(daemon: Daemon, caller: Caller) -> None:
+def test_a_token_too_long_to_be_one_is_refused_401_and_recorded(daemon: Daemon, caller: Caller) -> None:
+    long = "A" * 32 * 1024  # past MAX_TOKEN_CHARS, within the REST request head limit (64 KiB)
+    before = refusals(daemon)
+    answer = _rest(daemon, caller.id, long)
+    assert answer.status_code == 401 and answer.json()["detail"] == "invalid token"
+    _recorded(daemon, before, Counter({("token_too_large", "rest", f"/agents/{caller.id}"): 1}))
+
+
+def test_a_one_megabyte_token_is_refused_by_the_transport_on_both_surfaces(daemon: Daemon, caller: Caller) -> None:
+    """Past the request head limit (REST, 64 KiB: docs/limits.md) and the metadata limit (gRPC, 16 KiB) the
+    transport refuses before any of Vectra's code runs, so neither refusal is in the log (docs/audit.md)."""
     huge = "A" * (1024 * 1024)
     before = refusals(daemon)
-    answer = _rest(daemon, caller.id, huge)
-    assert answer.status_code == 401 and answer.json()["detail"] == "invalid token"
-    # gRPC's transport refuses metadata over 16 KiB before any servicer runs (docs/audit.md: not in the log)
+    assert _rest(daemon, caller.id, huge).status_code == 431
     assert _grpc(daemon, caller.id, huge)[0] == grpc.StatusCode.RESOURCE_EXHAUSTED
-    _recorded(daemon, before, Counter({("token_too_large", "rest", f"/agents/{caller.id}"): 1}))
     assert _rest(daemon, caller.id, caller.token).status_code == 200
     assert _grpc(daemon, caller.id, caller.token)[0] == grpc.StatusCode.OK
+    assert refusals(daemon) == before
 
 
 def test_a_flood_of_identical_refusals_is_counted_into_few_records(daemon: Daemon, caller: Caller) -> None:

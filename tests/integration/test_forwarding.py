@@ -67,7 +67,8 @@ async def test_method_raw_path_and_query_reach_the_upstream_as_sent(make_forward
                                   b"q=a%2Fb&q=2&e=%3D")
     response = await make_forwarder().forward("PATCH", target, [], None)
     seen = json.loads((await read_all(response))[0])
-    assert (seen["method"], seen["raw_path"], seen["query_string"]) == ("PATCH", "/a%2Fb/c%20d/%7E",
+    # the path in its one spelling (an escaped unreserved "~" decoded, docs/forwarding.md), the query as sent
+    assert (seen["method"], seen["raw_path"], seen["query_string"]) == ("PATCH", "/a%2Fb/c%20d/~",
                                                                        "q=a%2Fb&q=2&e=%3D")
 
 

@@ -13,11 +13,13 @@
 - anything else: a JSON echo of the method, raw path, query string, headers (in order) and the body's length and
   SHA-256.
 
-Every request is also recorded in ``requests`` (the echo's fields), so a test can assert what arrived, or that
-nothing did; ``tls`` (certificate and key files) makes it an https server. ``StallingListener`` is a port whose
-accept queue is full, so connecting to it hangs. The raw servers keep each request's bytes as read: a
-``ResettingServer`` resets every connection once it has read the request, a ``CannedServer`` sends a fixed answer
-and closes, a ``OneAnswerServer`` answers the first request of each connection and closes it on the second.
+Every request is also recorded in ``requests`` (the echo's fields, and ``whole``: its body was not cut off), so a
+test can assert what arrived, or that nothing did; ``tls`` (certificate and key files) makes it an https server.
+``StallingListener`` is a port whose accept queue is full, so connecting to it hangs. The raw servers keep each
+request's bytes as read: a ``ResettingServer`` resets every connection once it has read the request, a
+``CannedServer`` sends a fixed answer and closes, a ``OneAnswerServer`` answers the first request of each
+connection and closes it on the second, a ``DrippingServer`` sends its answer one byte at a time, each connection
+on a thread of its own.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["CannedServer", "OneAnswerServer", "ResettingServer", "StallingListener", "UpstreamServer", "pattern"]
+__all__ = [
+    "CannedServer", "DrippingServer", "OneAnswerServer", "ResettingServer", "StallingListener", "UpstreamServer",
+    "pattern",
+]
 
 Scope = dict[str, Any]
 GZIPPED = gzip.compress(b"compressed " * 1000)
@@ -94,7 +99,7 @@ class UpstreamServer:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        seen = self._record(scope, body)
+        seen = self._record(scope, body, whole=message["type"] == "http.request")
         if path == "/endless":
             await self._endless(receive, send)
         elif path.startswith("/bytes/"):
@@ -123,7 +128,7 @@ class UpstreamServer:
             extra = [(b"connection", b"close")] if path == "/close" else []
             await _answer(send, 200, json.dumps(seen).encode(), "application/json", extra)
 
-    def _record(self, scope: Scope, body: bytes) -> dict[str, Any]:
+    def _record(self, scope: Scope, body: bytes, whole: bool = True) -> dict[str, Any]:
         seen = {
             "method": scope["method"],
             "raw_path": scope["raw_path"].decode("latin-1"),
@@ -132,6 +137,7 @@ class UpstreamServer:
             "body_length": len(body),
             "body_sha256": hashlib.sha256(body).hexdigest(),
             "client_port": scope["client"][1],
+            "whole": whole,  # the body arrived to its end (not cut off by the client going away)
         }
         self.requests.append(seen)
         return seen
@@ -253,6 +259,28 @@ class OneAnswerServer(_RawServer):
         conn.sendall(self.answer)
         conn.recv(65536)
         conn.close()
+
+
+class DrippingServer(_RawServer):
+    """Reads a request, then sends ``answer`` one byte every ``delay`` seconds and closes; connections are served
+    side by side, so that one slow answer does not hold up the next."""
+
+    def __init__(self, answer: bytes, delay: float) -> None:
+        self.answer = answer
+        self.delay = delay
+        super().__init__()
+
+    def _respond(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                for byte in self.answer:
+                    conn.sendall(bytes([byte]))
+                    time.sleep(self.delay)
+            except OSError:  # the gateway gave up on the answer
+                pass
 
 
 def _listening(backlog: int) -> socket.socket:

@@ -129,7 +129,7 @@ def test_the_exempt_operations_are_served_by_their_standard_grpc_service(tmp_pat
     settings = load_settings({"data_dir": str(tmp_path), "jwt_secret": "k" * 32}, environ={})
 
     async def check() -> health_pb2.HealthCheckResponse:
-        server, _, port = create_grpc_server(build_context(settings), "127.0.0.1:0")
+        server, _, port = create_grpc_server(build_context(settings), "127.0.0.1:0", max_connections=16)
         await server.start()
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

@@ -1,11 +1,14 @@
-"""The upstream URL from the raw proxy path: kept byte for byte, repaired when collapsed, refused when unsafe."""
+"""The upstream URL from the raw proxy path: kept byte for byte but for the path's one normal form, repaired when
+collapsed, refused when unsafe or ambiguous."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vectra.domain.errors import InvalidInput
-from vectra.forward.target import parse_target, target_from_raw_path
+from vectra.forward.target import canonical_path, parse_target, target_from_raw_path
 
 
 @pytest.mark.parametrize(("raw_path", "query", "url"), [
@@ -14,11 +17,12 @@ from vectra.forward.target import parse_target, target_from_raw_path
     (b"/proxy/http:/api.example.com", b"", "http://api.example.com/"),
     (b"/proxy/HTTPS://API.Example.COM:443/Path", b"", "https://api.example.com/Path"),
     (b"/proxy/http://api.example.com:8080/%7Eu/%20x", b"q=a%2Fb&q=%3D",
-     "http://api.example.com:8080/%7Eu/%20x?q=a%2Fb&q=%3D"),
+     "http://api.example.com:8080/~u/%20x?q=a%2Fb&q=%3D"),
     (b"/proxy/http://[2606:4700::1]:8443/x", b"", "http://[2606:4700::1]:8443/x"),
     (b"/proxy/http://2130706433/", b"", "http://2130706433/"),
 ])
-def test_the_target_keeps_path_and_query_as_sent(raw_path: bytes, query: bytes, url: str) -> None:
+def test_the_target_keeps_path_and_query_as_sent_but_for_the_paths_normal_form(raw_path: bytes, query: bytes,
+                                                                              url: str) -> None:
     assert target_from_raw_path(raw_path, query).url == url
 
 
@@ -56,3 +60,36 @@ def test_unsafe_or_unusable_targets_are_refused(url: str) -> None:
 def test_raw_paths_that_are_not_a_clean_proxy_url_are_refused(raw_path: bytes, query: bytes) -> None:
     with pytest.raises(InvalidInput):
         target_from_raw_path(raw_path, query)
+
+
+@pytest.mark.parametrize(("path", "canonical"), [
+    ("", "/"), ("/", "/"), ("/a/b/", "/a/b/"), ("/public/../admin", "/admin"), ("/../../admin", "/admin"),
+    ("/%2e%2e/admin", "/admin"), ("/public/.%2E/admin", "/admin"), ("/./admin", "/admin"), ("//admin", "/admin"),
+    ("/a//b", "/a/b"), ("/%61dmin", "/admin"), ("/a/b/..", "/a/"), ("/a/%2e%2e", "/"), ("/%7Eu", "/~u"),
+    ("/a%2fb", "/a%2Fb"), ("/a%2Fb%20c/%E2%82%AC", "/a%2Fb%20c/%E2%82%AC"), ("/ADMIN", "/ADMIN"),
+    ("/v1.0/a.../b", "/v1.0/a.../b"), ("/a;v=1", "/a;v=1"),
+])
+def test_a_path_has_one_spelling_for_the_policy_and_the_upstream(path: str, canonical: str) -> None:
+    assert canonical_path(path) == canonical
+    assert target_from_raw_path(f"/proxy/http://example.com{path}".encode()).path == canonical
+
+
+@pytest.mark.parametrize("path", [
+    "/admin%00", "/a%", "/a%zz", "/public%2f..%2fadmin", "/public%2F.%2Fadmin", "/public/..;/admin",
+    "/public/.;x/admin", "/public\\..\\admin", "/a/..%5Cadmin",
+])
+def test_a_path_that_servers_would_read_differently_is_refused(path: str) -> None:
+    with pytest.raises(InvalidInput):
+        canonical_path(path)
+
+
+@given(st.lists(st.sampled_from(["a", "B", ".", "..", "", "%2e", "%2E%2e", "%61", "%2f", "%7E", "~", ";v=1", "%25",
+                                 "x.y"]), max_size=8))
+def test_the_normal_form_is_its_own_normal_form_and_has_no_dot_segments(segments: list[str]) -> None:
+    try:
+        canonical = canonical_path("/" + "/".join(segments))
+    except InvalidInput:
+        return
+    assert canonical_path(canonical) == canonical
+    assert canonical.startswith("/") and "//" not in canonical
+    assert not any(segment in (".", "..") for segment in canonical.split("/"))

@@ -31,10 +31,12 @@ from vectra.forward.pool import Pool
 from vectra.forward.ssrf import AddressGuard
 from vectra.forward.target import Target
 
-__all__ = ["GuardedResolver", "UpstreamClient", "UpstreamResponse"]
+__all__ = ["POOL_SIZE", "GuardedResolver", "UpstreamClient", "UpstreamResponse"]
 
 Body = AsyncIterable[bytes] | bytes | None
 
+#: Upstream connections open at once, busy or idle, whatever their origin.
+POOL_SIZE = 512
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _INLINE = 64 * 1024  # a body of bytes up to this size goes out in one write with the request head
 _HAPPY_EYEBALLS_DELAY = 0.25  # seconds before the next address is tried beside a slow one (RFC 8305)
@@ -107,7 +109,7 @@ class UpstreamClient:
     set before (tests trust their own certificate authority that way)."""
 
     def __init__(self, guard: AddressGuard, *, connect_timeout: float, read_timeout: float, max_body_bytes: int,
-                 resolver: AbstractResolver | None = None, pool_size: int = 512) -> None:
+                 resolver: AbstractResolver | None = None, pool_size: int = POOL_SIZE) -> None:
         self._guard = guard
         self._resolver = GuardedResolver(guard, resolver)
         self._connect_timeout = connect_timeout

@@ -1,10 +1,11 @@
 """The upstream URL of a proxied call, rebuilt from the raw request path so that encoded characters survive.
 
-``/proxy/https://api.example.com/a%2Fb?x=1`` names ``https://api.example.com/a%2Fb?x=1``: the path and query are
-kept byte for byte as the agent sent them (``%2F`` stays ``%2F``). Clients that collapse ``//`` turn ``https://``
-into ``https:/``; that is repaired. Anything that is not an absolute http(s) URL with a plain host is refused with
-InvalidInput, before anything is resolved or sent. The URL handed to the client is rebuilt from the parsed parts,
-so what is checked and what is connected to can't differ.
+``/proxy/https://api.example.com/a%2Fb?x=1`` names ``https://api.example.com/a%2Fb?x=1``: the query is kept byte for
+byte as the agent sent it, and the path is kept except for its normalisation (:func:`canonical_path`: ``%2F``
+stays ``%2F``). Clients that collapse ``//`` turn ``https://`` into ``https:/``; that is repaired. Anything that is
+not an absolute http(s) URL with a plain host is refused with InvalidInput, before anything is resolved or sent.
+The URL handed to the client is rebuilt from the parsed parts, so what the policy judges, what is checked and what
+is connected to can't differ.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from vectra.domain.errors import InvalidInput
 
-__all__ = ["DEFAULT_PORTS", "Target", "parse_target", "target_from_raw_path"]
+__all__ = ["DEFAULT_PORTS", "Target", "canonical_path", "parse_target", "target_from_raw_path"]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -25,6 +26,10 @@ _AUTHORITY = re.compile(r"(?:(?P<name>[A-Za-z0-9._-]+)|\[(?P<ipv6>[0-9A-Fa-f:.]+
 _AUTHORITY_END = re.compile(r"[/?]")
 # Bytes that may not appear in a request target: controls, space, DEL and anything outside ASCII.
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\U0010ffff]")
+_ESCAPE = re.compile(r"%(?P<hex>[0-9A-Fa-f]{2})|%")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# What some servers also take for a segment's end: a backslash, an encoded slash or backslash, a ';' parameter.
+_SEGMENT_END = re.compile(r"/|\\|%2F|%5C|;")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,4 +111,39 @@ def _parse(url: str, query: str) -> Target:
     port = int(parts["port"]) if parts["port"] else DEFAULT_PORTS[lowered]
     if not 0 < port <= 65535:
         raise InvalidInput("the upstream URL's port is out of range")
-    return Target(scheme=lowered, host=host, port=port, path=path or "/", query=query)
+    return Target(scheme=lowered, host=host, port=port, path=canonical_path(path), query=query)
+
+
+def canonical_path(path: str) -> str:
+    """The one spelling of a path that the policy judges and the upstream gets, so that no server's own
+    normalisation can make a path the policy let through name another one (``/public/../admin``).
+
+    Equivalent spellings are made one (RFC 3986 §6.2.2): percent-encoded unreserved characters are decoded
+    (``%2e`` → ``.``, ``%61`` → ``a``) and other escapes upper-cased (``%2f`` → ``%2F``); ``.`` and ``..`` segments
+    are removed (§5.2.4) and empty segments merged (``//admin`` → ``/admin``), as most servers do. Refused with
+    InvalidInput: an escaped NUL (``%00``, which C servers cut the path at), a ``%`` not followed by two hex
+    digits, and a ``.`` or ``..`` left between other separators (``\\``, ``%2F``, ``%5C``, ``;``), which some
+    servers resolve and others don't. Letter case is left alone: that is the policy's matter.
+    """
+    def unescape(match: re.Match[str]) -> str:
+        if match["hex"] is None:
+            raise InvalidInput("the upstream URL's path has a '%' that is not followed by two hex digits")
+        char = chr(int(match["hex"], 16))
+        if char == "\0":
+            raise InvalidInput("the upstream URL's path has an escaped NUL (%00)")
+        return char if char in _UNRESERVED else match[0].upper()
+
+    decoded = _ESCAPE.sub(unescape, path)
+    segments: list[str] = []
+    for segment in decoded.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    for segment in segments:
+        if any(piece in (".", "..") for piece in _SEGMENT_END.split(segment)):
+            raise InvalidInput("the upstream URL's path has a '.' or '..' segment behind an encoded or unusual "
+                               "separator")
+    trailing = "/" if segments and decoded.rsplit("/", 1)[-1] in ("", ".", "..") else ""
+    return "/" + "/".join(segments) + trailing

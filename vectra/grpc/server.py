@@ -38,7 +38,10 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 MAX_METADATA_BYTES = 16 * 1024
 
 
-def create_grpc_server(ctx: ServiceContext, address: str) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
+def create_grpc_server(ctx: ServiceContext, address: str, max_connections: int
+                       ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
+    """The server on ``address``: at most ``max_connections`` connections, and a connection whose HTTP/2 handshake
+    has not completed within the request head timeout is closed (as REST closes one that sends no whole head)."""
     server = grpc.aio.server(
         interceptors=[UndecodableRequests()],
         options=[
@@ -49,6 +52,8 @@ def create_grpc_server(ctx: ServiceContext, address: str) -> tuple[grpc.aio.Serv
             # gRPC sets SO_REUSEPORT by default: a second daemon on the same port would start and take half the
             # connections, silently; without it the port in use stops the second one (exit 2)
             ("grpc.so_reuseport", 0),
+            ("grpc.max_allowed_incoming_connections", max_connections),
+            ("grpc.server_handshake_timeout_ms", int(ctx.settings.request_head_timeout_seconds * 1000)),
         ]
     )
     agents_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(ctx), server)
