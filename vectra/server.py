@@ -25,6 +25,7 @@ from vectra.services.health import check_health
 from vectra.services.hitl import sweep_expired
 from vectra.services.keyring import load_admin_token, load_data_key, load_keyring
 from vectra.services.policies import PolicyFileError, load_policies_dir
+from vectra.services.refusals import http_refusal
 from vectra.store import SqliteStore
 from vectra.store.cipher import FieldCipher, digest_key
 
@@ -139,8 +140,10 @@ async def _serve_both(ctx: ServiceContext, settings: Settings) -> None:
             log_config=None,
             access_log=False,
             lifespan="off",
-            http=limited_http_protocol(settings.request_head_timeout_seconds, settings.max_request_head_bytes,
-                                       max_connections),
+            http=limited_http_protocol(
+                settings.request_head_timeout_seconds, settings.max_request_head_bytes, max_connections,
+                lambda status, cause, peer, path: ctx.refusals.record_soon(http_refusal(status, cause, peer, path)),
+            ),
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
             server_header=False,
             # the client address is the socket's: X-Forwarded-For is not believed, even from loopback

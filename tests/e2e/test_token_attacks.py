@@ -221,8 +221,9 @@ def test_a_token_too_long_to_be_one_is_refused_401_and_recorded(daemon: Daemon, 
 
 
 def test_a_one_megabyte_token_is_refused_by_the_transport_on_both_surfaces(daemon: Daemon, caller: Caller) -> None:
-    """Past the request head limit (REST, 64 KiB: docs/limits.md) and the metadata limit (gRPC, 16 KiB) the
-    transport refuses before any of Vectra's code runs, so neither refusal is in the log (docs/audit.md)."""
+    """Past the request head limit (REST, 64 KiB: docs/limits.md) the HTTP server refuses with 431 before the
+    token is read, and records that as its own refusal (``http.refused``). Past the metadata limit (gRPC, 16 KiB)
+    gRPC's transport refuses before any of Vectra's code runs: that one can't be recorded (docs/audit.md)."""
     huge = "A" * (1024 * 1024)
     before = refusals(daemon)
     assert _rest(daemon, caller.id, huge).status_code == 431
@@ -230,6 +231,15 @@ def test_a_one_megabyte_token_is_refused_by_the_transport_on_both_surfaces(daemo
     assert _rest(daemon, caller.id, caller.token).status_code == 200
     assert _grpc(daemon, caller.id, caller.token)[0] == grpc.StatusCode.OK
     assert refusals(daemon) == before
+
+    def head_refusals() -> list[dict]:
+        with daemon.admin() as admin:
+            items = admin.get("/audit", params={"action": "http.refused", "pageSize": 100}).json()["items"]
+        return [r for r in items if r["url"] == f"/agents/{caller.id}"]
+
+    [record] = wait_until(head_refusals, timeout=10)
+    assert (record["reason"], record["details"]["status"], record["actor"]) == ("head_too_large", 431, "anonymous")
+    assert "A" * 64 not in json.dumps(record)  # the token is not kept
 
 
 def test_a_flood_of_identical_refusals_is_counted_into_few_records(daemon: Daemon, caller: Caller) -> None:

@@ -20,6 +20,7 @@ from vectra.domain.errors import PayloadTooLarge
 from vectra.logs import info_line
 from vectra.rest.console import is_console_path
 from vectra.rest.proxy import PROXY_PREFIX
+from vectra.rest.refusals import record_early_refusal
 from vectra.services.context import ServiceContext
 
 __all__ = ["MAX_MANAGEMENT_BODY", "RequestMiddleware"]
@@ -64,8 +65,9 @@ class RequestMiddleware:
                 raise _BodyTooLarge
             if declared is None and b"transfer-encoding" in headers and not proxied:
                 receive = await _buffered(scope, receive, self.max_body)
-        except _BodyTooLarge:
+        except _BodyTooLarge:  # before authentication: on the record as the HTTP server's refusals are
             status = 413
+            record_early_refusal(self.ctx, scope, 413, "body_too_large")
             await _send_too_large(send, request_id, limit)
             self._log(scope, status, started, request_id)
             return

@@ -12,22 +12,31 @@ from the first byte of the request, and may take at most ``max_head_bytes``; pas
 408 or a 431 (or, when it sent nothing at all, is just closed). A request whose ``Transfer-Encoding`` does not end
 with ``chunked`` gets a 400 (RFC 9112 §6.3), which httptools would otherwise give only once it has read the body as
 a second request.
+
+Each of these refusals, and uvicorn's own 400 for a request httptools can't parse, is reported to ``on_refused``
+(status, cause, peer address, the request's path when the head got that far), which the daemon records as an
+``http.refused`` audit record (coalesced like refused access: docs/audit.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-__all__ = ["limited_http_protocol"]
+__all__ = ["OnRefused", "limited_http_protocol"]
+
+#: Told of each request the protocol refuses: status, cause, the peer's address, the path (None before it came).
+OnRefused = Callable[[int, str, str, str | None], None]
 
 
 class _LimitedHttpProtocol(HttpToolsProtocol):
     head_timeout: float
     max_head_bytes: int
     max_connections: int
+    on_refused: OnRefused
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -73,7 +82,7 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
         if codings and codings.rsplit(b",", 1)[-1].strip().lower() != b"chunked":
             # RFC 9112 §6.3: the body's length can't be known; httptools would take it for none and read the body
             # as the next request
-            self._refuse(400, b"a request's Transfer-Encoding must end with chunked")
+            self._refuse(400, b"a request's Transfer-Encoding must end with chunked", "transfer_encoding")
             return
         super().on_headers_complete()
 
@@ -98,16 +107,30 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self._head_bytes:
-            self._refuse(408, b"the request head did not arrive in time")
+            self._refuse(408, b"the request head did not arrive in time", "head_timeout")
         elif not self.transport.is_closing():
             self.transport.close()
 
     def _refuse_large_head(self) -> None:
-        self._refuse(431, b"the request head is larger than %d bytes" % self.max_head_bytes)
+        self._refuse(431, b"the request head is larger than %d bytes" % self.max_head_bytes, "head_too_large")
 
-    def _refuse(self, status: int, message: bytes) -> None:
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request httptools can't parse (conflicting lengths, a bad header line, ...); none
+        once this connection was refused (the parser may still trip over what followed the refused head)."""
+        if self._refused:
+            return
+        self._report(400, "malformed_request")
+        super().send_400_response(msg)
+
+    def _report(self, status: int, cause: str) -> None:
+        url = getattr(self, "url", b"")  # what came of the request line; uvicorn sets it at each message's start
+        path = url.split(b"?", 1)[0].decode("latin-1") if url else None
+        self.on_refused(status, cause, self.client[0] if self.client else "", path)
+
+    def _refuse(self, status: int, message: bytes, cause: str) -> None:
         """Answer ``status`` with a plain-text ``message`` and close, as uvicorn answers a request it can't parse;
         nothing more of the connection is read."""
+        self._report(status, cause)
         self._reading_head, self._refused = False, True
         self._cancel_head_timer()
         if self.transport.is_closing():
@@ -119,8 +142,10 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def limited_http_protocol(head_timeout: float, max_head_bytes: int, max_connections: int) -> type[asyncio.Protocol]:
+def limited_http_protocol(head_timeout: float, max_head_bytes: int, max_connections: int,
+                          on_refused: OnRefused) -> type[asyncio.Protocol]:
     """The protocol class for ``uvicorn.Config(http=...)``, with these limits."""
     return type("LimitedHttpProtocol", (_LimitedHttpProtocol,), {
         "head_timeout": head_timeout, "max_head_bytes": max_head_bytes, "max_connections": max_connections,
+        "on_refused": staticmethod(on_refused),
     })

@@ -20,7 +20,7 @@ from vectra.domain.errors import InvalidInput, Unavailable, VectraError
 from vectra.domain.times import rfc3339
 from vectra.forward import UpstreamResponse, target_from_raw_path
 from vectra.rest.problems import domain_problem, problem_parts
-from vectra.rest.refusals import record_refusal
+from vectra.rest.refusals import record_early_refusal, record_refusal
 from vectra.services import proxy
 from vectra.services.context import ServiceContext
 from vectra.services.refusals import is_access_refusal
@@ -43,10 +43,17 @@ class ProxyEndpoint:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         body = _AgentBody(receive)
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        try:
+            target = target_from_raw_path(raw_path, scope["query_string"])
+        except InvalidInput as exc:  # before there is a caller
+            record_early_refusal(self.ctx, scope, 400, "bad_target")
+            await _send_problem(send, exc)
+            return
         try:
             call = proxy.ProxyCall(
                 method=scope["method"],
-                target=target_from_raw_path(scope.get("raw_path") or scope["path"].encode(), scope["query_string"]),
+                target=target,
                 headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]],
                 body=body.chunks(),
                 source=AuditSource.PROXY,

@@ -1,5 +1,6 @@
 """Refused access, on the record: every 401 and 403 of who is calling or what they may do appends an
-``auth.refused`` audit record, on both surfaces (docs/audit.md, "Refused access").
+``auth.refused`` audit record, on both surfaces (docs/audit.md, "Refused access"); a REST request refused before
+it could be authenticated (its head, its declared body, its proxy target) an ``http.refused`` one.
 
 The surfaces call :meth:`Refusals.record` where they turn an :class:`AccessRefused` into their answer. The record
 names the check that refused (the error's ``cause``), the route or RPC, the peer's address and the subject the
@@ -27,11 +28,12 @@ from vectra.domain.audit import AuditEntry, AuditSource
 from vectra.domain.errors import AccessRefused, Unauthenticated, VectraError
 from vectra.services.audit_log import AuditLog
 
-__all__ = ["ACTION", "MAX_OPEN_WINDOWS", "Attempt", "Refusals", "is_access_refusal"]
+__all__ = ["ACTION", "HTTP_ACTION", "MAX_OPEN_WINDOWS", "Attempt", "Refusals", "http_refusal", "is_access_refusal"]
 
 log = logging.getLogger("vectra.audit")
 
 ACTION = "auth.refused"
+HTTP_ACTION = "http.refused"
 #: Kinds of refusal counted at a time before the overflow record takes the rest of a window.
 MAX_OPEN_WINDOWS = 1000
 # the caller's text, kept to so many characters
@@ -77,19 +79,31 @@ class Refusals:
     async def record(self, exc: AccessRefused, attempt: Attempt) -> None:
         """Record the refusal, or count it in its kind's open window. A record that can't be written is logged: the
         caller is refused either way."""
-        entry = _entry(exc, attempt)
-        key: tuple[object, ...] = (entry.source, entry.decision, entry.reason, entry.method, entry.url,
-                                   entry.actor, tuple(sorted(entry.details.items())))
+        first = self._admit(_entry(exc, attempt))
+        if first is not None:
+            await self._append(first)
+
+    def record_soon(self, entry: AuditEntry) -> None:
+        """:meth:`record` for a refusal made where nothing can wait for the record (the HTTP server's own, at a
+        request it could not parse): counted at once, written by a task of its own."""
+        first = self._admit(entry)
+        if first is not None:
+            self._write_later(first)
+
+    def _admit(self, entry: AuditEntry) -> AuditEntry | None:
+        """The record to write now, if ``entry`` is the first of its kind in the window; else it is only counted."""
+        key: tuple[object, ...] = (entry.source, entry.action, entry.decision, entry.reason, entry.method,
+                                   entry.url, entry.actor, tuple(sorted(entry.details.items())))
         if key not in self._open and len(self._open) >= self._max_open:
-            key = ("overflow", entry.source, entry.details["surface"], entry.decision)
+            key = ("overflow", entry.source, entry.action, entry.details["surface"], entry.decision)
             entry = _overflow(entry)
         window = self._open.get(key)
         if window is not None:
             window.repeated += 1
-            return
+            return None
         self._open[key] = _Window(entry)
         self._timers[key] = asyncio.get_running_loop().call_later(self._window_seconds, self._close, key)
-        await self._append(entry)
+        return entry
 
     async def flush(self) -> None:
         """Write the counts of every open window now (at shutdown, before the audit log stops)."""
@@ -103,11 +117,13 @@ class Refusals:
         window = self._open.pop(key)
         self._timers.pop(key)
         if window.repeated:
-            summary = dataclasses.replace(window.entry, details={**window.entry.details, "repeated": window.repeated,
-                                                                 "windowSeconds": self._window_seconds})
-            task = asyncio.get_running_loop().create_task(self._append(summary))
-            self._writing.add(task)
-            task.add_done_callback(self._writing.discard)
+            self._write_later(dataclasses.replace(window.entry, details={
+                **window.entry.details, "repeated": window.repeated, "windowSeconds": self._window_seconds}))
+
+    def _write_later(self, entry: AuditEntry) -> None:
+        task = asyncio.get_running_loop().create_task(self._append(entry))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
 
     async def _append(self, entry: AuditEntry) -> None:
         try:
@@ -134,9 +150,19 @@ def _entry(exc: AccessRefused, attempt: Attempt) -> AuditEntry:
     )
 
 
+def http_refusal(status: int, cause: str, peer: str, path: str | None) -> AuditEntry:
+    """The record of a request the REST port's HTTP server refused before it was a request of the API (a head too
+    large, too slow, unparseable, or with a body of unknown length): ``http.refused``, status and cause, the path
+    when the head got that far."""
+    source = AuditSource.PROXY if path is not None and path.startswith("/proxy/") else AuditSource.CONTROL_PLANE
+    return AuditEntry(actor=_ANONYMOUS, source=source, action=HTTP_ACTION, decision="Refused", reason=cause,
+                      url=path[:_MAX_ROUTE] if path is not None else None,
+                      details={"surface": "rest", "peer": peer, "status": status})
+
+
 def _overflow(entry: AuditEntry) -> AuditEntry:
     """The record that counts every kind of a window past :data:`MAX_OPEN_WINDOWS`: only what they all share."""
-    return AuditEntry(actor=_ANONYMOUS, source=entry.source, action=ACTION, decision=entry.decision,
+    return AuditEntry(actor=_ANONYMOUS, source=entry.source, action=entry.action, decision=entry.decision,
                       reason="overflow", details={"surface": entry.details["surface"], "peer": "*"})
 
 
