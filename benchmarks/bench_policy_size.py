@@ -9,7 +9,6 @@ time of ``(a+)+$`` (RE2: linear, no backtracking) against 1 MB bodies. The polic
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_policy import bench_requests, measure, policy_document
+from bench_policy import bench_requests, measure, policy_document, timing_budget
 
 import policy_core
 from policy_core.parse import MAX_RULES
@@ -47,12 +46,7 @@ def regex_seconds(implementation: str, body: bytes) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="shorter timing rounds")
-    args = parser.parse_args()
-    budget = 1.0 if args.quick else 3.0
-
-    print(f"policy_core.IMPLEMENTATION = {policy_core.IMPLEMENTATION}; Python {sys.version.split()[0]}")
+    budget = timing_budget(__doc__.splitlines()[0])
     print(f"\n{'core':<8}{'rules':>7}{'compile s':>11}{'ns/decision':>14}{'vs 10 rules':>13}")
     for implementation in implementations():
         per_decision: dict[int, float] = {}
