@@ -2,8 +2,8 @@
 
 ``PUT /policies/{name}`` and ``POST /policies/validate`` take JSON (validated by Connexion as an object, then
 decoded for us) or YAML (``application/yaml``, ``text/yaml``: Connexion hands non-JSON bodies over as the raw
-bytes, decoded here). Either way a body that is no document at all (bad syntax, not a mapping, empty) is a 400;
-what is wrong inside a document is the policy compiler's to say (a 400 on put, the verdict of validate).
+bytes, decoded by the service). Either way a body that is no document at all (bad syntax, not a mapping, empty) is
+a 400; what is wrong inside a document is the policy compiler's to say (a 400 on put, the verdict of validate).
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from typing import Any
 from connexion import request
 from connexion.lifecycle import ConnexionResponse
 
-from policy_core import PolicyError, load_document
-from vectra.domain.errors import InvalidInput
 from vectra.rest.caller import authenticated
 from vectra.rest.representations import (
     page_json,
@@ -28,15 +26,11 @@ from vectra.services import policies
 
 
 def _document(body: Any) -> Any:
-    """The body as the service takes it: a mapping, or a 400 where there is none, located as the policy compiler
-    locates it (``pointer: ""``, the document's root). An empty non-JSON body reaches handlers as Connexion's
-    default ``{}``."""
+    """The body as the service takes it: JSON as Connexion decoded it, anything else as its bytes. An empty
+    non-JSON body reaches handlers as Connexion's default ``{}``."""
     if request.mimetype.endswith("json"):
         return body
-    try:
-        return load_document(b"" if isinstance(body, dict) else body)
-    except PolicyError as exc:
-        raise InvalidInput(str(exc), pointer=exc.pointer) from None
+    return b"" if isinstance(body, dict) else body
 
 
 async def list_policies(page: int = 1, page_size: int = 25) -> ConnexionResponse:

@@ -127,10 +127,15 @@ async def delete_policy(ctx: ServiceContext, actor: Principal, name: str) -> Non
 
 
 async def validate_policy(ctx: ServiceContext, actor: Principal, source: PolicySource) -> list[PolicyProblem]:
-    """What is wrong with a document (empty when it is valid); nothing is stored."""
+    """What is wrong with a document (empty when it is valid); nothing is stored. A body that is no document at all
+    is InvalidInput, as it is on a put."""
     require_reader(actor, "validating policies")
     try:
-        _parse(source, None)
+        document = _decode(source)
+    except PolicyError as exc:  # no document at all (empty, bad syntax, not a mapping): bad input, not a verdict
+        raise InvalidInput(str(exc), pointer=exc.pointer) from None
+    try:
+        _parse(document, None)
     except PolicyError as exc:
         return [PolicyProblem(exc.pointer, exc.message)]
     return []
