@@ -87,8 +87,13 @@ def test_slowloris_and_idle_floods_dont_starve_others_and_the_slow_ones_are_clos
         wait_until(lambda: open_descriptors(pid) >= baseline + 2000, timeout=30)
         trickle(grpc_half, b"PRI * HTTP/2.0\r\n")
         trickle(slow, head[:1])
+        fresh = connect(daemon.rest_port, 100)  # slowloris begun just now: their head timeout is still running
+        slow += fresh
+        trickle(fresh, head[:1])
 
         normal_clients_are_answered(daemon)
+        # answered while the slow ones were held, not once the head timeout had cleared them away
+        assert all(answered_or_closed(sock) is None for sock in fresh)
 
         closed: dict[int, bytes] = {}
         sent = 1
@@ -124,13 +129,21 @@ def test_a_request_head_over_its_limit_is_431_and_one_under_it_is_served(daemon:
 def test_a_kept_alive_connection_is_still_served_after_the_head_timeout(daemon: Daemon) -> None:
     """The timer bounds the wait for one head, not a connection's life: one answered request re-arms it only when
     the next request begins."""
+    def local_port(answer: httpx.Response) -> int:
+        return answer.extensions["network_stream"].get_extra_info("client_addr")[1]
+
     with httpx.Client(base_url=daemon.url, timeout=LIVENESS) as client:
         first = client.get("/health")
+        ports = {local_port(first)}
         time.sleep(HEAD_TIMEOUT / 2)
         second = client.get("/health")
+        ports.add(local_port(second))
         time.sleep(HEAD_TIMEOUT / 2 + 0.5)  # past the head timeout since the connection opened
         third = client.get("/health")
+        ports.add(local_port(third))
     assert [a.status_code for a in (first, second, third)] == [200, 200, 200]
+    # on one connection: the pool would have opened another, unnoticed, had the server closed the first
+    assert len(ports) == 1, ports
 
 
 def test_a_connection_flood_is_cut_off_at_the_limit_before_descriptors_run_out_and_nothing_spins(
