@@ -257,11 +257,17 @@ def test_cr_lf_or_nul_in_a_grpc_envelope_header_is_invalid_argument_and_audited(
 def test_an_oversized_head_is_431_and_nothing_reaches_the_upstream(
     daemon: Daemon, agent: Agent, allowed: UpstreamServer
 ) -> None:
+    """Also with a request pipelined behind it in the same packet: nothing after a refused head is read."""
+    hidden, hidden_path = hidden_request(agent, allowed)
     path = f"/{uuid.uuid4().hex}"
-    status, _ = raw_exchange(daemon.rest_port, proxied(agent, f"http://127.0.0.2:{allowed.port}{path}",
-                                                       b"X-Big: " + b"a" * 100_000 + b"\r\n"))
+    status, answer = raw_exchange(daemon.rest_port, proxied(agent, f"http://127.0.0.2:{allowed.port}{path}",
+                                                            b"X-Big: " + b"a" * 100_000 + b"\r\n") + hidden)
     assert status == 431 and path not in seen_paths(allowed)
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
     assert http_refusals(daemon, path) == [("head_too_large", 431)]
+    assert hidden_path not in seen_paths(allowed)
+    with daemon.admin() as admin:
+        assert not any(hidden_path in (record["url"] or "") for record in audit_of(admin, agent.id, "proxy.request"))
 
 
 def test_a_body_over_the_limit_is_413_declared_or_streamed_and_the_streamed_one_is_audited(

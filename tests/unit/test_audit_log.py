@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -168,6 +169,29 @@ def test_the_write_probe_sets_failing_while_the_database_refuses_writes_and_adds
         assert log.head is not None and log.head[0] == 2 and store.audit_head() == log.head
 
     asyncio.run(scenario())
+    assert verify_chain(store.iter_audit()).valid
+
+
+def test_a_probe_that_succeeds_does_not_clear_a_failure_of_records(store: SqliteStore) -> None:
+    """The database refuses records but still takes the probe's one-row write (here a trigger refuses inserts into
+    the chain, as a disk with room for a page but not a batch would): the log stays failing until a record
+    commits (the probe's ``audit.resumed``), or calls would be forwarded whose records then fail."""
+
+    async def scenario() -> None:
+        log = await filled(store, 1)
+        with sqlite3.connect(store.path) as other:
+            other.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'full'); END")
+        with pytest.raises(Unavailable):
+            await log.append(entry(2))
+        assert log.failing is True
+        assert await log.probe() is False and log.failing is True  # the probe's row went in, its record did not
+        with sqlite3.connect(store.path) as other:
+            other.execute("DROP TRIGGER refuse")
+        assert await log.probe() is True and log.failing is False  # ended by a record: audit.resumed
+        await log.append(entry(2))
+
+    asyncio.run(scenario())
+    assert [json.loads(r.canonical)["action"] for r in store.iter_audit()][-2:] == ["audit.resumed", "proxy.decision"]
     assert verify_chain(store.iter_audit()).valid
 
 

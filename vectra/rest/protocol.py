@@ -32,6 +32,11 @@ __all__ = ["OnRefused", "limited_http_protocol"]
 OnRefused = Callable[[int, str, str, str | None], None]
 
 
+class _AfterRefusal(Exception):
+    """Raised in a parser callback to stop reading a connection that was refused (httptools hands it on as a
+    parse error, which :meth:`_LimitedHttpProtocol.send_400_response` then leaves unanswered)."""
+
+
 class _LimitedHttpProtocol(HttpToolsProtocol):
     head_timeout: float
     max_head_bytes: int
@@ -67,6 +72,8 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
             self._refuse_large_head()
 
     def on_message_begin(self) -> None:
+        if self._refused:  # a request pipelined behind a refused one: stop the parser (uvicorn's 400 is not sent)
+            raise _AfterRefusal
         super().on_message_begin()
         self._reading_head = True
         if self._head_timer is None:
@@ -106,6 +113,8 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
+        if self._refused:
+            return
         if self._head_bytes:
             self._refuse(408, b"the request head did not arrive in time", "head_timeout")
         elif not self.transport.is_closing():
@@ -120,6 +129,8 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
         if self._refused:
             return
         self._report(400, "malformed_request")
+        self._refused = True
+        self._cancel_head_timer()
         super().send_400_response(msg)
 
     def _report(self, status: int, cause: str) -> None:

@@ -14,6 +14,7 @@ can't stand without its record, and how a proxied call's trust update costs no t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable, Sequence
@@ -22,7 +23,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from vectra.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, SealedRecord, record_time, seal
+from vectra.domain.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditRecord,
+    AuditSource,
+    SealedRecord,
+    record_time,
+    seal,
+)
 from vectra.domain.errors import InvalidInput, Unavailable, VectraError
 from vectra.store.base import Store
 
@@ -30,6 +39,8 @@ __all__ = ["MAX_BATCH", "Applied", "AuditLog", "Change"]
 
 log = logging.getLogger("vectra.audit")
 MAX_BATCH = 1024
+_PROBE = "the write probe"  # what :meth:`AuditLog.probe` commits, as its log lines name it
+_RESUMED = "audit.resumed"  # the record that ends a failure of records (:meth:`AuditLog.probe`)
 R = TypeVar("R")
 
 
@@ -58,7 +69,10 @@ class _Pending:
 class AuditLog:
     """Append records to the store's hash chain. ``commits`` counts the transactions that succeeded; ``failing``
     is true from a failed transaction (or :meth:`probe`) until the next one that succeeds (the proxy refuses to
-    forward meanwhile, and health says Unhealthy)."""
+    forward meanwhile, and health says Unhealthy). A probe that succeeds clears only a failure a probe found: its
+    one-row write may pass where appending records fails (a disk with room for a page, not for a batch), and
+    clearing that failure would let calls be forwarded whose records then fail; a failure of records ends with a
+    record (:meth:`probe`)."""
 
     def __init__(self, store: Store, max_batch: int = MAX_BATCH) -> None:
         self._store = store
@@ -71,7 +85,11 @@ class AuditLog:
         # its own thread: the writer is sequential anyway, and never waits behind bcrypt in the default pool
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vectra-audit")
         self.commits = 0
-        self.failing = False
+        self._failed_by: str | None = None  # what found the log failing: "the write probe" or records
+
+    @property
+    def failing(self) -> bool:
+        return self._failed_by is not None
 
     @property
     def head(self) -> tuple[int, str] | None:
@@ -109,28 +127,40 @@ class AuditLog:
     async def probe(self) -> bool:
         """Commit a write outside the chain (the store's probe), in the writer's thread, and set ``failing`` from
         its outcome as a commit of records would: so that a database that stopped taking writes is known before a
-        call is forwarded, and one that takes them again is known without a call refused to find out."""
+        call is forwarded, and one that takes them again is known without a call refused to find out.
+
+        When it was records that failed, the probe's one-row write passing proves too little (a disk may have room
+        for a page but not for a batch): the log then appends one ``audit.resumed`` record, and only that record
+        committing clears the failure."""
         try:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._store.probe_write,
                                                              datetime.now(UTC))
         except Exception as exc:
-            self._committed(exc, "the write probe")
+            self._committed(exc, _PROBE)
             return False
-        self._committed(None, "the write probe")
+        if self._failed_by not in (None, _PROBE):
+            with contextlib.suppress(Unavailable):  # still failing: the next probe tries again
+                await self.append(AuditEntry(actor="vectra", source=AuditSource.CONTROL_PLANE, action=_RESUMED,
+                                             reason="the database takes records again"))
+            return not self.failing
+        self._committed(None, _PROBE)
         return True
 
     def _committed(self, error: Exception | None, what: str) -> None:
         """Set ``failing`` from a commit's outcome, logging only its changes: while it fails, each refused call
-        tries a record of its own, and the log must not become a flood."""
+        tries a record of its own, and the log must not become a flood. A probe's success clears only a probe's
+        failure (:meth:`probe`)."""
         if error is not None:
             report = log.debug if self.failing else log.error
             report(f"{what} could not be committed: the database refuses writes; refusing calls",
                    extra={"error": repr(error)})
-            self.failing = True
+            if self._failed_by is None or what != _PROBE:  # a record's failure outranks the probe's
+                self._failed_by = what
             return
-        if self.failing:
-            log.info(f"{what} was committed: the database takes writes again")
-        self.failing = False
+        if self._failed_by is None or (what == _PROBE and self._failed_by != _PROBE):
+            return
+        log.info(f"{what} was committed: the database takes writes again")
+        self._failed_by = None
 
     async def stop(self) -> None:
         """Commit what is queued, then stop taking entries."""
