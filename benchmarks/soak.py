@@ -45,8 +45,6 @@ WARM_SHARE = 0.2
 #: RSS growth from the warm baseline to the end that still counts as flat: the larger of the two.
 FLAT_RSS_BYTES = 32 * 2**20
 FLAT_RSS_SHARE = 0.15
-POLICY_CHANGE_SECONDS = 20.0
-REGISTER_SECONDS = 15.0
 
 # What the load's calls ask for, with their weights: (kind, method, path, weight).
 CALLS = (
@@ -55,8 +53,9 @@ CALLS = (
     ("write", "POST", "/soak/write", 7),
     ("delete", "DELETE", "/soak/item", 2),
 )
-# The record's decision each answer's status stands for.
-DECISION_OF_STATUS = {200: {"Allow"}, 202: {"Hitl"}, 403: {"Deny"}, 429: {"RateLimited", "HitlQueueFull"}}
+# The record's decision each class of answer stands for.
+DECISION_OF_CLASS = {"200 forwarded": "Allow", "202 parked": "Hitl", "403 denied": "Deny",
+                     "429 rate limited": "RateLimited", "429 review queue full": "HitlQueueFull"}
 
 
 def policy(name: str, requests: int, generation: int) -> dict[str, Any]:
@@ -94,7 +93,7 @@ class Tally:
 
     latencies: list[float] = field(default_factory=list)
     classes: Counter[str] = field(default_factory=Counter)
-    answered: dict[str, tuple[str, int]] = field(default_factory=dict)  # marker -> (agent id, status)
+    answered: dict[str, str] = field(default_factory=dict)  # marker -> the decision its answer showed
     refused_quarantined: set[str] = field(default_factory=set)  # markers answered 403 for a quarantined agent
     rate_limited: Counter[str] = field(default_factory=Counter)  # agent id -> 429s that were rate limits
     approved: set[str] = field(default_factory=set)
@@ -202,8 +201,9 @@ class Soak:
             label = "429 rate limited" if rate_limited else "429 review queue full"
             if rate_limited:
                 self.tally.rate_limited[agent.id] += 1
-        self.tally.classes[label or f"{status} unexpected"] += 1
-        self.tally.answered[marker] = (agent.id, status)
+        label = label or f"{status} unexpected"
+        self.tally.classes[label] += 1
+        self.tally.answered[marker] = DECISION_OF_CLASS.get(label, label)
 
     async def reviewer_loop(self, number: int) -> None:
         while self.running():
@@ -235,17 +235,17 @@ class Soak:
 
     async def admin_loop(self) -> None:
         generation = 0
-        next_policy = time.monotonic() + POLICY_CHANGE_SECONDS
-        next_agent = time.monotonic() + REGISTER_SECONDS
+        next_policy = time.monotonic() + self.args.policy_every
+        next_agent = time.monotonic() + self.args.register_every
         while self.running():
             await asyncio.sleep(0.5)
             if time.monotonic() >= next_policy:
                 generation += 1
                 await self.put_policy("soak", policy("soak", POLICIES["soak"], generation))
-                next_policy += POLICY_CHANGE_SECONDS
+                next_policy += self.args.policy_every
             if time.monotonic() >= next_agent:
                 await self.add_agent(len(self.agents))
-                next_agent += REGISTER_SECONDS
+                next_agent += self.args.register_every
 
     async def rss_loop(self) -> None:
         assert self.daemon.process is not None
@@ -294,8 +294,8 @@ def check_records(tally: Tally, records: list[dict[str, Any]]) -> list[str]:
             calls[marker].append(record)
     unrecorded = [m for m in tally.answered if len(calls.get(m, ())) == 0]
     twice = [m for m in tally.answered if len(calls.get(m, ())) > 1]
-    wrong = [m for m, (_, status) in tally.answered.items()
-             if len(calls.get(m, ())) == 1 and calls[m][0]["decision"] not in DECISION_OF_STATUS.get(status, ())]
+    wrong = [m for m, decision in tally.answered.items()
+             if len(calls.get(m, ())) == 1 and calls[m][0]["decision"] != decision]
     for label, markers in (("without a record", unrecorded), ("recorded more than once", twice),
                            ("recorded with another decision", wrong)):
         if markers:
@@ -405,7 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of load (600)")
     parser.add_argument("--concurrency", type=int, default=32, help="proxied calls in flight (32)")
-    parser.add_argument("--agents", type=int, default=24, help="agents at the start; one more every 15 s (24)")
+    parser.add_argument("--agents", type=int, default=24, help="agents at the start (24)")
+    parser.add_argument("--register-every", type=float, default=15.0, help="seconds between new agents (15)")
+    parser.add_argument("--policy-every", type=float, default=20.0, help="seconds between policy versions (20)")
     parser.add_argument("--reviewers", type=int, default=2, help="reviewers deciding in parallel (2)")
     parser.add_argument("--seed", type=int, default=int(time.time()), help="the load's random seed")
     args = parser.parse_args(argv)

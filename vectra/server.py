@@ -78,10 +78,27 @@ def _connections_per_port(settings: Settings) -> int:
     and gRPC. Running out of descriptors would make accepting fail, and uvloop then retries at once, in a loop."""
     if settings.max_connections is not None:
         return settings.max_connections
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft = _raised_descriptor_limit()
     if soft == resource.RLIM_INFINITY:
         soft = 1 << 20
-    return max(16, (soft - POOL_SIZE - _OWN_DESCRIPTORS) // 2)
+    budget = (soft - POOL_SIZE - _OWN_DESCRIPTORS) // 2
+    if budget < 16:
+        log.warning("the descriptor limit leaves too few for clients; raise ulimit -n",
+                    extra={"limit": soft, "needed": POOL_SIZE + _OWN_DESCRIPTORS + 32})
+    return max(16, budget)
+
+
+def _raised_descriptor_limit() -> int:
+    """The soft descriptor limit, first raised to the hard one (as Go's runtime does): the default soft limit of
+    1,024 is far below what a gateway's connections need, and the hard one is the operator's real ceiling."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):  # not allowed here: keep the soft one
+            pass
+    return soft
 
 
 def _settle_heap() -> None:

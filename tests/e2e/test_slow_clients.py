@@ -8,6 +8,7 @@ import contextlib
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -175,3 +176,16 @@ def test_a_connection_flood_is_cut_off_at_the_limit_before_descriptors_run_out_a
         normal_clients_are_answered(limited)
     finally:
         assert limited.stop() == 0, limited.log()
+
+
+def test_the_daemon_raises_its_descriptor_limit_to_the_hard_one(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A soft limit of 1,024 (the usual default) would leave each port a few hundred connections: the daemon takes
+    what the hard limit allows, before it budgets its ports."""
+    raised = Daemon(tmp_path_factory.mktemp("vectra") / "data", command=["prlimit", "--nofile=1024:4096", *SERVE])
+    raised.start()
+    try:
+        limits = Path(f"/proc/{raised.process.pid}/limits").read_text()  # type: ignore[union-attr]
+        [line] = [line for line in limits.splitlines() if line.startswith("Max open files")]
+        assert line.split()[3:5] == ["4096", "4096"], line
+    finally:
+        raised.stop()

@@ -1,4 +1,5 @@
-"""``VECTRA_DATABASE_SYNCHRONOUS``: the store's connection runs with the SQLite ``synchronous`` it was given."""
+"""``VECTRA_DATABASE_SYNCHRONOUS``: the daemon's store (as ``vectra serve`` builds it) runs with that SQLite
+``synchronous``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vectra.config import load_settings
-from vectra.store import SqliteStore
+from vectra.server import build_context
 
 _PRAGMA_VALUE = {"normal": 1, "full": 2}  # what ``PRAGMA synchronous`` reads back
 
@@ -15,7 +16,7 @@ _PRAGMA_VALUE = {"normal": 1, "full": 2}  # what ``PRAGMA synchronous`` reads ba
 @pytest.mark.parametrize("mode", ["normal", "full"])
 def test_the_writer_connection_syncs_as_configured(tmp_path: Path, mode: str) -> None:
     settings = load_settings({}, {"VECTRA_DATABASE_SYNCHRONOUS": mode, "VECTRA_DATA_DIR": str(tmp_path)})
-    store = SqliteStore(settings.database_path, synchronous=settings.database_synchronous)
+    store = build_context(settings).store
     try:
         assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == _PRAGMA_VALUE[mode]
         assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

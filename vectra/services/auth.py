@@ -7,6 +7,7 @@ import hmac
 from vectra.domain.errors import Forbidden, Unauthenticated
 from vectra.domain.models import AgentStatus, Principal, Role
 from vectra.services.context import ServiceContext
+from vectra.services.credentials import bearer_token
 from vectra.services.tokens import verify_token
 
 __all__ = ["OPERATOR", "authenticate", "require", "require_reader"]
@@ -20,7 +21,7 @@ def authenticate(ctx: ServiceContext, credentials: str | None) -> Principal:
     A deleted agent's token is 401; a revoked or quarantined agent is 403 at once, whatever the
     token's lifetime.
     """
-    token = _bearer(credentials)
+    token = bearer_token(credentials)
     if hmac.compare_digest(token.encode(), ctx.admin_token.encode()):
         return OPERATOR
     claims = verify_token(ctx, token)
@@ -43,12 +44,3 @@ def require_reader(actor: Principal, what: str) -> None:
     role. ``what`` names the reading in the refusal: ``"listing agents"``."""
     if not actor.has(Role.REVIEWER):
         raise Forbidden(f"{what} needs the admin or reviewer role", cause="role", subject=actor.subject)
-
-
-def _bearer(credentials: str | None) -> str:
-    if not credentials:
-        raise Unauthenticated("missing bearer token", cause="missing_token")
-    scheme, _, token = credentials.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("expected 'Authorization: Bearer <token>'", cause="not_bearer")
-    return token.strip()

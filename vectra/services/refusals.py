@@ -27,6 +27,7 @@ import jwt
 from vectra.domain.audit import AuditEntry, AuditSource
 from vectra.domain.errors import AccessRefused, Unauthenticated, VectraError
 from vectra.services.audit_log import AuditLog
+from vectra.services.credentials import bearer_token
 
 __all__ = ["ACTION", "HTTP_ACTION", "MAX_OPEN_WINDOWS", "Attempt", "Refusals", "http_refusal", "is_access_refusal"]
 
@@ -170,9 +171,8 @@ def _claimed_subject(credentials: str | None) -> str | None:
     """The ``sub`` a bearer token claims, read without verifying it (it was just refused)."""
     if not credentials or len(credentials) > _MAX_CREDENTIALS:
         return None
-    token = credentials.strip().partition(" ")[2].strip()
     try:
-        subject = jwt.decode(token, options={"verify_signature": False}).get("sub")
-    except (jwt.PyJWTError, AttributeError):  # not a JWT, or its payload is not an object
+        subject = jwt.decode(bearer_token(credentials), options={"verify_signature": False}).get("sub")
+    except (Unauthenticated, jwt.PyJWTError, AttributeError):  # no bearer token, no JWT, or no object in it
         return None
     return subject if isinstance(subject, str) else None
