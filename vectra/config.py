@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SYNCHRONOUS_MODES", "ConfigError", "Settings", "load_settings"]
+__all__ = ["DEFAULT_CAPABILITIES", "REGISTRATION_MODES", "SYNCHRONOUS_MODES", "ConfigError", "Settings",
+           "load_settings"]
+
+#: The capability vocabulary unless ``VECTRA_CAPABILITIES`` names another (the reference's eight).
+DEFAULT_CAPABILITIES = (
+    "file_access", "internet_access", "browser_control", "api_call", "mail_send", "code_execution",
+    "system_command", "agent_communication",
+)
+REGISTRATION_MODES = ("open", "token", "off")
+_CAPABILITY = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 
 
 class ConfigError(ValueError):
@@ -67,6 +76,13 @@ class Settings:
     webhook_max_attempts: int = 5
     webhook_backoff_seconds: float = 1.0
     audit_refusal_window_seconds: float = 10.0
+    capabilities: tuple[str, ...] = DEFAULT_CAPABILITIES
+    online_window_seconds: float = 300.0
+    registration_mode: str = "open"  # "open", "token" (an enrollment token is needed) or "off"
+    enrollment_tokens: tuple[str, ...] = ()
+    registration_rate_per_hour: int = 10
+    max_pending_registrations: int = 1000
+    assertion_max_lifetime_seconds: int = 300
 
     @property
     def database_path(self) -> Path:
@@ -180,6 +196,13 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
     "webhook_max_attempts": _integer,
     "webhook_backoff_seconds": _number,
     "audit_refusal_window_seconds": _number,
+    "capabilities": _csv,
+    "online_window_seconds": _number,
+    "registration_mode": _text,
+    "enrollment_tokens": _csv,
+    "registration_rate_per_hour": _integer,
+    "max_pending_registrations": _integer,
+    "assertion_max_lifetime_seconds": _integer,
 }
 _ENV_NAMES: dict[str, str] = {
     "host": "VECTRA_HOST",
@@ -225,6 +248,13 @@ _ENV_NAMES: dict[str, str] = {
     "webhook_max_attempts": "VECTRA_WEBHOOK_MAX_ATTEMPTS",
     "webhook_backoff_seconds": "VECTRA_WEBHOOK_BACKOFF_SECONDS",
     "audit_refusal_window_seconds": "VECTRA_AUDIT_REFUSAL_WINDOW_SECONDS",
+    "capabilities": "VECTRA_CAPABILITIES",
+    "online_window_seconds": "VECTRA_ONLINE_WINDOW_SECONDS",
+    "registration_mode": "VECTRA_REGISTRATION_MODE",
+    "enrollment_tokens": "VECTRA_ENROLLMENT_TOKENS",
+    "registration_rate_per_hour": "VECTRA_REGISTRATION_RATE_PER_HOUR",
+    "max_pending_registrations": "VECTRA_MAX_PENDING_REGISTRATIONS",
+    "assertion_max_lifetime_seconds": "VECTRA_ASSERTION_MAX_LIFETIME_SECONDS",
 }
 _TOML_KEYS = set(_COERCE)
 
@@ -285,7 +315,9 @@ def _check(settings: Settings) -> None:
                  "upstream_read_timeout", "max_proxy_body_bytes", "breaker_failures", "breaker_window_seconds",
                  "breaker_open_seconds", "rate_limit_requests", "rate_limit_per_seconds", "hitl_expiry_seconds",
                  "hitl_max_pending_per_agent", "hitl_sweep_seconds", "webhook_timeout_seconds",
-                 "webhook_max_attempts", "webhook_backoff_seconds", "audit_refusal_window_seconds"):
+                 "webhook_max_attempts", "webhook_backoff_seconds", "audit_refusal_window_seconds",
+                 "online_window_seconds", "registration_rate_per_hour", "max_pending_registrations",
+                 "assertion_max_lifetime_seconds"):
         if not getattr(settings, name) > 0:
             raise ConfigError(f"{name} must be positive")
     if settings.max_connections is not None and settings.max_connections < 1:
@@ -311,4 +343,21 @@ def _check(settings: Settings) -> None:
             raise ConfigError("a JWT signing key must be at least 32 bytes (RFC 8725, RFC 7518 §3.2)")
     if settings.admin_token is not None and len(settings.admin_token) < 16:
         raise ConfigError("VECTRA_ADMIN_TOKEN must be at least 16 characters")
+    _check_registry(settings)
     settings.database_path  # noqa: B018 - validates the URL early
+
+
+def _check_registry(settings: Settings) -> None:
+    if not settings.capabilities:
+        raise ConfigError("capabilities must name at least one capability")
+    for capability in settings.capabilities:
+        if not _CAPABILITY.fullmatch(capability):
+            raise ConfigError(f"capability {capability!r} must be 1 to 64 of a-z, 0-9, '_', '.', '-', from a letter")
+    if len(set(settings.capabilities)) != len(settings.capabilities):
+        raise ConfigError("capabilities names a capability twice")
+    if settings.registration_mode not in REGISTRATION_MODES:
+        raise ConfigError(f"registration_mode must be one of {', '.join(REGISTRATION_MODES)}")
+    if settings.registration_mode == "token" and not settings.enrollment_tokens:
+        raise ConfigError("registration_mode token needs VECTRA_ENROLLMENT_TOKENS")
+    if any(len(token) < 16 for token in settings.enrollment_tokens):
+        raise ConfigError("an enrollment token must be at least 16 characters")

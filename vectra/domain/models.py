@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-__all__ = ["Agent", "AgentStatus", "IssuedToken", "NewAgent", "Page", "Principal", "Role"]
+__all__ = [
+    "Agent",
+    "AgentFilter",
+    "AgentPage",
+    "AgentSort",
+    "AgentStatus",
+    "IssuedToken",
+    "NewAgent",
+    "Page",
+    "Principal",
+    "Realm",
+    "Role",
+]
 
 T = TypeVar("T")
 
@@ -25,6 +38,17 @@ class Role(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Realm:
+    """A group of agents with its own admins and reviewers (docs/registry.md)."""
+
+    id: str
+    name: str
+    slug: str
+    color: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Agent:
     id: str
     name: str
@@ -35,7 +59,45 @@ class Agent:
     roles: tuple[Role, ...]
     created_at: datetime
     last_seen_at: datetime | None
+    #: bcrypt hash of the client secret; empty for an agent that authenticates with its key only
     secret_hash: bytes = field(repr=False, compare=False)
+    capabilities: tuple[str, ...] = ()
+    realm: Realm | None = None
+    version: str | None = None
+    description: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    #: the Ed25519 public key, multibase (``z6Mk...``), and the ``did:key`` it makes
+    public_key: str | None = None
+    did: str | None = None
+    #: the realms (ids) an admin or reviewer is limited to; empty for one who oversees every realm
+    scope_realms: tuple[str, ...] = ()
+
+    def is_online(self, since: datetime) -> bool:
+        return self.last_seen_at is not None and self.last_seen_at >= since
+
+
+class AgentSort(enum.StrEnum):
+    NAME = "name"
+    REGISTERED_AT = "registeredAt"
+    LAST_SEEN = "lastSeen"
+    TRUST_SCORE = "trustScore"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFilter:
+    """Which agents to list, and in what order. ``realm_ids`` and ``scope`` are realm ids: the realm asked for,
+    and the realms the caller may see (``None``: every realm)."""
+
+    online_since: datetime
+    q: str | None = None
+    status: AgentStatus | None = None
+    online: bool | None = None
+    realm_ids: frozenset[str] | None = None
+    capabilities: tuple[str, ...] = ()
+    owner_id: str | None = None
+    sort_by: AgentSort = AgentSort.REGISTERED_AT
+    descending: bool = False
+    scope: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +126,18 @@ class Principal:
     def is_operator(self) -> bool:
         return self.agent is None
 
+    @property
+    def scope(self) -> frozenset[str] | None:
+        """The realms (ids) this caller oversees; ``None`` for one who oversees every realm."""
+        if self.agent is None or not self.agent.scope_realms:
+            return None
+        return frozenset(self.agent.scope_realms)
+
+    def sees(self, realm: Realm | None) -> bool:
+        """Whether a resource in ``realm`` (``None``: in none) exists for this caller."""
+        scope = self.scope
+        return scope is None or (realm is not None and realm.id in scope)
+
     def has(self, role: Role) -> bool:
         return Role.ADMIN in self.roles or role in self.roles
 
@@ -74,3 +148,14 @@ class Page(Generic[T]):
     page: int
     page_size: int
     total_count: int
+
+    @property
+    def total_pages(self) -> int:
+        return -(-self.total_count // self.page_size)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPage(Page[Agent]):
+    """A page of agents, and how many of all the matches are online."""
+
+    online_count: int = 0

@@ -1,29 +1,48 @@
-"""The Agents use cases: register, read, assign a policy, delete, revoke, lift a quarantine."""
+"""The Agents use cases: register, list and read, change the profile, assign a policy, delete, revoke, lift a
+quarantine. An admin or reviewer limited to some realms finds no other agent: those answer 404 (docs/registry.md)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from vectra.domain.errors import Conflict, Forbidden, NotFound
-from vectra.domain.models import Agent, AgentStatus, NewAgent, Page, Principal, Role
-from vectra.services import audit, input_errors
+from vectra.domain.keys import did_of
+from vectra.domain.models import (
+    Agent,
+    AgentFilter,
+    AgentPage,
+    AgentSort,
+    AgentStatus,
+    NewAgent,
+    Principal,
+    Realm,
+    Role,
+)
+from vectra.services import audit, input_errors, profiles
 from vectra.services.auth import require, require_reader
 from vectra.services.context import ServiceContext
-from vectra.services.inputs import bounded_string, check_page, check_policy_name, parse_agent_id
+from vectra.services.inputs import bounded_string, check_page, check_policy_name, optional_string, parse_agent_id
+from vectra.services.realms import find_visible_realm, resolve_realms
 from vectra.services.secrets import CHOSEN_SECRET_RULE, hash_secret, is_acceptable, new_secret
 
 __all__ = [
     "DEFAULT_TRUST",
+    "AgentQuery",
+    "ProfileChange",
     "assign_policy",
     "delete_agent",
     "get_agent",
     "lift_quarantine",
     "list_agents",
+    "online_since",
     "register_agent",
     "revoke_agent",
+    "update_agent",
+    "visible_agent",
 ]
 
 R = TypeVar("R")
@@ -31,18 +50,101 @@ DEFAULT_TRUST = 0.5
 MAX_NAME_LENGTH = 200
 
 
-async def list_agents(ctx: ServiceContext, actor: Principal, page: int = 1, page_size: int = 25) -> Page[Agent]:
+MAX_QUERY_LENGTH = 200
+_UNSET: Any = object()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AgentQuery:
+    """``GET /agents``'s filters and order as the caller gave them (checked by :func:`list_agents`)."""
+
+    q: str | None = None
+    status: str | None = None
+    online: bool | None = None
+    realm: str | None = None
+    capabilities: str | Sequence[str] | None = None
+    owner_id: str | None = None
+    sort_by: str | None = None
+    sort_dir: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProfileChange:
+    """``PATCH /agents/{id}``: the fields given change, the others (left ``_UNSET``) keep their value. A realm of
+    ``None`` takes the agent out of every realm."""
+
+    name: Any = _UNSET
+    capabilities: Any = _UNSET
+    realm: Any = _UNSET
+    version: Any = _UNSET
+    description: Any = _UNSET
+    metadata: Any = _UNSET
+    scope_realms: Any = _UNSET
+
+
+def online_since(ctx: ServiceContext) -> datetime:
+    """Agents seen since this moment are online."""
+    return datetime.now(UTC) - timedelta(seconds=ctx.settings.online_window_seconds)
+
+
+async def list_agents(ctx: ServiceContext, actor: Principal, page: int = 1, page_size: int = 25,
+                      query: AgentQuery | None = None) -> AgentPage:
     require_reader(actor, "listing agents")
     check_page(page, page_size)
-    return ctx.store.list_agents(page, page_size)
+    return ctx.store.list_agents(_filters(ctx, actor, query or AgentQuery()), page, page_size)
+
+
+def _filters(ctx: ServiceContext, actor: Principal, query: AgentQuery) -> AgentFilter:
+    status = None
+    if query.status is not None:
+        statuses = [s.value for s in AgentStatus]
+        if query.status not in statuses:
+            raise input_errors.not_one_of("status", statuses)
+        status = AgentStatus(query.status)
+    sorts = [s.value for s in AgentSort]
+    if query.sort_by is not None and query.sort_by not in sorts:
+        raise input_errors.not_one_of("sortBy", sorts)
+    if query.sort_dir is not None and query.sort_dir not in ("asc", "desc"):
+        raise input_errors.not_one_of("sortDir", ["asc", "desc"])
+    if query.online is not None and not isinstance(query.online, bool):
+        raise input_errors.malformed("online", "true or false")
+    capabilities = query.capabilities
+    if isinstance(capabilities, str):
+        capabilities = [part.strip() for part in capabilities.split(",")]
+    realm_ids = None
+    if query.realm is not None:
+        realm = find_visible_realm(ctx, actor, bounded_string("realm", query.realm, MAX_NAME_LENGTH))
+        realm_ids = frozenset({realm.id} if realm else ())  # a realm the caller can't see matches nothing
+    return AgentFilter(
+        online_since=online_since(ctx),
+        q=optional_string("q", query.q, MAX_QUERY_LENGTH),
+        status=status,
+        online=query.online,
+        realm_ids=realm_ids,
+        capabilities=profiles.check_capabilities("capabilities", capabilities or None, ctx.settings.capabilities),
+        owner_id=optional_string("ownerId", query.owner_id, MAX_NAME_LENGTH),
+        sort_by=AgentSort(query.sort_by or AgentSort.REGISTERED_AT),
+        descending=query.sort_dir == "desc",
+        scope=actor.scope,
+    )
+
+
+def visible_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> Agent:
+    """The agent, if it exists for ``actor``: an agent of a realm the caller doesn't oversee is not found."""
+    agent = _found(agent_id, ctx.store.get_agent(agent_id))
+    if not actor.sees(agent.realm):
+        raise NotFound(f"agent {agent_id} not found")
+    return agent
 
 
 async def get_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> Agent:
-    """Admins and reviewers read any agent; an agent reads itself."""
+    """Admins and reviewers read any agent of their realms; an agent reads itself."""
     agent_id = parse_agent_id(agent_id)
-    if not (actor.has(Role.REVIEWER) or actor.subject == agent_id):
+    if actor.subject == agent_id and actor.agent is not None:
+        return _found(agent_id, ctx.store.get_agent(agent_id))
+    if not actor.has(Role.REVIEWER):
         raise Forbidden("an agent may read only its own record", cause="not_own", subject=actor.subject)
-    return _found(agent_id, ctx.store.get_agent(agent_id))
+    return visible_agent(ctx, actor, agent_id)
 
 
 async def register_agent(
@@ -53,7 +155,16 @@ async def register_agent(
     owner_id: str | None,
     client_secret: str | None = None,
     roles: Sequence[str] | None = None,
+    capabilities: Sequence[str] | None = None,
+    realm: str | None = None,
+    version: str | None = None,
+    description: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    public_key: str | None = None,
+    scope_realms: Sequence[str] | None = None,
 ) -> NewAgent:
+    """An agent with a client secret (given, or generated and shown once) and, optionally, an Ed25519 key it can
+    sign token assertions with. A realm-scoped admin registers agents in its own realms only."""
     require(actor, Role.ADMIN)
     name = _text("name", name)
     owner_id = _text("ownerId", owner_id)
@@ -64,6 +175,7 @@ async def register_agent(
     elif not is_acceptable(client_secret):
         raise input_errors.malformed("clientSecret", CHOSEN_SECRET_RULE)
     granted = _roles(roles)
+    key = profiles.check_public_key(public_key, required=False)
     agent = Agent(
         id=str(uuid.uuid4()),
         name=name,
@@ -75,10 +187,93 @@ async def register_agent(
         created_at=datetime.now(UTC),
         last_seen_at=None,
         secret_hash=await hash_secret(client_secret),
+        capabilities=profiles.check_capabilities("capabilities", capabilities, ctx.settings.capabilities),
+        realm=_realm_for(ctx, actor, realm),
+        version=profiles.optional_version(version),
+        description=profiles.optional_description(description),
+        metadata=profiles.check_metadata("metadata", metadata),
+        public_key=key,
+        did=did_of(key) if key else None,
+        scope_realms=_scope_for(ctx, actor, granted, scope_realms),
     )
-    await audit.record_change(ctx, actor, "agent.registered", lambda: ctx.store.insert_agent(agent),
+    await audit.record_change(ctx, actor, "agent.registered", lambda: create_agent(ctx, agent),
                               agent_id=agent.id, details={"name": agent.name})
     return NewAgent(agent=agent, client_secret=client_secret)
+
+
+def create_agent(ctx: ServiceContext, agent: Agent) -> None:
+    """Store a new agent (inside its audit record's transaction); one agent per key."""
+    if agent.did is not None and ctx.store.get_agent_by_did(agent.did) is not None:
+        raise Conflict("an agent with this public key is already registered", pointer="publicKey")
+    ctx.store.insert_agent(agent)
+
+
+async def update_agent(ctx: ServiceContext, actor: Principal, agent_id: str, change: ProfileChange) -> Agent:
+    """Change an agent's name or profile; what is not given keeps its value."""
+    require(actor, Role.ADMIN)
+    agent_id = parse_agent_id(agent_id)
+    current = visible_agent(ctx, actor, agent_id)
+    changes: dict[str, Any] = {}
+    if change.name is not _UNSET:
+        changes["name"] = _text("name", change.name)
+    if change.capabilities is not _UNSET:
+        changes["capabilities"] = profiles.check_capabilities("capabilities", change.capabilities,
+                                                              ctx.settings.capabilities)
+    if change.realm is not _UNSET:
+        changes["realm"] = _realm_for(ctx, actor, change.realm)
+    if change.version is not _UNSET:
+        changes["version"] = profiles.optional_version(change.version)
+    if change.description is not _UNSET:
+        changes["description"] = profiles.optional_description(change.description)
+    if change.metadata is not _UNSET:
+        changes["metadata"] = profiles.check_metadata("metadata", change.metadata)
+    if change.scope_realms is not _UNSET:
+        changes["scope_realms"] = _scope_for(ctx, actor, current.roles, change.scope_realms)
+    if not changes:
+        return current
+    updated = dataclasses.replace(current, **changes)
+
+    details = {camel: _shown(changes[field]) for field, camel in _CHANGE_NAMES.items() if field in changes}
+    return await _agent_change(ctx, actor, "agent.updated", agent_id,
+                               lambda: _found(agent_id, ctx.store.set_agent_profile(updated)), details=details)
+
+
+_CHANGE_NAMES = {"name": "name", "capabilities": "capabilities", "realm": "realm", "version": "version",
+                 "description": "description", "metadata": "metadata", "scope_realms": "scopeRealms"}
+
+
+def _shown(value: object) -> object:
+    """A changed value as its audit record names it (a realm by its id)."""
+    if isinstance(value, Realm):
+        return value.id
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _realm_for(ctx: ServiceContext, actor: Principal, realm: object) -> Realm | None:
+    """The realm an agent is put in; a realm-scoped admin must name one of its own."""
+    if realm is None or realm == "":
+        if actor.scope is not None:
+            raise input_errors.ruled("realm", "is required: an admin of some realms puts agents in one of them")
+        return None
+    found = find_visible_realm(ctx, actor, bounded_string("realm", realm, MAX_NAME_LENGTH))
+    if found is None:
+        raise NotFound(f"realm {realm!r} not found", pointer="realm")
+    return found
+
+
+def _scope_for(ctx: ServiceContext, actor: Principal, roles: Sequence[Role],
+               scope_realms: Sequence[str] | None) -> tuple[str, ...]:
+    """The realms an admin or reviewer is limited to. One limited itself grants only within its own realms, and
+    only limited roles."""
+    wanted = resolve_realms(ctx, actor, "scopeRealms", scope_realms)
+    overseer = Role.ADMIN in roles or Role.REVIEWER in roles
+    if wanted and not overseer:
+        raise input_errors.ruled("scopeRealms", "applies only to an admin or reviewer")
+    if overseer and not wanted and actor.scope is not None:
+        raise input_errors.ruled("scopeRealms", "is required: an admin of some realms grants only within them")
+    return wanted
 
 
 async def assign_policy(ctx: ServiceContext, actor: Principal, agent_id: str, policy_name: str) -> Agent:
@@ -86,6 +281,8 @@ async def assign_policy(ctx: ServiceContext, actor: Principal, agent_id: str, po
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
     check_policy_name(policy_name)
+
+    visible_agent(ctx, actor, agent_id)
 
     def assign() -> Agent:
         if ctx.store.policy_head(policy_name) is None:
@@ -99,6 +296,7 @@ async def assign_policy(ctx: ServiceContext, actor: Principal, agent_id: str, po
 async def delete_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> None:
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
+    visible_agent(ctx, actor, agent_id)
 
     def delete() -> None:
         if not ctx.store.delete_agent(agent_id):
@@ -111,6 +309,7 @@ async def revoke_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> 
     """Block the agent for good; its tokens get 403 from the next request. Revoking twice is harmless."""
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
+    visible_agent(ctx, actor, agent_id)
     return await _agent_change(ctx, actor, "agent.revoked", agent_id,
                                lambda: _found(agent_id, ctx.store.set_agent_status(agent_id, AgentStatus.REVOKED)))
 
@@ -119,6 +318,7 @@ async def lift_quarantine(ctx: ServiceContext, actor: Principal, agent_id: str) 
     """A quarantined agent becomes Active again with the default trust."""
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
+    visible_agent(ctx, actor, agent_id)
 
     def lift() -> Agent:
         # One conditional update: an agent revoked by another daemon meanwhile is not made Active again.

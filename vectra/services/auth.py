@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
+import logging
+from datetime import UTC, datetime, timedelta
 
-from vectra.domain.errors import Forbidden, Unauthenticated
-from vectra.domain.models import AgentStatus, Principal, Role
+from vectra.domain.errors import Forbidden, Unauthenticated, Unavailable
+from vectra.domain.models import Agent, AgentStatus, Principal, Role
 from vectra.services.context import ServiceContext
 from vectra.services.credentials import bearer_token
 from vectra.services.tokens import verify_token
 
-__all__ = ["OPERATOR", "authenticate", "require", "require_reader"]
+__all__ = ["OPERATOR", "authenticate", "require", "require_global_admin", "require_reader"]
 
 OPERATOR = Principal(subject="operator", roles=frozenset({Role.ADMIN}))
+log = logging.getLogger("vectra.auth")
+#: ``lastSeen`` is written at most this often per agent, at most a fifth of the online window
+_MAX_SEEN_INTERVAL = timedelta(seconds=60)
 
 
 def authenticate(ctx: ServiceContext, credentials: str | None) -> Principal:
@@ -31,7 +37,24 @@ def authenticate(ctx: ServiceContext, credentials: str | None) -> Principal:
     if agent.status is not AgentStatus.ACTIVE:
         status = agent.status.value.lower()
         raise Forbidden(f"agent is {status}", reason=status, cause=status, subject=agent.id)
-    return Principal(subject=agent.id, roles=frozenset(agent.roles), agent=agent)
+    return Principal(subject=agent.id, roles=frozenset(agent.roles), agent=_seen(ctx, agent))
+
+
+def _seen(ctx: ServiceContext, agent: Agent) -> Agent:
+    """Note that the agent was seen now (``lastSeen``, which ``online`` is read from), unless that was noted
+    recently. Best effort: a database that refuses the write fails the call elsewhere, not here."""
+    now = datetime.now(UTC)
+    interval = min(_MAX_SEEN_INTERVAL, timedelta(seconds=ctx.settings.online_window_seconds / 5))
+    if agent.last_seen_at is not None and now - agent.last_seen_at < interval:
+        return agent
+    seen = dataclasses.replace(agent, last_seen_at=now)
+    try:
+        ctx.store.touch_agent(agent.id, now)
+    except Unavailable as exc:
+        log.debug("lastSeen not written", extra={"agentId": agent.id, "reason": str(exc)})
+        return agent
+    ctx.agents.remember(seen)
+    return seen
 
 
 def require(actor: Principal, role: Role) -> None:
@@ -44,3 +67,10 @@ def require_reader(actor: Principal, what: str) -> None:
     role. ``what`` names the reading in the refusal: ``"listing agents"``."""
     if not actor.has(Role.REVIEWER):
         raise Forbidden(f"{what} needs the admin or reviewer role", cause="role", subject=actor.subject)
+
+
+def require_global_admin(actor: Principal, what: str) -> None:
+    """What changes every realm (realms themselves, policy documents, registrations): an admin of all realms."""
+    require(actor, Role.ADMIN)
+    if actor.scope is not None:
+        raise Forbidden(f"{what} needs an admin of every realm", cause="realm_scope", subject=actor.subject)

@@ -53,6 +53,10 @@ class AgentCache:
     def invalidate(self, agent_id: str) -> None:
         self._entries.pop(agent_id, None)
 
+    def clear(self) -> None:
+        """Forget every agent (a realm they may belong to changed)."""
+        self._entries.clear()
+
 
 @dataclass
 class ServiceContext:

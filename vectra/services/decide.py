@@ -51,11 +51,14 @@ class AgentFacts:
     roles: Sequence[str]
     policy_name: str | None
     status: AgentStatus = AgentStatus.ACTIVE
+    capabilities: Sequence[str] = ()
+    #: the slug of the agent's realm, the name policies test (``input.agent.realm``)
+    realm: str | None = None
 
     @classmethod
     def of(cls, agent: Agent) -> AgentFacts:
         return cls(agent.id, agent.name, agent.owner_id, agent.trust_score, tuple(r.value for r in agent.roles),
-                   agent.policy_name, agent.status)
+                   agent.policy_name, agent.status, agent.capabilities, agent.realm.slug if agent.realm else None)
 
 
 def decide(
@@ -99,6 +102,8 @@ def _evaluate(
             "ownerId": agent.owner_id,
             "trustScore": agent.trust_score,
             "roles": list(agent.roles),
+            "capabilities": list(agent.capabilities),
+            **({"realm": agent.realm} if agent.realm is not None else {}),
         },
         "time": now,
     }

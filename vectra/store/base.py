@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from vectra.domain.audit import AuditFilter, AuditRecord, SealedRecord, StoredAudit
-from vectra.domain.models import Agent, AgentStatus, Page
+from vectra.domain.models import Agent, AgentFilter, AgentPage, AgentStatus, Page, Realm
 from vectra.domain.pending import PendingFilter, PendingRequest, PendingStatus, ReplayOutcome
 from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutOutcome
+from vectra.domain.registrations import Registration, RegistrationStatus
 
 __all__ = ["Store"]
 
@@ -33,15 +34,19 @@ class Store(Protocol):
     # agents
     def insert_agent(self, agent: Agent) -> None: ...
     def get_agent(self, agent_id: str) -> Agent | None: ...
-    def list_agents(self, page: int, page_size: int) -> Page[Agent]: ...
+    def get_agent_by_did(self, did: str) -> Agent | None: ...
+    def list_agents(self, filters: AgentFilter, page: int, page_size: int) -> AgentPage:
+        """The matching agents in the filter's order (ties by id), and how many of all the matches are online."""
     def delete_agent(self, agent_id: str) -> bool: ...
     def set_agent_policy(self, agent_id: str, policy_name: str | None) -> Agent | None: ...
+    def set_agent_profile(self, agent: Agent) -> Agent | None:
+        """Write the agent's name, capabilities, realm, version, description, metadata, key and scope."""
     def set_agent_status(
         self, agent_id: str, status: AgentStatus, *, trust_score: float | None = None,
         only_if: AgentStatus | None = None,
     ) -> Agent | None:
         """Set the status (and trust); with ``only_if``, only an agent in that status changes (else None)."""
-    def touch_agent(self, agent_id: str, seen_at: str) -> None: ...
+    def touch_agent(self, agent_id: str, seen_at: datetime) -> None: ...
     def count_agents_using_policy(self, policy_name: str) -> int: ...
 
     def update_trust(
@@ -50,6 +55,34 @@ class Store(Protocol):
         """Atomically set the agent's trust to ``change(current trust)``; an active agent whose new trust is
         below ``quarantine_below`` becomes quarantined in the same transaction. Returns the agent as it now is
         and whether this call quarantined it; ``None`` when the agent does not exist."""
+
+    # realms
+    def insert_realm(self, realm: Realm) -> None:
+        """Conflict when its slug is taken."""
+    def find_realm(self, id_or_slug: str) -> Realm | None:
+        """The realm with this id or, failing that, this slug."""
+    def list_realms(self, scope: frozenset[str] | None, page: int, page_size: int) -> Page[Realm]:
+        """By slug; only those in ``scope`` (realm ids) unless it is None."""
+    def update_realm(self, realm: Realm) -> bool:
+        """False when there is no such realm; Conflict when the new slug is taken."""
+    def delete_realm(self, realm_id: str) -> bool: ...
+    def count_realm_members(self, realm_id: str) -> int:
+        """Agents in the realm, and admins or reviewers limited to it."""
+
+    # self-registrations
+    def insert_registration(self, registration: Registration) -> None: ...
+    def get_registration(self, registration_id: str) -> Registration | None: ...
+    def pending_registration_for(self, did: str) -> Registration | None: ...
+    def list_registrations(self, status: RegistrationStatus | None, page: int,
+                           page_size: int) -> Page[Registration]:
+        """Newest first."""
+    def count_pending_registrations(self) -> int: ...
+    def settle_registration(self, settled: Registration) -> bool:
+        """Pending → ``settled.status`` with its decision (compare and set): false when no longer Pending."""
+
+    # key assertions
+    def use_assertion(self, agent_id: str, jti: str, expires_at: datetime, now: datetime) -> bool:
+        """Remember the assertion's ``jti`` until ``expires_at``; false when the agent used it before."""
 
     # calls parked for a human
     def insert_pending(self, pending: PendingRequest) -> None: ...

@@ -115,6 +115,67 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), written_at TEXT NOT NULL);
     """,
+    # 8: the registry (docs/registry.md): realms; an agent's realm, profile, capabilities (also one row each in
+    # agent_capabilities, which the "having all of" filter looks up), Ed25519 key and the realms an admin or
+    # reviewer is limited to; self-registrations waiting for approval; the assertions already exchanged for a
+    # token (their jti may never be used again). Indexed for every filter and sort of GET /agents.
+    """
+    CREATE TABLE realms (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        slug TEXT NOT NULL UNIQUE,
+        color TEXT,
+        created_at TEXT NOT NULL
+    );
+    ALTER TABLE agents ADD COLUMN realm_id TEXT REFERENCES realms (id);
+    ALTER TABLE agents ADD COLUMN version TEXT;
+    ALTER TABLE agents ADD COLUMN description TEXT;
+    ALTER TABLE agents ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE agents ADD COLUMN capabilities TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE agents ADD COLUMN public_key TEXT;
+    ALTER TABLE agents ADD COLUMN did TEXT;
+    ALTER TABLE agents ADD COLUMN scope_realms TEXT NOT NULL DEFAULT '[]';
+    CREATE UNIQUE INDEX agents_did ON agents (did) WHERE did IS NOT NULL;
+    CREATE INDEX agents_realm ON agents (realm_id, created_at, id);
+    CREATE INDEX agents_name ON agents (name COLLATE NOCASE, id);
+    CREATE INDEX agents_seen ON agents (last_seen_at, id);
+    CREATE INDEX agents_trust ON agents (trust_score, id);
+    CREATE INDEX agents_status ON agents (status, created_at, id);
+    CREATE INDEX agents_owner ON agents (owner_id, created_at, id);
+    CREATE TABLE agent_capabilities (
+        capability TEXT NOT NULL,
+        agent_id TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+        PRIMARY KEY (capability, agent_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX agent_capabilities_agent ON agent_capabilities (agent_id);
+    CREATE TABLE registrations (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        version TEXT,
+        description TEXT,
+        metadata TEXT NOT NULL,
+        requested_capabilities TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        did TEXT NOT NULL,
+        source TEXT,
+        status TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        decided_at TEXT,
+        decided_by TEXT,
+        reason TEXT,
+        agent_id TEXT,
+        granted_capabilities TEXT
+    );
+    CREATE INDEX registrations_status ON registrations (status, requested_at);
+    CREATE UNIQUE INDEX registrations_pending_did ON registrations (did) WHERE status = 'Pending';
+    CREATE TABLE used_assertions (
+        agent_id TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        PRIMARY KEY (agent_id, jti)
+    ) WITHOUT ROWID;
+    CREATE INDEX used_assertions_expiry ON used_assertions (expires_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

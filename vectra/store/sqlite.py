@@ -17,10 +17,21 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from vectra.domain.audit import AuditEntry, AuditFilter, AuditRecord, SealedRecord, StoredAudit
-from vectra.domain.errors import Unavailable
-from vectra.domain.models import Agent, AgentStatus, Page, Role
+from vectra.domain.errors import Conflict, Unavailable
+from vectra.domain.models import Agent, AgentFilter, AgentPage, AgentStatus, Page, Realm
 from vectra.domain.pending import PendingFilter, PendingRequest, PendingStatus, ReplayOutcome
 from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutOutcome
+from vectra.domain.registrations import Registration, RegistrationStatus
+from vectra.store.agent_rows import (
+    AGENT_SELECT,
+    agent_from_row,
+    agent_row,
+    agents_query,
+    profile_columns,
+    realm_from_row,
+    registration_from_row,
+    registration_row,
+)
 from vectra.store.cipher import KEY_BYTES, FieldCipher
 from vectra.store.migrations import migrate
 from vectra.store.pending_rows import LIST_COLUMNS, outcome_columns, pending_from_row, pending_row, stamp
@@ -36,36 +47,6 @@ def _identity(path: Path) -> tuple[int, int]:
     if not stat.S_ISREG(info.st_mode) or not os.access(path, os.R_OK | os.W_OK):
         raise PermissionError(f"{path} is not a readable and writable file")
     return info.st_dev, info.st_ino
-
-
-def _agent_from_row(row: dict[str, Any]) -> Agent:
-    return Agent(
-        id=row["id"],
-        name=row["name"],
-        owner_id=row["owner_id"],
-        status=AgentStatus(row["status"]),
-        policy_name=row["policy_name"],
-        trust_score=row["trust_score"],
-        roles=tuple(Role(r) for r in json.loads(row["roles"])),
-        created_at=datetime.fromisoformat(row["created_at"]),
-        last_seen_at=datetime.fromisoformat(row["last_seen_at"]) if row["last_seen_at"] else None,
-        secret_hash=row["secret_hash"],
-    )
-
-
-def _agent_to_row(agent: Agent) -> dict[str, Any]:
-    return {
-        "id": agent.id,
-        "name": agent.name,
-        "owner_id": agent.owner_id,
-        "status": agent.status.value,
-        "policy_name": agent.policy_name,
-        "trust_score": agent.trust_score,
-        "roles": json.dumps([r.value for r in agent.roles]),
-        "secret_hash": agent.secret_hash,
-        "created_at": agent.created_at.isoformat(),
-        "last_seen_at": agent.last_seen_at.isoformat() if agent.last_seen_at else None,
-    }
 
 
 #: ``synchronous`` as the settings name it (config.SYNCHRONOUS_MODES), as SQLite's pragma takes it
@@ -197,25 +178,41 @@ class SqliteStore:
 
     # agents ------------------------------------------------------------------------------------
     def insert_agent(self, agent: Agent) -> None:
-        with self._session():
-            self._db["agents"].insert(_agent_to_row(agent))
+        with self._transaction() as conn:
+            self._db["agents"].insert(agent_row(agent))
+            self._write_capabilities(conn, agent)
+
+    def _write_capabilities(self, conn: sqlite3.Connection, agent: Agent) -> None:
+        conn.execute("DELETE FROM agent_capabilities WHERE agent_id = ?", [agent.id])
+        conn.executemany("INSERT INTO agent_capabilities (capability, agent_id) VALUES (?, ?)",
+                         [(capability, agent.id) for capability in agent.capabilities])
+
+    def _agent_where(self, condition: str, params: Sequence[Any]) -> Agent | None:
+        rows = list(self._db.query(f"{AGENT_SELECT} WHERE {condition}", params))
+        return agent_from_row(rows[0]) if rows else None
 
     def get_agent(self, agent_id: str) -> Agent | None:
         with self._session() as conn:
             self._write_trust_moves(conn)
-            rows = list(self._db.query("SELECT * FROM agents WHERE id = ?", [agent_id]))
-        return _agent_from_row(rows[0]) if rows else None
+            return self._agent_where("a.id = ?", [agent_id])
 
-    def list_agents(self, page: int, page_size: int) -> Page[Agent]:
+    def get_agent_by_did(self, did: str) -> Agent | None:
         with self._session() as conn:
             self._write_trust_moves(conn)
-            total = conn.execute("SELECT count(*) FROM agents").fetchone()[0]
-            rows = self._db.query(
-                "SELECT * FROM agents ORDER BY created_at, id LIMIT ? OFFSET ?",
-                [page_size, (page - 1) * page_size],
-            )
-            items = [_agent_from_row(r) for r in rows]
-        return Page(items=items, page=page, page_size=page_size, total_count=total)
+            return self._agent_where("a.did = ?", [did])
+
+    def list_agents(self, filters: AgentFilter, page: int, page_size: int) -> AgentPage:
+        where, params, order = agents_query(filters)
+        with self._session() as conn:
+            self._write_trust_moves(conn)
+            total, online = conn.execute(
+                f"SELECT count(*), coalesce(sum(a.last_seen_at >= ?), 0) FROM agents a{where}",
+                [stamp(filters.online_since), *params],
+            ).fetchone()
+            rows = self._db.query(f"{AGENT_SELECT}{where}{order} LIMIT ? OFFSET ?",
+                                  [*params, page_size, (page - 1) * page_size])
+            items = [agent_from_row(r) for r in rows]
+        return AgentPage(items=items, page=page, page_size=page_size, total_count=total, online_count=online)
 
     def delete_agent(self, agent_id: str) -> bool:
         with self._session() as conn:
@@ -224,6 +221,14 @@ class SqliteStore:
 
     def set_agent_policy(self, agent_id: str, policy_name: str | None) -> Agent | None:
         return self._update_agent(agent_id, {"policy_name": policy_name})
+
+    def set_agent_profile(self, agent: Agent) -> Agent | None:
+        """Write ``agent``'s name and profile (capabilities, realm, version, description, metadata, key, scope)."""
+        with self._transaction() as conn:
+            updated = self._update_agent(agent.id, profile_columns(agent))
+            if updated is not None:
+                self._write_capabilities(conn, updated)
+            return updated
 
     def set_agent_status(
         self, agent_id: str, status: AgentStatus, *, trust_score: float | None = None,
@@ -234,9 +239,9 @@ class SqliteStore:
             changes["trust_score"] = trust_score
         return self._update_agent(agent_id, changes, only_if)
 
-    def touch_agent(self, agent_id: str, seen_at: str) -> None:
+    def touch_agent(self, agent_id: str, seen_at: datetime) -> None:
         with self._session() as conn:
-            conn.execute("UPDATE agents SET last_seen_at = ? WHERE id = ?", [seen_at, agent_id])
+            conn.execute("UPDATE agents SET last_seen_at = ? WHERE id = ?", [stamp(seen_at), agent_id])
 
     def count_agents_using_policy(self, policy_name: str) -> int:
         with self._session():
@@ -257,12 +262,9 @@ class SqliteStore:
     def _move_trust(
         self, agent_id: str, change: Callable[[float], float], quarantine_below: float
     ) -> tuple[Agent, bool] | None:
-        agent = self._trust_moves.get(agent_id)
+        agent = self._trust_moves.get(agent_id) or self._agent_where("a.id = ?", [agent_id])
         if agent is None:
-            rows = list(self._db.query("SELECT * FROM agents WHERE id = ?", [agent_id]))
-            if not rows:
-                return None
-            agent = _agent_from_row(rows[0])
+            return None
         trust = change(agent.trust_score)
         quarantined = agent.status is AgentStatus.ACTIVE and trust < quarantine_below
         moved = dataclasses.replace(agent, trust_score=trust,
@@ -438,16 +440,113 @@ class SqliteStore:
         condition = "" if only_if is None else " AND status = ?"
         with self._session() as conn:
             self._write_trust_moves(conn)
-            cursor = conn.execute(
-                f"UPDATE agents SET {assignments} WHERE id = ?{condition} RETURNING *",
+            changed = conn.execute(
+                f"UPDATE agents SET {assignments} WHERE id = ?{condition}",
                 [*changes.values(), agent_id, *([] if only_if is None else [only_if.value])],
-            )
-            row = cursor.fetchone()
-            if row is None:
-                return None
-            columns = [d[0] for d in cursor.description]
-            cursor.fetchall()
-        return _agent_from_row(dict(zip(columns, row, strict=True)))
+            ).rowcount
+            return self._agent_where("a.id = ?", [agent_id]) if changed else None
+
+    # realms ------------------------------------------------------------------------------------
+    def insert_realm(self, realm: Realm) -> None:
+        with self._slug_unique(realm.slug), self._session() as conn:
+            conn.execute("INSERT INTO realms (id, name, slug, color, created_at) VALUES (?, ?, ?, ?, ?)",
+                         [realm.id, realm.name, realm.slug, realm.color, stamp(realm.created_at)])
+
+    @contextlib.contextmanager
+    def _slug_unique(self, slug: str) -> Iterator[None]:
+        try:
+            yield
+        except Unavailable as exc:
+            if isinstance(exc.__cause__, sqlite3.IntegrityError):
+                raise Conflict(f"realm slug {slug!r} is taken", pointer="slug") from None
+            raise
+
+    def find_realm(self, id_or_slug: str) -> Realm | None:
+        with self._session():
+            rows = list(self._db.query("SELECT * FROM realms WHERE id = ? OR slug = ? ORDER BY id = ? DESC LIMIT 1",
+                                       [id_or_slug, id_or_slug, id_or_slug]))
+        return realm_from_row(rows[0]) if rows else None
+
+    def list_realms(self, scope: frozenset[str] | None, page: int, page_size: int) -> Page[Realm]:
+        where, params = ("", []) if scope is None else (f" WHERE id IN ({', '.join('?' * len(scope))})" if scope
+                                                         else " WHERE 0", sorted(scope))
+        with self._session() as conn:
+            total = conn.execute(f"SELECT count(*) FROM realms{where}", params).fetchone()[0]
+            rows = self._db.query(f"SELECT * FROM realms{where} ORDER BY slug LIMIT ? OFFSET ?",
+                                  [*params, page_size, (page - 1) * page_size])
+            items = [realm_from_row(r) for r in rows]
+        return Page(items=items, page=page, page_size=page_size, total_count=total)
+
+    def update_realm(self, realm: Realm) -> bool:
+        with self._slug_unique(realm.slug), self._session() as conn:
+            return conn.execute("UPDATE realms SET name = ?, slug = ?, color = ? WHERE id = ?",
+                                [realm.name, realm.slug, realm.color, realm.id]).rowcount == 1
+
+    def delete_realm(self, realm_id: str) -> bool:
+        with self._session() as conn:
+            return conn.execute("DELETE FROM realms WHERE id = ?", [realm_id]).rowcount == 1
+
+    def count_realm_members(self, realm_id: str) -> int:
+        """Agents in the realm, and admins or reviewers limited to it."""
+        with self._session() as conn:
+            return conn.execute(
+                "SELECT count(*) FROM agents WHERE realm_id = ? OR EXISTS "
+                "(SELECT 1 FROM json_each(agents.scope_realms) WHERE value = ?)", [realm_id, realm_id],
+            ).fetchone()[0]
+
+    # registrations -----------------------------------------------------------------------------
+    def insert_registration(self, registration: Registration) -> None:
+        with self._session():
+            self._db["registrations"].insert(registration_row(registration))
+
+    def get_registration(self, registration_id: str) -> Registration | None:
+        with self._session():
+            rows = list(self._db.query("SELECT * FROM registrations WHERE id = ?", [registration_id]))
+        return registration_from_row(rows[0]) if rows else None
+
+    def pending_registration_for(self, did: str) -> Registration | None:
+        with self._session():
+            rows = list(self._db.query("SELECT * FROM registrations WHERE did = ? AND status = ?",
+                                       [did, RegistrationStatus.PENDING.value]))
+        return registration_from_row(rows[0]) if rows else None
+
+    def list_registrations(self, status: RegistrationStatus | None, page: int,
+                           page_size: int) -> Page[Registration]:
+        where, params = ("", []) if status is None else (" WHERE status = ?", [status.value])
+        with self._session() as conn:
+            total = conn.execute(f"SELECT count(*) FROM registrations{where}", params).fetchone()[0]
+            rows = self._db.query(f"SELECT * FROM registrations{where} ORDER BY requested_at DESC, id LIMIT ? OFFSET ?",
+                                  [*params, page_size, (page - 1) * page_size])
+            items = [registration_from_row(r) for r in rows]
+        return Page(items=items, page=page, page_size=page_size, total_count=total)
+
+    def count_pending_registrations(self) -> int:
+        with self._session() as conn:
+            return conn.execute("SELECT count(*) FROM registrations WHERE status = ?",
+                                [RegistrationStatus.PENDING.value]).fetchone()[0]
+
+    def settle_registration(self, settled: Registration) -> bool:
+        """Pending → ``settled.status`` (compare and set): false when it was no longer Pending."""
+        with self._session() as conn:
+            return conn.execute(
+                "UPDATE registrations SET status = ?, decided_at = ?, decided_by = ?, reason = ?, agent_id = ?, "
+                "granted_capabilities = ? WHERE id = ? AND status = ?",
+                [settled.status.value, stamp(settled.decided_at) if settled.decided_at else None, settled.decided_by,
+                 settled.reason, settled.agent_id, json.dumps(list(settled.granted_capabilities)), settled.id,
+                 RegistrationStatus.PENDING.value],
+            ).rowcount == 1
+
+    # key assertions ----------------------------------------------------------------------------
+    def use_assertion(self, agent_id: str, jti: str, expires_at: datetime, now: datetime) -> bool:
+        """Remember an assertion's ``jti`` until it expires; false when the agent has used it before (a replay).
+        The ones already expired are forgotten here too: past their expiry they are refused anyway."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM used_assertions WHERE expires_at < ?", [stamp(now)])
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO used_assertions (agent_id, jti, expires_at) VALUES (?, ?, ?)",
+                [agent_id, jti, stamp(expires_at)],
+            ).rowcount
+            return inserted == 1
 
     # audit log ---------------------------------------------------------------------------------
     def append_audit(self, chain: Callable[[tuple[int, str] | None], Sequence[SealedRecord]]) -> None:

@@ -1,0 +1,179 @@
+"""Agents, realms and registrations as rows, and the query of ``GET /agents``.
+
+An agent row is always read joined with its realm (:data:`AGENT_SELECT`), so that an agent carries its realm's
+name, slug and colour. Its capabilities are kept twice: as JSON in the row (what is read back) and one row each in
+``agent_capabilities`` (what the "having all of" filter looks up through its primary key).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from vectra.domain.models import Agent, AgentFilter, AgentSort, AgentStatus, Realm, Role
+from vectra.domain.registrations import Registration, RegistrationStatus
+from vectra.store.pending_rows import stamp
+
+__all__ = [
+    "AGENT_SELECT",
+    "agent_from_row",
+    "agent_row",
+    "agents_query",
+    "realm_from_row",
+    "registration_from_row",
+    "registration_row",
+]
+
+AGENT_SELECT = (
+    "SELECT a.*, r.name AS realm_name, r.slug AS realm_slug, r.color AS realm_color, "
+    "r.created_at AS realm_created_at FROM agents a LEFT JOIN realms r ON r.id = a.realm_id"
+)
+
+_SORT_COLUMNS = {
+    AgentSort.NAME: "a.name COLLATE NOCASE",
+    AgentSort.REGISTERED_AT: "a.created_at",
+    AgentSort.LAST_SEEN: "a.last_seen_at",
+    AgentSort.TRUST_SCORE: "a.trust_score",
+}
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def realm_from_row(row: Mapping[str, Any], prefix: str = "") -> Realm:
+    return Realm(id=row[f"{prefix}id"], name=row[f"{prefix}name"], slug=row[f"{prefix}slug"],
+                 color=row[f"{prefix}color"], created_at=datetime.fromisoformat(row[f"{prefix}created_at"]))
+
+
+def agent_from_row(row: Mapping[str, Any]) -> Agent:
+    realm = None
+    if row["realm_id"] is not None and row["realm_slug"] is not None:
+        realm = Realm(id=row["realm_id"], name=row["realm_name"], slug=row["realm_slug"], color=row["realm_color"],
+                      created_at=datetime.fromisoformat(row["realm_created_at"]))
+    return Agent(
+        id=row["id"],
+        name=row["name"],
+        owner_id=row["owner_id"],
+        status=AgentStatus(row["status"]),
+        policy_name=row["policy_name"],
+        trust_score=row["trust_score"],
+        roles=tuple(Role(r) for r in json.loads(row["roles"])),
+        created_at=datetime.fromisoformat(row["created_at"]),
+        last_seen_at=_time(row["last_seen_at"]),
+        secret_hash=row["secret_hash"],
+        capabilities=tuple(json.loads(row["capabilities"])),
+        realm=realm,
+        version=row["version"],
+        description=row["description"],
+        metadata=json.loads(row["metadata"]),
+        public_key=row["public_key"],
+        did=row["did"],
+        scope_realms=tuple(json.loads(row["scope_realms"])),
+    )
+
+
+def agent_row(agent: Agent) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "owner_id": agent.owner_id,
+        "status": agent.status.value,
+        "policy_name": agent.policy_name,
+        "trust_score": agent.trust_score,
+        "roles": json.dumps([r.value for r in agent.roles]),
+        "secret_hash": agent.secret_hash,
+        "created_at": stamp(agent.created_at),
+        "last_seen_at": stamp(agent.last_seen_at) if agent.last_seen_at else None,
+        **profile_columns(agent),
+    }
+
+
+def profile_columns(agent: Agent) -> dict[str, Any]:
+    """The columns an admin may change after registration (``PATCH /agents/{id}``), and the key."""
+    return {
+        "name": agent.name,
+        "capabilities": json.dumps(list(agent.capabilities)),
+        "realm_id": agent.realm.id if agent.realm else None,
+        "version": agent.version,
+        "description": agent.description,
+        "metadata": json.dumps(dict(agent.metadata), sort_keys=True),
+        "public_key": agent.public_key,
+        "did": agent.did,
+        "scope_realms": json.dumps(list(agent.scope_realms)),
+    }
+
+
+def agents_query(filters: AgentFilter) -> tuple[str, list[Any], str]:
+    """``(WHERE clause, its parameters, ORDER BY clause)`` for the agents matching ``filters``."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if filters.q:
+        # instr on lower-cased text: a substring, whatever the case, with no LIKE wildcards to escape
+        conditions.append("(instr(lower(a.name), ?) > 0 OR instr(a.id, ?) > 0 OR instr(lower(a.did), ?) > 0)")
+        needle = filters.q.lower()
+        params += [needle, needle, needle]
+    if filters.status is not None:
+        conditions.append("a.status = ?")
+        params.append(filters.status.value)
+    if filters.online is not None:
+        conditions.append("a.last_seen_at >= ?" if filters.online else "(a.last_seen_at IS NULL OR a.last_seen_at < ?)")
+        params.append(stamp(filters.online_since))
+    for realms in (filters.realm_ids, filters.scope):
+        if realms is not None:
+            conditions.append(f"a.realm_id IN ({', '.join('?' * len(realms))})" if realms else "0")
+            params += sorted(realms)
+    for capability in filters.capabilities:
+        conditions.append("EXISTS (SELECT 1 FROM agent_capabilities c WHERE c.capability = ? AND c.agent_id = a.id)")
+        params.append(capability)
+    if filters.owner_id is not None:
+        conditions.append("a.owner_id = ?")
+        params.append(filters.owner_id)
+    where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
+    direction = "DESC" if filters.descending else "ASC"
+    # never seen sorts as the oldest sighting: first ascending, last descending
+    order = f" ORDER BY {_SORT_COLUMNS[filters.sort_by]} {direction}, a.id {direction}"
+    return where, params, order
+
+
+def registration_row(registration: Registration) -> dict[str, Any]:
+    return {
+        "id": registration.id,
+        "name": registration.name,
+        "version": registration.version,
+        "description": registration.description,
+        "metadata": json.dumps(dict(registration.metadata), sort_keys=True),
+        "requested_capabilities": json.dumps(list(registration.requested_capabilities)),
+        "public_key": registration.public_key,
+        "did": registration.did,
+        "source": registration.source,
+        "status": registration.status.value,
+        "requested_at": stamp(registration.requested_at),
+        "decided_at": stamp(registration.decided_at) if registration.decided_at else None,
+        "decided_by": registration.decided_by,
+        "reason": registration.reason,
+        "agent_id": registration.agent_id,
+        "granted_capabilities": json.dumps(list(registration.granted_capabilities)),
+    }
+
+
+def registration_from_row(row: Mapping[str, Any]) -> Registration:
+    return Registration(
+        id=row["id"],
+        name=row["name"],
+        version=row["version"],
+        description=row["description"],
+        metadata=json.loads(row["metadata"]),
+        requested_capabilities=tuple(json.loads(row["requested_capabilities"])),
+        public_key=row["public_key"],
+        did=row["did"],
+        source=row["source"],
+        status=RegistrationStatus(row["status"]),
+        requested_at=datetime.fromisoformat(row["requested_at"]),
+        decided_at=_time(row["decided_at"]),
+        decided_by=row["decided_by"],
+        reason=row["reason"],
+        agent_id=row["agent_id"],
+        granted_capabilities=tuple(json.loads(row["granted_capabilities"] or "[]")),
+    )
