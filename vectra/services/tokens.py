@@ -66,7 +66,7 @@ async def issue_token(ctx: ServiceContext, agent_id: str, client_secret: str) ->
     }
     token = jwt.encode(claims, ctx.keyring.active_key, algorithm=ALGORITHM,
                        headers={"kid": ctx.keyring.active_kid, "typ": TOKEN_TYPE})
-    ctx.store.touch_agent(agent.id, now)
+    ctx.store.touch_agent(agent.id, datetime.now(UTC))  # not the claims' whole second: sightings keep their order
     ctx.agents.invalidate(agent.id)
     return IssuedToken(token=token, expires_at=expires)
 
