@@ -12,7 +12,9 @@ import yaml
 from connexion.utils import get_function_from_name
 from openapi_spec_validator import validate
 
+from vectra.config import DEFAULT_CAPABILITIES
 from vectra.rest.app import SPEC_PATH, _HandlerResolver
+from vectra.rest.spec import deployed_spec
 
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
 OPERATIONS = [
@@ -77,3 +79,17 @@ def test_every_error_response_is_a_problem() -> None:
             if status.startswith(("4", "5")) and path != "/health":
                 content = _resolve(response).get("content", {})
                 assert list(content) == ["application/problem+json"], (method, path, status)
+
+
+def test_the_file_lists_the_default_vocabulary_as_the_daemon_would_deploy_it() -> None:
+    assert deployed_spec(SPEC, DEFAULT_CAPABILITIES) == SPEC
+
+
+def test_a_vocabulary_of_its_own_rewrites_the_enum_and_the_filter_pattern() -> None:
+    deployed = deployed_spec(SPEC, ("a.b", "c"))
+    schemas = deployed["components"]["schemas"]
+
+    assert schemas["Capability"]["enum"] == ["a.b", "c"]
+    pattern = re.compile(schemas["CapabilityFilter"]["pattern"])
+    assert pattern.search("c,a.b,c") and not pattern.search("axb") and not pattern.search("c,")
+    assert SPEC["components"]["schemas"]["Capability"]["enum"][0] == "file_access"  # the written one untouched

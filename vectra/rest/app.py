@@ -30,7 +30,7 @@ from vectra.rest.problems import (
     http_exception_handler,
 )
 from vectra.rest.proxy import ProxyEndpoint
-from vectra.rest.spec import SPEC_JSON_PATH, ServeSpec
+from vectra.rest.spec import SPEC_JSON_PATH, ServeSpec, deployed_spec
 from vectra.rest.validators import VALIDATORS
 from vectra.services.context import ServiceContext
 
@@ -57,9 +57,10 @@ class _HandlerResolver(Resolver):
 
 
 def create_app(ctx: ServiceContext) -> Any:
+    spec = deployed_spec(yaml.safe_load(SPEC_PATH.read_text()), ctx.settings.capabilities)
     app = AsyncApp("vectra", middlewares=_MIDDLEWARES)
     app.add_api(
-        SPEC_PATH,
+        spec,
         pythonic_params=True,
         resolver=_HandlerResolver(),
         validator_map=VALIDATORS,
@@ -67,10 +68,10 @@ def create_app(ctx: ServiceContext) -> Any:
     )
     app.add_error_handler(VectraError, handle_domain_error)
     app.add_error_handler(ProblemException, handle_connexion_problem)
-    allowed = AllowedMethods(yaml.safe_load(SPEC_PATH.read_text()))
+    allowed = AllowedMethods(spec)
     app.add_error_handler(HTTPException, http_exception_handler(allowed))
     app.add_error_handler(Exception, handle_unexpected)
-    app.add_middleware(ServeSpec, position=MiddlewarePosition.BEFORE_SWAGGER, spec_path=SPEC_PATH)
+    app.add_middleware(ServeSpec, position=MiddlewarePosition.BEFORE_SWAGGER, spec=spec)
     app.add_middleware(ConcretePaths, position=MiddlewarePosition.BEFORE_ROUTING, allowed=allowed)
     # /proxy/ is answered before Connexion sees anything, so that bodies stream untouched and a proxied call pays
     # for none of the management API's middleware; /console is static files, which are not API either
