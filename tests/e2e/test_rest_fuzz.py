@@ -61,11 +61,14 @@ SCHEMA = schemathesis.openapi.from_path(SPEC_PATH, config=CONFIG).exclude(path_r
 
 # Where the spec's schema is open on purpose, so that schema-valid input can still be refused, with a 400 whose
 # pointer says where: a policy document is checked by the policy compiler (its errors point into the document),
-# and /simulate's URL must have a host, which no pattern states exactly (openapi.yaml says both). Such a 400 is
-# the documented answer; any other refusal of valid input is still a failure.
+# /simulate's URL must have a host, and a self-registration's key must decode to an Ed25519 key, its capabilities
+# be of the configured vocabulary and its metadata keys of their pattern, which no schema states exactly
+# (openapi.yaml says each). Such a 400 is the documented answer; any other refusal of valid input is still a
+# failure.
 _CHECKED_PAST_THE_SCHEMA = {
     "PUT /policies/{name}": ("",),
     "POST /simulate": ("agent.policy", "request.url"),
+    "POST /registrations": ("publicKey", "capabilities", "metadata"),
 }
 # What the audit log may gain from a refused request: records of the refusal itself (``hitl.replay_refused``).
 _REFUSAL_RECORD = re.compile(r"[._]\w*refused$")
