@@ -62,13 +62,15 @@ SCHEMA = schemathesis.openapi.from_path(SPEC_PATH, config=CONFIG).exclude(path_r
 
 # Where the spec's schema is open on purpose, so that schema-valid input can still be refused, with a 400 whose
 # pointer says where: a policy document is checked by the policy compiler (its errors point into the document),
-# and /simulate's URL must have a host, which no pattern states exactly (openapi.yaml says both). Such a 400 is
-# the documented answer; any other refusal of valid input is still a failure.
+# /simulate's URL must have a host, a public key must decode to an Ed25519 key and metadata keys keep to their
+# pattern, which no schema states exactly (openapi.yaml says each). Such a 400 is the documented answer; any other
+# refusal of valid input is still a failure.
 _CHECKED_PAST_THE_SCHEMA = {
     "PUT /policies/{name}": ("",),
     "POST /simulate": ("agent.policy", "request.url"),
     "POST /agents": ("publicKey", "metadata"),
     "PATCH /agents/{agentId}": ("metadata",),
+    "POST /registrations": ("publicKey", "metadata"),
 }
 # What the audit log may gain from a refused request: records of the refusal itself (``hitl.replay_refused``).
 _REFUSAL_RECORD = re.compile(r"[._]\w*refused$")

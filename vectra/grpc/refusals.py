@@ -6,6 +6,7 @@ import grpc
 
 from vectra.domain.audit import AuditSource
 from vectra.domain.errors import AccessRefused
+from vectra.grpc.caller import peer_address
 from vectra.services.context import ServiceContext
 from vectra.services.refusals import Attempt
 
@@ -20,14 +21,6 @@ async def record_refusal(ctx: ServiceContext, context: grpc.aio.ServicerContext,
         source=AuditSource.GRPC if rpc_name.startswith("ProxyService.") else AuditSource.CONTROL_PLANE,
         surface="grpc",
         route=rpc_name,
-        peer=_address(context.peer() or ""),
+        peer=peer_address(context),
         credentials=metadata.get("vectra-authorization") or metadata.get("authorization"),
     ))
-
-
-def _address(peer: str) -> str:
-    """``ipv4:127.0.0.1:5000`` → ``127.0.0.1``, ``ipv6:[::1]:5000`` → ``::1`` (a Unix socket's path stays)."""
-    kind, _, rest = peer.partition(":")
-    if kind in ("ipv4", "ipv6"):
-        return rest.rpartition(":")[0].strip("[]")
-    return peer

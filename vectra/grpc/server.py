@@ -22,6 +22,8 @@ from vectra.grpc.generated.vectra.v1 import (
     proxy_pb2_grpc,
     realms_pb2,
     realms_pb2_grpc,
+    registrations_pb2,
+    registrations_pb2_grpc,
     tokens_pb2,
     tokens_pb2_grpc,
 )
@@ -29,6 +31,7 @@ from vectra.grpc.hitl import HitlServicer
 from vectra.grpc.policies import PolicyServicer
 from vectra.grpc.proxy import ProxyServicer
 from vectra.grpc.realms import RealmServicer
+from vectra.grpc.registrations import RegistrationServicer
 from vectra.grpc.tokens import TokenServicer
 from vectra.services.context import ServiceContext
 
@@ -66,6 +69,7 @@ def create_grpc_server(ctx: ServiceContext, address: str, max_connections: int
     proxy_pb2_grpc.add_ProxyServiceServicer_to_server(ProxyServicer(ctx), server)
     hitl_pb2_grpc.add_HitlServiceServicer_to_server(HitlServicer(ctx), server)
     realms_pb2_grpc.add_RealmServiceServicer_to_server(RealmServicer(ctx), server)
+    registrations_pb2_grpc.add_RegistrationServiceServicer_to_server(RegistrationServicer(ctx), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [
@@ -76,6 +80,7 @@ def create_grpc_server(ctx: ServiceContext, address: str, max_connections: int
         proxy_pb2.DESCRIPTOR.services_by_name["ProxyService"].full_name,
         hitl_pb2.DESCRIPTOR.services_by_name["HitlService"].full_name,
         realms_pb2.DESCRIPTOR.services_by_name["RealmService"].full_name,
+        registrations_pb2.DESCRIPTOR.services_by_name["RegistrationService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         reflection.SERVICE_NAME,
     ]

@@ -7,7 +7,7 @@ from connexion import request
 from vectra.domain.models import Principal
 from vectra.services.context import ServiceContext
 
-__all__ = ["authenticated", "service_context"]
+__all__ = ["authenticated", "peer_address", "service_context"]
 
 
 def service_context() -> ServiceContext:
@@ -17,3 +17,8 @@ def service_context() -> ServiceContext:
 def authenticated() -> tuple[ServiceContext, Principal]:
     """The context and the principal that ``AuthenticationMiddleware`` found for this operation."""
     return service_context(), request.state.principal
+
+
+def peer_address() -> str:
+    """The address the request came from (the TCP peer, without its port; empty when there is none)."""
+    return request.client.host if request.client else ""

@@ -39,7 +39,9 @@ __all__ = [
     "lift_quarantine",
     "list_agents",
     "online_since",
+    "realm_for",
     "register_agent",
+    "required_text",
     "revoke_agent",
     "update_agent",
     "visible_agent",
@@ -172,8 +174,8 @@ async def register_agent(
     """An agent with a client secret (given, or generated and shown once) and, optionally, an Ed25519 key it can
     sign token assertions with. A realm-scoped admin registers agents in its own realms only."""
     require(actor, Role.ADMIN)
-    name = _text("name", name)
-    owner_id = _text("ownerId", owner_id)
+    name = required_text("name", name)
+    owner_id = required_text("ownerId", owner_id)
     if client_secret is None or client_secret == "":
         client_secret = new_secret()
     elif not isinstance(client_secret, str):
@@ -194,7 +196,7 @@ async def register_agent(
         last_seen_at=None,
         secret_hash=await hash_secret(client_secret),
         capabilities=profiles.check_capabilities("capabilities", capabilities, ctx.settings.capabilities),
-        realm=_realm_for(ctx, actor, realm),
+        realm=realm_for(ctx, actor, realm),
         version=profiles.optional_version(version),
         description=profiles.optional_description(description),
         metadata=profiles.check_metadata("metadata", metadata),
@@ -221,12 +223,12 @@ async def update_agent(ctx: ServiceContext, actor: Principal, agent_id: str, cha
     current = visible_agent(ctx, actor, agent_id)
     changes: dict[str, Any] = {}
     if change.name is not _UNSET:
-        changes["name"] = _text("name", change.name)
+        changes["name"] = required_text("name", change.name)
     if change.capabilities is not _UNSET:
         changes["capabilities"] = profiles.check_capabilities("capabilities", change.capabilities,
                                                               ctx.settings.capabilities)
     if change.realm is not _UNSET:
-        changes["realm"] = _realm_for(ctx, actor, change.realm)
+        changes["realm"] = realm_for(ctx, actor, change.realm)
     if change.version is not _UNSET:
         changes["version"] = profiles.optional_version(change.version)
     if change.description is not _UNSET:
@@ -257,7 +259,7 @@ def _shown(value: object) -> object:
     return value
 
 
-def _realm_for(ctx: ServiceContext, actor: Principal, realm: object) -> Realm | None:
+def realm_for(ctx: ServiceContext, actor: Principal, realm: object) -> Realm | None:
     """The realm an agent is put in; a realm-scoped admin must name one of its own."""
     if realm is None or realm == "":
         if actor.scope is not None:
@@ -353,7 +355,7 @@ def _found(agent_id: str, agent: Agent | None) -> Agent:
     return agent
 
 
-def _text(pointer: str, value: object) -> str:
+def required_text(pointer: str, value: object) -> str:
     """A required, non-blank string of bounded length."""
     text = bounded_string(pointer, value, MAX_NAME_LENGTH)
     if not text.strip():
