@@ -83,6 +83,8 @@ class Settings:
     registration_rate_per_hour: int = 10
     max_pending_registrations: int = 1000
     assertion_max_lifetime_seconds: int = 300
+    #: the ``aud`` an agent's token assertion names; None: ``<jwt_issuer>/tokens`` (services/assertions.py)
+    assertion_audience: str | None = None
 
     @property
     def database_path(self) -> Path:
@@ -203,6 +205,7 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
     "registration_rate_per_hour": _integer,
     "max_pending_registrations": _integer,
     "assertion_max_lifetime_seconds": _integer,
+    "assertion_audience": _text,
 }
 _ENV_NAMES: dict[str, str] = {
     "host": "VECTRA_HOST",
@@ -255,6 +258,7 @@ _ENV_NAMES: dict[str, str] = {
     "registration_rate_per_hour": "VECTRA_REGISTRATION_RATE_PER_HOUR",
     "max_pending_registrations": "VECTRA_MAX_PENDING_REGISTRATIONS",
     "assertion_max_lifetime_seconds": "VECTRA_ASSERTION_MAX_LIFETIME_SECONDS",
+    "assertion_audience": "VECTRA_ASSERTION_AUDIENCE",
 }
 _TOML_KEYS = set(_COERCE)
 

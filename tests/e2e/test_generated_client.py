@@ -67,12 +67,13 @@ def test_register_token_list_and_get_with_the_generated_client(generated_client:
     assert created.name == "billing-agent" and created.client_secret == "my-strong-secret"
 
     anonymous = generated_client.Client(base_url=daemon.url)
+    # TokenRequest is "exactly one of clientSecret and assertion" (a oneOf): the generator types its body as Any
     issued = tokens.issue_token.sync(
-        client=anonymous, body=models.TokenRequest(agent_id=str(created.id), client_secret="my-strong-secret")
+        client=anonymous, body={"agentId": str(created.id), "clientSecret": "my-strong-secret"}
     )
     assert isinstance(issued, models.TokenResponse), issued
     refused = tokens.issue_token.sync(
-        client=anonymous, body=models.TokenRequest(agent_id=str(created.id), client_secret="wrong-secret!")
+        client=anonymous, body={"agentId": str(created.id), "clientSecret": "wrong-secret!"}
     )
     assert isinstance(refused, models.Problem) and refused.status == 401
 

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from vectra.config import Settings
 from vectra.domain.models import AgentStatus
 from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, decide
-from vectra.services.keyring import Keyring
-from vectra.store import SqliteStore
 
 DELETE_ALL = OutboundRequest("DELETE", "https://api.example.com/users/all")
 READ_ONE = OutboundRequest("GET", "https://api.example.com/users/7")
-
-
-@pytest.fixture
-def ctx(tmp_path: Path) -> Iterator[ServiceContext]:
-    store = SqliteStore(tmp_path / "vectra.db")
-    yield ServiceContext(settings=Settings(data_dir=tmp_path), store=store,
-                         keyring=Keyring("k", {"k": b"k" * 32}), admin_token="t" * 32, digest_key=b"d" * 32)
-    store.close()
 
 
 def save(ctx: ServiceContext, name: str, **document: object) -> None:

@@ -19,5 +19,6 @@ class TokenServicer(tokens_pb2_grpc.TokenServiceServicer):
 
     @rpc
     async def IssueToken(self, request: tokens_pb2.IssueTokenRequest, context: grpc.aio.ServicerContext):
-        issued = await tokens.issue_token(self.ctx, request.agent_id, request.client_secret)
+        issued = await tokens.issue_token(self.ctx, request.agent_id, client_secret=request.client_secret,
+                                          assertion=request.assertion)
         return tokens_pb2.IssueTokenResponse(token=issued.token, expires_at=timestamp_message(issued.expires_at))

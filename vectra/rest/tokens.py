@@ -13,5 +13,6 @@ from vectra.services import tokens
 
 
 async def issue_token(body: dict[str, Any]) -> ConnexionResponse:
-    issued = await tokens.issue_token(service_context(), body["agentId"], body["clientSecret"])
+    issued = await tokens.issue_token(service_context(), body["agentId"], client_secret=body.get("clientSecret"),
+                                      assertion=body.get("assertion"))
     return json_response({"token": issued.token, "expiresAt": rfc3339(issued.expires_at)})

@@ -15,6 +15,7 @@ __all__ = [
     "MAX_PAGE",
     "MAX_PAGE_SIZE",
     "bounded_string",
+    "canonical_uuid",
     "check_page",
     "check_policy_name",
     "optional_string",
@@ -45,12 +46,20 @@ def parse_agent_id(agent_id: str) -> str:
 
 def parse_uuid(pointer: str, value: object) -> str:
     """``value`` as a canonical UUID string, or InvalidInput naming ``pointer``."""
-    if not isinstance(value, str) or len(value) > 64:
+    canonical = canonical_uuid(value)
+    if canonical is None:
         raise input_errors.malformed(pointer, "a UUID")
+    return canonical
+
+
+def canonical_uuid(value: object) -> str | None:
+    """The UUID as stored (lower-case, hyphenated), whatever spelling the caller used; None if it is none."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
     try:
         return str(uuid.UUID(value))
-    except ValueError as exc:
-        raise input_errors.malformed(pointer, "a UUID") from exc
+    except ValueError:
+        return None
 
 
 def optional_string(pointer: str, value: object, max_length: int) -> str | None:

@@ -41,9 +41,10 @@ def _check(secret: bytes, hashed: bytes) -> bool:
 
 
 async def check_secret(secret: str, hashed: bytes | None) -> bool:
-    """True when ``secret`` matches ``hashed``; a missing hash or an oversized secret costs the same."""
+    """True when ``secret`` matches ``hashed``; a missing or empty hash (an agent with a key only) or an oversized
+    secret never matches, and costs the same."""
     raw = secret.encode()
-    usable = hashed is not None and len(raw) <= MAX_SECRET_BYTES
+    usable = bool(hashed) and len(raw) <= MAX_SECRET_BYTES
     candidate = raw[:MAX_SECRET_BYTES]
     ok = await asyncio.to_thread(_check, candidate, hashed if usable else _DECOY_HASH)
     return ok and usable

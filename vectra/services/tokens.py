@@ -10,9 +10,13 @@ from typing import Any
 
 import jwt
 
-from vectra.domain.errors import Forbidden, InvalidInput, Unauthenticated
-from vectra.domain.models import AgentStatus, IssuedToken
+from vectra.domain.errors import Forbidden, Unauthenticated
+from vectra.domain.models import Agent, AgentStatus, IssuedToken
+from vectra.services import input_errors
+from vectra.services.assertions import verify_assertion
 from vectra.services.context import ServiceContext
+from vectra.services.inputs import canonical_uuid
+from vectra.services.jwt_causes import cause_of
 from vectra.services.secrets import check_secret
 
 __all__ = ["ALGORITHM", "MAX_TOKEN_CHARS", "TOKEN_TYPE", "issue_token", "verify_token"]
@@ -26,32 +30,41 @@ _INVALID_CREDENTIALS = "invalid agent id or client secret"
 _INVALID_TOKEN = "invalid token"  # whichever check refused it: that is logged and audited, not told
 #: The longest token looked at; Vectra's own are about 400 characters.
 MAX_TOKEN_CHARS = 8192
-#: PyJWT's refusals by the cause the audit log names (the first class that matches); anything else is
-#: ``invalid_token``.
-_CAUSES: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
-    (jwt.InvalidSignatureError, "bad_signature"),
-    (jwt.InvalidAlgorithmError, "wrong_algorithm"),
-    (jwt.InvalidAudienceError, "wrong_audience"),
-    (jwt.InvalidIssuerError, "wrong_issuer"),
-    (jwt.MissingRequiredClaimError, "missing_claim"),
-    (jwt.ImmatureSignatureError, "not_yet_valid"),
-    (jwt.InvalidIssuedAtError, "bad_issued_at"),
-    (jwt.DecodeError, "malformed_token"),
-)
 
 
-async def issue_token(ctx: ServiceContext, agent_id: str, client_secret: str) -> IssuedToken:
-    """Exchange an agent's id and secret for a token. Unknown agent and wrong secret look alike."""
-    if not isinstance(agent_id, str) or not isinstance(client_secret, str):
-        raise InvalidInput("agentId and clientSecret must be strings")
-    canonical_id = _canonical_uuid(agent_id)
+async def issue_token(ctx: ServiceContext, agent_id: str, *, client_secret: str | None = None,
+                      assertion: str | None = None) -> IssuedToken:
+    """Exchange an agent's id and either its client secret or an assertion it signed (:mod:`.assertions`) for a
+    token. Empty counts as absent (gRPC can't tell them apart)."""
+    client_secret = None if client_secret == "" else client_secret
+    assertion = None if assertion == "" else assertion
+    if (client_secret is None) == (assertion is None):
+        raise input_errors.either(["clientSecret", "assertion"])
+    if not isinstance(agent_id, str):
+        raise input_errors.malformed("agentId", "a string")
+    if assertion is not None:
+        agent = verify_assertion(ctx, agent_id, assertion)
+    else:
+        agent = await _by_secret(ctx, agent_id, client_secret)
+    if agent.status is not AgentStatus.ACTIVE:
+        status = agent.status.value.lower()
+        raise Forbidden(f"agent is {status}", reason=status, cause=status, subject=agent.id)
+    return _issue(ctx, agent)
+
+
+async def _by_secret(ctx: ServiceContext, agent_id: str, client_secret: object) -> Agent:
+    """The agent whose secret this is. Unknown agent, wrong secret and an agent without a secret look alike."""
+    if not isinstance(client_secret, str):
+        raise input_errors.malformed("clientSecret", "a string")
+    canonical_id = canonical_uuid(agent_id)
     agent = ctx.store.get_agent(canonical_id) if canonical_id else None
     if not await check_secret(client_secret, agent.secret_hash if agent else None) or agent is None:
         raise Unauthenticated(_INVALID_CREDENTIALS, cause="bad_client_secret" if agent else "unknown_agent",
                               subject=canonical_id)
-    if agent.status is not AgentStatus.ACTIVE:
-        status = agent.status.value.lower()
-        raise Forbidden(f"agent is {status}", reason=status, cause=status, subject=agent.id)
+    return agent
+
+
+def _issue(ctx: ServiceContext, agent: Agent) -> IssuedToken:
     now = datetime.now(UTC).replace(microsecond=0)
     expires = now + timedelta(seconds=ctx.settings.token_lifetime_seconds)
     claims = {
@@ -108,13 +121,4 @@ def _verified(ctx: ServiceContext, token: str) -> dict[str, Any]:
         raise Unauthenticated("token expired", cause="expired") from exc
     except jwt.PyJWTError as exc:  # which check failed is logged, not told
         log.info("token refused", extra={"reason": str(exc)})
-        cause = next((name for kind, name in _CAUSES if isinstance(exc, kind)), "invalid_token")
-        raise Unauthenticated(_INVALID_TOKEN, cause=cause) from exc
-
-
-def _canonical_uuid(value: str) -> str | None:
-    """The id as stored (lower-case, hyphenated), whatever UUID spelling the caller used; None if it is none."""
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
+        raise Unauthenticated(_INVALID_TOKEN, cause=cause_of(exc)) from exc

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16vectra/v1/tokens.proto\x12\tvectra.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"<\n\x11IssueTokenRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x15\n\rclient_secret\x18\x02 \x01(\t\"S\n\x12IssueTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2m\n\x0cTokenService\x12]\n\nIssueToken\x12\x1c.vectra.v1.IssueTokenRequest\x1a\x1d.vectra.v1.IssueTokenResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\"\x07/tokens:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16vectra/v1/tokens.proto\x12\tvectra.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"O\n\x11IssueTokenRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x15\n\rclient_secret\x18\x02 \x01(\t\x12\x11\n\tassertion\x18\x03 \x01(\t\"S\n\x12IssueTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2m\n\x0cTokenService\x12]\n\nIssueToken\x12\x1c.vectra.v1.IssueTokenRequest\x1a\x1d.vectra.v1.IssueTokenResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\"\x07/tokens:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,9 +36,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TOKENSERVICE'].methods_by_name['IssueToken']._loaded_options = None
   _globals['_TOKENSERVICE'].methods_by_name['IssueToken']._serialized_options = b'\202\323\344\223\002\014\"\007/tokens:\001*'
   _globals['_ISSUETOKENREQUEST']._serialized_start=100
-  _globals['_ISSUETOKENREQUEST']._serialized_end=160
-  _globals['_ISSUETOKENRESPONSE']._serialized_start=162
-  _globals['_ISSUETOKENRESPONSE']._serialized_end=245
-  _globals['_TOKENSERVICE']._serialized_start=247
-  _globals['_TOKENSERVICE']._serialized_end=356
+  _globals['_ISSUETOKENREQUEST']._serialized_end=179
+  _globals['_ISSUETOKENRESPONSE']._serialized_start=181
+  _globals['_ISSUETOKENRESPONSE']._serialized_end=264
+  _globals['_TOKENSERVICE']._serialized_start=266
+  _globals['_TOKENSERVICE']._serialized_end=375
 # @@protoc_insertion_point(module_scope)

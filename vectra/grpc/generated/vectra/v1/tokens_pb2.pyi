@@ -10,12 +10,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class IssueTokenRequest(_message.Message):
-    __slots__ = ("agent_id", "client_secret")
+    __slots__ = ("agent_id", "client_secret", "assertion")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    ASSERTION_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     client_secret: str
-    def __init__(self, agent_id: _Optional[str] = ..., client_secret: _Optional[str] = ...) -> None: ...
+    assertion: str
+    def __init__(self, agent_id: _Optional[str] = ..., client_secret: _Optional[str] = ..., assertion: _Optional[str] = ...) -> None: ...
 
 class IssueTokenResponse(_message.Message):
     __slots__ = ("token", "expires_at")
