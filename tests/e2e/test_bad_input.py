@@ -253,7 +253,7 @@ def test_an_empty_or_malformed_filter_is_400_not_no_filter(admin: httpx.Client, 
     ("method", "path", "allow"),
     [
         ("OPTIONS", "/agents", "GET, HEAD, POST"),
-        ("PATCH", f"/agents/{_SOME_ID}", "GET, HEAD, DELETE"),
+        ("PUT", f"/agents/{_SOME_ID}", "GET, HEAD, PATCH, DELETE"),
         ("OPTIONS", "/policies/p", "GET, HEAD, PUT, DELETE"),
         ("GET", "/policies/validate", "POST"),  # the concrete path wins over /policies/{name}
         ("DELETE", "/policies/validate", "POST"),

@@ -76,7 +76,7 @@ def test_list_agents_pages_as_in_the_reference(daemon: Daemon, admin: httpx.Clie
     default = admin.get("/agents")
     assert default.status_code == 200
     page = default.json()
-    assert set(page) == {"items", "page", "pageSize", "totalCount"}
+    assert set(page) == {"items", "page", "pageSize", "totalCount", "totalPages", "onlineCount"}
     assert page["page"] == 1 and page["pageSize"] == 25 and page["totalCount"] >= 1
     listed = next(a for a in page["items"] if a["id"] == billing["id"])
     assert {k: listed[k] for k in ("name", "ownerId", "status", "policyName", "trustScore")} == {
@@ -88,7 +88,7 @@ def test_list_agents_pages_as_in_the_reference(daemon: Daemon, admin: httpx.Clie
         daemon.register_agent("filler", "team-finance")
     total = admin.get("/agents").json()["totalCount"]
     pages = [admin.get("/agents", params={"page": n, "pageSize": 2}).json() for n in range(1, total // 2 + 2)]
-    assert all(p["pageSize"] == 2 and p["totalCount"] == total for p in pages)
+    assert all(p["pageSize"] == 2 and p["totalCount"] == total and p["totalPages"] == -(-total // 2) for p in pages)
     ids = [a["id"] for p in pages for a in p["items"]]
     assert len(ids) == total == len(set(ids))
     assert admin.get("/agents", params={"page": total + 1, "pageSize": 2}).json()["items"] == []

@@ -140,6 +140,8 @@ class AuditFilter:
     time_to: str | None = None
     action: str | None = None
     source: str | None = None
+    #: only the records of agents in these realms (ids); None: every record
+    realm_scope: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,3 +119,5 @@ class PendingRequest:
 class PendingFilter:
     agent_id: str | None = None
     statuses: tuple[PendingStatus, ...] = (PendingStatus.PENDING,)
+    #: only the requests of agents in these realms (ids); None: of every agent
+    realm_scope: frozenset[str] | None = None

@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from vectra.domain.models import Agent, AgentStatus, Page
-from vectra.grpc.generated.vectra.v1 import agents_pb2
+from vectra.domain.models import Agent, AgentStatus, Page, Realm
+from vectra.grpc.generated.vectra.v1 import agents_pb2, realms_pb2
 
-__all__ = ["agent_message", "page_fields", "timestamp_message"]
+__all__ = ["AGENT_STATUSES", "agent_message", "page_fields", "paged_fields", "realm_message", "timestamp_message"]
 
 T = TypeVar("T")
 
@@ -30,7 +30,16 @@ def timestamp_message(value: datetime | None) -> Timestamp | None:
     return stamp
 
 
-def agent_message(agent: Agent) -> agents_pb2.Agent:
+#: the protobuf status values, back to the domain's
+AGENT_STATUSES = {number: status for status, number in _STATUS.items()}
+
+
+def realm_message(realm: Realm) -> realms_pb2.Realm:
+    return realms_pb2.Realm(id=realm.id, name=realm.name, slug=realm.slug, color=realm.color,
+                            created_at=timestamp_message(realm.created_at))
+
+
+def agent_message(agent: Agent, online_since: datetime) -> agents_pb2.Agent:
     return agents_pb2.Agent(
         id=agent.id,
         name=agent.name,
@@ -41,6 +50,15 @@ def agent_message(agent: Agent) -> agents_pb2.Agent:
         roles=[r.value for r in agent.roles],
         created_at=timestamp_message(agent.created_at),
         last_seen_at=timestamp_message(agent.last_seen_at),
+        online=agent.is_online(online_since),
+        capabilities=agent.capabilities,
+        realm=realm_message(agent.realm) if agent.realm else None,
+        version=agent.version,
+        description=agent.description,
+        metadata=dict(agent.metadata),
+        public_key=agent.public_key,
+        did=agent.did,
+        scope_realms=agent.scope_realms,
     )
 
 
@@ -52,3 +70,8 @@ def page_fields(page: Page[T], item: Callable[[T], Any]) -> dict[str, Any]:
         "page_size": page.page_size,
         "total_count": page.total_count,
     }
+
+
+def paged_fields(page: Page[T], item: Callable[[T], Any]) -> dict[str, Any]:
+    """:func:`page_fields` with ``total_pages``, for the lists that count their pages."""
+    return {**page_fields(page, item), "total_pages": page.total_pages}

@@ -94,6 +94,8 @@ class PolicyServicer(policies_pb2_grpc.PolicyServiceServicer):
                 roles=tuple(inline.roles),
                 policy_name=inline.policy_name or None,
                 policy=document_from_message(inline.policy) if inline.HasField("policy") else None,
+                capabilities=tuple(inline.capabilities),
+                realm=inline.realm or None,
             )
         agent_id = request.agent_id if subject == "agent_id" else None
         decision = await simulate(self.ctx, actor, outbound, agent_id=agent_id, agent=agent)

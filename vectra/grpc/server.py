@@ -20,12 +20,15 @@ from vectra.grpc.generated.vectra.v1 import (
     policies_pb2_grpc,
     proxy_pb2,
     proxy_pb2_grpc,
+    realms_pb2,
+    realms_pb2_grpc,
     tokens_pb2,
     tokens_pb2_grpc,
 )
 from vectra.grpc.hitl import HitlServicer
 from vectra.grpc.policies import PolicyServicer
 from vectra.grpc.proxy import ProxyServicer
+from vectra.grpc.realms import RealmServicer
 from vectra.grpc.tokens import TokenServicer
 from vectra.services.context import ServiceContext
 
@@ -62,6 +65,7 @@ def create_grpc_server(ctx: ServiceContext, address: str, max_connections: int
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(ctx), server)
     proxy_pb2_grpc.add_ProxyServiceServicer_to_server(ProxyServicer(ctx), server)
     hitl_pb2_grpc.add_HitlServiceServicer_to_server(HitlServicer(ctx), server)
+    realms_pb2_grpc.add_RealmServiceServicer_to_server(RealmServicer(ctx), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [
@@ -71,6 +75,7 @@ def create_grpc_server(ctx: ServiceContext, address: str, max_connections: int
         audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
         proxy_pb2.DESCRIPTOR.services_by_name["ProxyService"].full_name,
         hitl_pb2.DESCRIPTOR.services_by_name["HitlService"].full_name,
+        realms_pb2.DESCRIPTOR.services_by_name["RealmService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         reflection.SERVICE_NAME,
     ]

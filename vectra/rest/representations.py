@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from inflection import camelize
 
-from vectra.domain.models import Agent, Page
+from vectra.domain.models import Agent, AgentPage, Page, Realm
 from vectra.domain.policies import GatewayDecision, PolicyProblem, PolicyRecord, PolicyVersion
 from vectra.domain.times import rfc3339
 
 __all__ = [
     "agent_json",
+    "agent_page_json",
     "decision_json",
     "page_json",
     "policy_json",
     "policy_summary_json",
     "policy_version_json",
+    "realm_json",
+    "realm_page_json",
     "validation_json",
 ]
 
 T = TypeVar("T")
 
 
-def agent_json(agent: Agent) -> dict[str, Any]:
+def realm_json(realm: Realm) -> dict[str, Any]:
+    return {"id": realm.id, "name": realm.name, "slug": realm.slug, "color": realm.color,
+            "createdAt": rfc3339(realm.created_at)}
+
+
+def agent_json(agent: Agent, online_since: datetime) -> dict[str, Any]:
     return {
         "id": agent.id,
         "name": agent.name,
@@ -35,7 +44,27 @@ def agent_json(agent: Agent) -> dict[str, Any]:
         "roles": [r.value for r in agent.roles],
         "createdAt": rfc3339(agent.created_at),
         "lastSeenAt": rfc3339(agent.last_seen_at),
+        "registeredAt": rfc3339(agent.created_at),
+        "lastSeen": rfc3339(agent.last_seen_at),
+        "online": agent.is_online(online_since),
+        "capabilities": list(agent.capabilities),
+        "realm": realm_json(agent.realm) if agent.realm else None,
+        "version": agent.version,
+        "description": agent.description,
+        "metadata": dict(agent.metadata),
+        "publicKey": agent.public_key,
+        "did": agent.did,
+        "scopeRealms": list(agent.scope_realms),
     }
+
+
+def agent_page_json(page: AgentPage, online_since: datetime) -> dict[str, Any]:
+    return {**page_json(page, lambda agent: agent_json(agent, online_since)), "totalPages": page.total_pages,
+            "onlineCount": page.online_count}
+
+
+def realm_page_json(page: Page[Realm]) -> dict[str, Any]:
+    return {**page_json(page, realm_json), "totalPages": page.total_pages}
 
 
 def page_json(page: Page[T], item: Callable[[T], dict[str, Any]]) -> dict[str, Any]:

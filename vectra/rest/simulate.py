@@ -27,6 +27,8 @@ async def simulate(body: dict[str, Any]) -> ConnexionResponse:
         roles=tuple(inline.get("roles") or ()),
         policy_name=inline.get("policyName"),
         policy=inline.get("policy"),
+        capabilities=tuple(inline.get("capabilities") or ()),
+        realm=inline.get("realm"),
     )
     decision = await simulate_decision(ctx, actor, request, agent_id=body.get("agentId"), agent=agent)
     return json_response(decision_json(decision))

@@ -79,6 +79,7 @@ async def list_audit(
         time_to=_time("to", filters.time_to),
         action=_name("action", filters.action),
         source=_source(filters.source),
+        realm_scope=actor.scope,
     )
     return await asyncio.to_thread(ctx.store.list_audit, query, page, page_size)
 

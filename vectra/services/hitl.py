@@ -88,7 +88,8 @@ async def list_requests(
     """Requests in ``statuses`` (Pending when none is given), newest first (reviewers and admins)."""
     require_reader(actor, "listing HITL requests")
     check_page(page, page_size)
-    query = PendingFilter(agent_id=parse_agent_id(agent_id) if agent_id else None, statuses=_statuses(statuses))
+    query = PendingFilter(agent_id=parse_agent_id(agent_id) if agent_id else None, statuses=_statuses(statuses),
+                          realm_scope=actor.scope)
     return await asyncio.to_thread(ctx.store.list_pending, query, page, page_size)
 
 
@@ -261,10 +262,20 @@ async def _readable(ctx: ServiceContext, actor: Principal, pending_id: str) -> P
     pending = await asyncio.to_thread(ctx.store.get_pending, pending_id)
     if pending is None:
         raise NotFound(f"no HITL request {pending_id}")
-    if not (actor.has(Role.REVIEWER) or actor.subject == pending.agent_id):
-        raise Forbidden("an agent may read only its own HITL requests; others need the reviewer role",
-                        cause="not_own", subject=actor.subject)
+    if actor.subject != pending.agent_id:
+        if not actor.has(Role.REVIEWER):
+            raise Forbidden("an agent may read only its own HITL requests; others need the reviewer role",
+                            cause="not_own", subject=actor.subject)
+        _refuse_out_of_scope(ctx, actor, pending)
     return await _expired_if_due(ctx, pending)
+
+
+def _refuse_out_of_scope(ctx: ServiceContext, actor: Principal, pending: PendingRequest) -> None:
+    """A request of an agent outside a realm-scoped reviewer's realms does not exist for it."""
+    if actor.scope is not None:
+        agent = ctx.store.get_agent(pending.agent_id)
+        if agent is None or not actor.sees(agent.realm):
+            raise NotFound(f"no HITL request {pending.id}")
 
 
 async def _reread(ctx: ServiceContext, pending_id: str) -> PendingRequest:
@@ -302,6 +313,7 @@ async def _decidable(ctx: ServiceContext, actor: Principal, pending_id: str) -> 
         raise NotFound(f"no HITL request {pending_id}")
     if actor.subject == pending.agent_id:
         raise Forbidden("an agent may not decide its own HITL request", cause="own_request", subject=actor.subject)
+    _refuse_out_of_scope(ctx, actor, pending)
     _refuse_unless_pending(await _expired_if_due(ctx, pending))
     return pending
 

@@ -22,7 +22,7 @@ from vectra.domain.errors import Conflict, InvalidInput, NotFound
 from vectra.domain.models import Page, Principal, Role
 from vectra.domain.policies import PolicyProblem, PolicyRecord, PolicyVersion, PutOutcome
 from vectra.services import audit
-from vectra.services.auth import require, require_reader
+from vectra.services.auth import require_global_admin, require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.inputs import check_page, check_policy_name
 
@@ -84,8 +84,9 @@ async def get_policy(ctx: ServiceContext, actor: Principal, name: str, version: 
 
 async def put_policy(ctx: ServiceContext, actor: Principal, name: str, source: PolicySource) -> PutOutcome:
     """Create or replace. The name in the path wins: a document naming another policy is refused, one naming
-    none takes the path's. An unchanged document keeps the current version."""
-    require(actor, Role.ADMIN)
+    none takes the path's. An unchanged document keeps the current version. Policies are shared by every realm:
+    only an admin of every realm changes them."""
+    require_global_admin(actor, "changing a policy")
     check_policy_name(name, "name")
     try:
         policy = _parse(source, name)
@@ -110,7 +111,7 @@ async def list_policy_versions(
 
 async def delete_policy(ctx: ServiceContext, actor: Principal, name: str) -> None:
     """Delete a policy and its history; refused while an agent is assigned to it."""
-    require(actor, Role.ADMIN)
+    require_global_admin(actor, "deleting a policy")
     check_policy_name(name, "name")
 
     def delete() -> None:  # in one transaction: no agent can be assigned to it between the count and the delete

@@ -22,6 +22,7 @@ from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, decide
 from vectra.services.inputs import check_policy_name, parse_agent_id
 from vectra.services.policies import MAX_DOCUMENT_BYTES, PolicySource, parse_draft
+from vectra.services.profiles import check_capabilities
 
 __all__ = ["SimulatedAgent", "simulate"]
 
@@ -42,6 +43,8 @@ class SimulatedAgent:
     roles: Sequence[str] = ()
     policy_name: str | None = None
     policy: PolicySource = None
+    capabilities: Sequence[str] = ()
+    realm: str | None = None
 
 
 async def simulate(
@@ -61,14 +64,14 @@ async def simulate(
         if not reader and actor.subject != agent_id:
             raise Forbidden("an agent may simulate only itself", cause="not_own", subject=actor.subject)
         stored = ctx.store.get_agent(agent_id)
-        if stored is None:
+        if stored is None or (actor.subject != agent_id and not actor.sees(stored.realm)):
             raise NotFound(f"agent {agent_id} not found")
         return decide(ctx, AgentFacts.of(stored), request)
     assert agent is not None
     if not reader:
         raise Forbidden("simulating an agent described inline needs the admin or reviewer role", cause="role",
                         subject=actor.subject)
-    facts = _facts(agent)
+    facts = _facts(agent, ctx.settings.capabilities)
     if agent.policy is None:
         return decide(ctx, facts, request)
     if agent.policy_name is not None:
@@ -81,7 +84,7 @@ async def simulate(
     return decide(ctx, facts, request, draft=draft)
 
 
-def _facts(agent: SimulatedAgent) -> AgentFacts:
+def _facts(agent: SimulatedAgent, vocabulary: Sequence[str]) -> AgentFacts:
     trust = DEFAULT_TRUST if agent.trust_score is None else agent.trust_score
     if isinstance(trust, bool) or not isinstance(trust, (int, float)) or not math.isfinite(trust) \
             or not 0 <= trust <= 1:
@@ -98,6 +101,8 @@ def _facts(agent: SimulatedAgent) -> AgentFacts:
         trust_score=float(trust),
         roles=tuple(roles),
         policy_name=agent.policy_name,
+        capabilities=check_capabilities("agent.capabilities", list(agent.capabilities), vocabulary),
+        realm=_text(agent.realm, "agent.realm"),
     )
 
 

@@ -287,6 +287,9 @@ class SqliteStore:
         if filters.agent_id is not None:
             conditions.append("agent_id = ?")
             params.append(filters.agent_id)
+        if filters.realm_scope is not None:
+            conditions.append(_IN_REALMS.format(marks=", ".join("?" * len(filters.realm_scope))))
+            params += sorted(filters.realm_scope)
         where = " WHERE " + " AND ".join(conditions)
         with self._session() as conn:
             total = conn.execute(f"SELECT count(*) FROM pending_requests{where}", params).fetchone()[0]
@@ -598,6 +601,8 @@ _INSERT_AUDIT = (
     f"VALUES (?, ?, ?{', ?' * len(_AUDIT_COLUMNS)})"
 )
 _AUDIT_CHUNK = 1000
+#: the rows of agents in some realms (a realm-scoped reader's); ``marks`` one ``?`` per realm id
+_IN_REALMS = "agent_id IN (SELECT id FROM agents WHERE realm_id IN ({marks}))"
 
 
 def _audit_row(sealed: SealedRecord) -> tuple[Any, ...]:
@@ -617,9 +622,13 @@ def _audit_where(filters: AuditFilter) -> tuple[str, list[Any]]:
         "source = ?": filters.source,
     }
     chosen = {sql: value for sql, value in conditions.items() if value is not None}
-    if not chosen:
+    sql, params = list(chosen), list(chosen.values())
+    if filters.realm_scope is not None:
+        sql.append(_IN_REALMS.format(marks=", ".join("?" * len(filters.realm_scope))))
+        params += sorted(filters.realm_scope)
+    if not sql:
         return "", []
-    return " WHERE " + " AND ".join(chosen), list(chosen.values())
+    return " WHERE " + " AND ".join(sql), params
 
 
 def _audit_from_row(row: dict[str, Any]) -> AuditRecord:

@@ -24,21 +24,30 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from vectra.grpc.generated.vectra.v1 import realms_pb2 as vectra_dot_v1_dot_realms__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16vectra/v1/agents.proto\x12\tvectra.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x02\n\x05\x41gent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\x08owner_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.vectra.v1.AgentStatus\x12\x18\n\x0bpolicy_name\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x13\n\x0btrust_score\x18\x06 \x01(\x01\x12\r\n\x05roles\x18\x07 \x03(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_seen_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0b\n\t_owner_idB\x0e\n\x0c_policy_name\"4\n\x11ListAgentsRequest\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"k\n\x12ListAgentsResponse\x12\x1f\n\x05items\x18\x01 \x03(\x0b\x32\x10.vectra.v1.Agent\x12\x0c\n\x04page\x18\x02 \x01(\x05\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x13\n\x0btotal_count\x18\x04 \x01(\x03\"#\n\x0fGetAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"\\\n\x14RegisterAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x15\n\rclient_secret\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\"H\n\x15RegisterAgentResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rclient_secret\x18\x03 \x01(\t\"<\n\x13\x41ssignPolicyRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x13\n\x0bpolicy_name\x18\x02 \x01(\t\"&\n\x12\x44\x65leteAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteAgentResponse\"&\n\x12RevokeAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\")\n\x15LiftQuarantineRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t*|\n\x0b\x41gentStatus\x12\x1c\n\x18\x41GENT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41GENT_STATUS_ACTIVE\x10\x01\x12\x1c\n\x18\x41GENT_STATUS_QUARANTINED\x10\x02\x12\x18\n\x14\x41GENT_STATUS_REVOKED\x10\x03\x32\xcf\x05\n\x0c\x41gentService\x12Z\n\nListAgents\x12\x1c.vectra.v1.ListAgentsRequest\x1a\x1d.vectra.v1.ListAgentsResponse\"\x0f\x82\xd3\xe4\x93\x02\t\x12\x07/agents\x12T\n\x08GetAgent\x12\x1a.vectra.v1.GetAgentRequest\x1a\x10.vectra.v1.Agent\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/agents/{agent_id}\x12\x66\n\rRegisterAgent\x12\x1f.vectra.v1.RegisterAgentRequest\x1a .vectra.v1.RegisterAgentResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\"\x07/agents:\x01*\x12\x66\n\x0c\x41ssignPolicy\x12\x1e.vectra.v1.AssignPolicyRequest\x1a\x10.vectra.v1.Agent\"$\x82\xd3\xe4\x93\x02\x1e\x1a\x19/agents/{agent_id}/policy:\x01*\x12h\n\x0b\x44\x65leteAgent\x12\x1d.vectra.v1.DeleteAgentRequest\x1a\x1e.vectra.v1.DeleteAgentResponse\"\x1a\x82\xd3\xe4\x93\x02\x14*\x12/agents/{agent_id}\x12\x61\n\x0bRevokeAgent\x12\x1d.vectra.v1.RevokeAgentRequest\x1a\x10.vectra.v1.Agent\"!\x82\xd3\xe4\x93\x02\x1b\"\x19/agents/{agent_id}/revoke\x12p\n\x0eLiftQuarantine\x12 .vectra.v1.LiftQuarantineRequest\x1a\x10.vectra.v1.Agent\"*\x82\xd3\xe4\x93\x02$\"\"/agents/{agent_id}/lift-quarantineb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16vectra/v1/agents.proto\x12\tvectra.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16vectra/v1/realms.proto\"\xeb\x04\n\x05\x41gent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\x08owner_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.vectra.v1.AgentStatus\x12\x18\n\x0bpolicy_name\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x13\n\x0btrust_score\x18\x06 \x01(\x01\x12\r\n\x05roles\x18\x07 \x03(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_seen_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06online\x18\n \x01(\x08\x12\x14\n\x0c\x63\x61pabilities\x18\x0b \x03(\t\x12\x1f\n\x05realm\x18\x0c \x01(\x0b\x32\x10.vectra.v1.Realm\x12\x14\n\x07version\x18\r \x01(\tH\x02\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x0e \x01(\tH\x03\x88\x01\x01\x12\x30\n\x08metadata\x18\x0f \x03(\x0b\x32\x1e.vectra.v1.Agent.MetadataEntry\x12\x17\n\npublic_key\x18\x10 \x01(\tH\x04\x88\x01\x01\x12\x10\n\x03\x64id\x18\x11 \x01(\tH\x05\x88\x01\x01\x12\x14\n\x0cscope_realms\x18\x12 \x03(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0b\n\t_owner_idB\x0e\n\x0c_policy_nameB\n\n\x08_versionB\x0e\n\x0c_descriptionB\r\n\x0b_public_keyB\x06\n\x04_did\"\xb0\x02\n\x11ListAgentsRequest\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x0e\n\x01q\x18\x03 \x01(\tH\x00\x88\x01\x01\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.vectra.v1.AgentStatus\x12\x13\n\x06online\x18\x05 \x01(\x08H\x01\x88\x01\x01\x12\x12\n\x05realm\x18\x06 \x01(\tH\x02\x88\x01\x01\x12\x14\n\x0c\x63\x61pabilities\x18\x07 \x03(\t\x12\x15\n\x08owner_id\x18\x08 \x01(\tH\x03\x88\x01\x01\x12\x14\n\x07sort_by\x18\t \x01(\tH\x04\x88\x01\x01\x12\x15\n\x08sort_dir\x18\n \x01(\tH\x05\x88\x01\x01\x42\x04\n\x02_qB\t\n\x07_onlineB\x08\n\x06_realmB\x0b\n\t_owner_idB\n\n\x08_sort_byB\x0b\n\t_sort_dir\"\x96\x01\n\x12ListAgentsResponse\x12\x1f\n\x05items\x18\x01 \x03(\x0b\x32\x10.vectra.v1.Agent\x12\x0c\n\x04page\x18\x02 \x01(\x05\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x13\n\x0btotal_count\x18\x04 \x01(\x03\x12\x13\n\x0btotal_pages\x18\x05 \x01(\x03\x12\x14\n\x0conline_count\x18\x06 \x01(\x03\"\x1c\n\nStringList\x12\x0e\n\x06values\x18\x01 \x03(\t\"m\n\x08Metadata\x12\x31\n\x07\x65ntries\x18\x01 \x03(\x0b\x32 .vectra.v1.Metadata.EntriesEntry\x1a.\n\x0c\x45ntriesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xad\x02\n\x12UpdateAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12+\n\x0c\x63\x61pabilities\x18\x03 \x01(\x0b\x32\x15.vectra.v1.StringList\x12\x12\n\x05realm\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07version\x18\x05 \x01(\tH\x02\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x06 \x01(\tH\x03\x88\x01\x01\x12%\n\x08metadata\x18\x07 \x01(\x0b\x32\x13.vectra.v1.Metadata\x12+\n\x0cscope_realms\x18\x08 \x01(\x0b\x32\x15.vectra.v1.StringListB\x07\n\x05_nameB\x08\n\x06_realmB\n\n\x08_versionB\x0e\n\x0c_description\"#\n\x0fGetAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"\xc3\x02\n\x14RegisterAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x15\n\rclient_secret\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x05 \x03(\t\x12\r\n\x05realm\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12?\n\x08metadata\x18\t \x03(\x0b\x32-.vectra.v1.RegisterAgentRequest.MetadataEntry\x12\x12\n\npublic_key\x18\n \x01(\t\x12\x14\n\x0cscope_realms\x18\x0b \x03(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"b\n\x15RegisterAgentResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rclient_secret\x18\x03 \x01(\t\x12\x10\n\x03\x64id\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x06\n\x04_did\"<\n\x13\x41ssignPolicyRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x13\n\x0bpolicy_name\x18\x02 \x01(\t\"&\n\x12\x44\x65leteAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteAgentResponse\"&\n\x12RevokeAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\")\n\x15LiftQuarantineRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t*|\n\x0b\x41gentStatus\x12\x1c\n\x18\x41GENT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41GENT_STATUS_ACTIVE\x10\x01\x12\x1c\n\x18\x41GENT_STATUS_QUARANTINED\x10\x02\x12\x18\n\x14\x41GENT_STATUS_REVOKED\x10\x03\x32\xae\x06\n\x0c\x41gentService\x12Z\n\nListAgents\x12\x1c.vectra.v1.ListAgentsRequest\x1a\x1d.vectra.v1.ListAgentsResponse\"\x0f\x82\xd3\xe4\x93\x02\t\x12\x07/agents\x12T\n\x08GetAgent\x12\x1a.vectra.v1.GetAgentRequest\x1a\x10.vectra.v1.Agent\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/agents/{agent_id}\x12\x66\n\rRegisterAgent\x12\x1f.vectra.v1.RegisterAgentRequest\x1a .vectra.v1.RegisterAgentResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\"\x07/agents:\x01*\x12]\n\x0bUpdateAgent\x12\x1d.vectra.v1.UpdateAgentRequest\x1a\x10.vectra.v1.Agent\"\x1d\x82\xd3\xe4\x93\x02\x17\x32\x12/agents/{agent_id}:\x01*\x12\x66\n\x0c\x41ssignPolicy\x12\x1e.vectra.v1.AssignPolicyRequest\x1a\x10.vectra.v1.Agent\"$\x82\xd3\xe4\x93\x02\x1e\x1a\x19/agents/{agent_id}/policy:\x01*\x12h\n\x0b\x44\x65leteAgent\x12\x1d.vectra.v1.DeleteAgentRequest\x1a\x1e.vectra.v1.DeleteAgentResponse\"\x1a\x82\xd3\xe4\x93\x02\x14*\x12/agents/{agent_id}\x12\x61\n\x0bRevokeAgent\x12\x1d.vectra.v1.RevokeAgentRequest\x1a\x10.vectra.v1.Agent\"!\x82\xd3\xe4\x93\x02\x1b\"\x19/agents/{agent_id}/revoke\x12p\n\x0eLiftQuarantine\x12 .vectra.v1.LiftQuarantineRequest\x1a\x10.vectra.v1.Agent\"*\x82\xd3\xe4\x93\x02$\"\"/agents/{agent_id}/lift-quarantineb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vectra.v1.agents_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_AGENT_METADATAENTRY']._loaded_options = None
+  _globals['_AGENT_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_METADATA_ENTRIESENTRY']._loaded_options = None
+  _globals['_METADATA_ENTRIESENTRY']._serialized_options = b'8\001'
+  _globals['_REGISTERAGENTREQUEST_METADATAENTRY']._loaded_options = None
+  _globals['_REGISTERAGENTREQUEST_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_AGENTSERVICE'].methods_by_name['ListAgents']._loaded_options = None
   _globals['_AGENTSERVICE'].methods_by_name['ListAgents']._serialized_options = b'\202\323\344\223\002\t\022\007/agents'
   _globals['_AGENTSERVICE'].methods_by_name['GetAgent']._loaded_options = None
   _globals['_AGENTSERVICE'].methods_by_name['GetAgent']._serialized_options = b'\202\323\344\223\002\024\022\022/agents/{agent_id}'
   _globals['_AGENTSERVICE'].methods_by_name['RegisterAgent']._loaded_options = None
   _globals['_AGENTSERVICE'].methods_by_name['RegisterAgent']._serialized_options = b'\202\323\344\223\002\014\"\007/agents:\001*'
+  _globals['_AGENTSERVICE'].methods_by_name['UpdateAgent']._loaded_options = None
+  _globals['_AGENTSERVICE'].methods_by_name['UpdateAgent']._serialized_options = b'\202\323\344\223\002\0272\022/agents/{agent_id}:\001*'
   _globals['_AGENTSERVICE'].methods_by_name['AssignPolicy']._loaded_options = None
   _globals['_AGENTSERVICE'].methods_by_name['AssignPolicy']._serialized_options = b'\202\323\344\223\002\036\032\031/agents/{agent_id}/policy:\001*'
   _globals['_AGENTSERVICE'].methods_by_name['DeleteAgent']._loaded_options = None
@@ -47,30 +56,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AGENTSERVICE'].methods_by_name['RevokeAgent']._serialized_options = b'\202\323\344\223\002\033\"\031/agents/{agent_id}/revoke'
   _globals['_AGENTSERVICE'].methods_by_name['LiftQuarantine']._loaded_options = None
   _globals['_AGENTSERVICE'].methods_by_name['LiftQuarantine']._serialized_options = b'\202\323\344\223\002$\"\"/agents/{agent_id}/lift-quarantine'
-  _globals['_AGENTSTATUS']._serialized_start=964
-  _globals['_AGENTSTATUS']._serialized_end=1088
-  _globals['_AGENT']._serialized_start=101
-  _globals['_AGENT']._serialized_end=386
-  _globals['_LISTAGENTSREQUEST']._serialized_start=388
-  _globals['_LISTAGENTSREQUEST']._serialized_end=440
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=442
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=549
-  _globals['_GETAGENTREQUEST']._serialized_start=551
-  _globals['_GETAGENTREQUEST']._serialized_end=586
-  _globals['_REGISTERAGENTREQUEST']._serialized_start=588
-  _globals['_REGISTERAGENTREQUEST']._serialized_end=680
-  _globals['_REGISTERAGENTRESPONSE']._serialized_start=682
-  _globals['_REGISTERAGENTRESPONSE']._serialized_end=754
-  _globals['_ASSIGNPOLICYREQUEST']._serialized_start=756
-  _globals['_ASSIGNPOLICYREQUEST']._serialized_end=816
-  _globals['_DELETEAGENTREQUEST']._serialized_start=818
-  _globals['_DELETEAGENTREQUEST']._serialized_end=856
-  _globals['_DELETEAGENTRESPONSE']._serialized_start=858
-  _globals['_DELETEAGENTRESPONSE']._serialized_end=879
-  _globals['_REVOKEAGENTREQUEST']._serialized_start=881
-  _globals['_REVOKEAGENTREQUEST']._serialized_end=919
-  _globals['_LIFTQUARANTINEREQUEST']._serialized_start=921
-  _globals['_LIFTQUARANTINEREQUEST']._serialized_end=962
-  _globals['_AGENTSERVICE']._serialized_start=1091
-  _globals['_AGENTSERVICE']._serialized_end=1810
+  _globals['_AGENTSTATUS']._serialized_start=2322
+  _globals['_AGENTSTATUS']._serialized_end=2446
+  _globals['_AGENT']._serialized_start=125
+  _globals['_AGENT']._serialized_end=744
+  _globals['_AGENT_METADATAENTRY']._serialized_start=617
+  _globals['_AGENT_METADATAENTRY']._serialized_end=664
+  _globals['_LISTAGENTSREQUEST']._serialized_start=747
+  _globals['_LISTAGENTSREQUEST']._serialized_end=1051
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=1054
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=1204
+  _globals['_STRINGLIST']._serialized_start=1206
+  _globals['_STRINGLIST']._serialized_end=1234
+  _globals['_METADATA']._serialized_start=1236
+  _globals['_METADATA']._serialized_end=1345
+  _globals['_METADATA_ENTRIESENTRY']._serialized_start=1299
+  _globals['_METADATA_ENTRIESENTRY']._serialized_end=1345
+  _globals['_UPDATEAGENTREQUEST']._serialized_start=1348
+  _globals['_UPDATEAGENTREQUEST']._serialized_end=1649
+  _globals['_GETAGENTREQUEST']._serialized_start=1651
+  _globals['_GETAGENTREQUEST']._serialized_end=1686
+  _globals['_REGISTERAGENTREQUEST']._serialized_start=1689
+  _globals['_REGISTERAGENTREQUEST']._serialized_end=2012
+  _globals['_REGISTERAGENTREQUEST_METADATAENTRY']._serialized_start=617
+  _globals['_REGISTERAGENTREQUEST_METADATAENTRY']._serialized_end=664
+  _globals['_REGISTERAGENTRESPONSE']._serialized_start=2014
+  _globals['_REGISTERAGENTRESPONSE']._serialized_end=2112
+  _globals['_ASSIGNPOLICYREQUEST']._serialized_start=2114
+  _globals['_ASSIGNPOLICYREQUEST']._serialized_end=2174
+  _globals['_DELETEAGENTREQUEST']._serialized_start=2176
+  _globals['_DELETEAGENTREQUEST']._serialized_end=2214
+  _globals['_DELETEAGENTRESPONSE']._serialized_start=2216
+  _globals['_DELETEAGENTRESPONSE']._serialized_end=2237
+  _globals['_REVOKEAGENTREQUEST']._serialized_start=2239
+  _globals['_REVOKEAGENTREQUEST']._serialized_end=2277
+  _globals['_LIFTQUARANTINEREQUEST']._serialized_start=2279
+  _globals['_LIFTQUARANTINEREQUEST']._serialized_end=2320
+  _globals['_AGENTSERVICE']._serialized_start=2449
+  _globals['_AGENTSERVICE']._serialized_end=3263
 # @@protoc_insertion_point(module_scope)

@@ -49,6 +49,11 @@ class AgentServiceStub:
                 request_serializer=vectra_dot_v1_dot_agents__pb2.RegisterAgentRequest.SerializeToString,
                 response_deserializer=vectra_dot_v1_dot_agents__pb2.RegisterAgentResponse.FromString,
                 _registered_method=True)
+        self.UpdateAgent = channel.unary_unary(
+                '/vectra.v1.AgentService/UpdateAgent',
+                request_serializer=vectra_dot_v1_dot_agents__pb2.UpdateAgentRequest.SerializeToString,
+                response_deserializer=vectra_dot_v1_dot_agents__pb2.Agent.FromString,
+                _registered_method=True)
         self.AssignPolicy = channel.unary_unary(
                 '/vectra.v1.AgentService/AssignPolicy',
                 request_serializer=vectra_dot_v1_dot_agents__pb2.AssignPolicyRequest.SerializeToString,
@@ -87,6 +92,12 @@ class AgentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RegisterAgent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateAgent(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -133,6 +144,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.RegisterAgent,
                     request_deserializer=vectra_dot_v1_dot_agents__pb2.RegisterAgentRequest.FromString,
                     response_serializer=vectra_dot_v1_dot_agents__pb2.RegisterAgentResponse.SerializeToString,
+            ),
+            'UpdateAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAgent,
+                    request_deserializer=vectra_dot_v1_dot_agents__pb2.UpdateAgentRequest.FromString,
+                    response_serializer=vectra_dot_v1_dot_agents__pb2.Agent.SerializeToString,
             ),
             'AssignPolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.AssignPolicy,
@@ -236,6 +252,33 @@ class AgentService:
             '/vectra.v1.AgentService/RegisterAgent',
             vectra_dot_v1_dot_agents__pb2.RegisterAgentRequest.SerializeToString,
             vectra_dot_v1_dot_agents__pb2.RegisterAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectra.v1.AgentService/UpdateAgent',
+            vectra_dot_v1_dot_agents__pb2.UpdateAgentRequest.SerializeToString,
+            vectra_dot_v1_dot_agents__pb2.Agent.FromString,
             options,
             channel_credentials,
             insecure,

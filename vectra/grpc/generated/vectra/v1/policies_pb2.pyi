@@ -233,7 +233,7 @@ class ValidatePolicyResponse(_message.Message):
     def __init__(self, valid: _Optional[bool] = ..., errors: _Optional[_Iterable[_Union[PolicyProblem, _Mapping]]] = ...) -> None: ...
 
 class SimulatedAgent(_message.Message):
-    __slots__ = ("id", "name", "owner_id", "trust_score", "roles", "policy_name", "policy")
+    __slots__ = ("id", "name", "owner_id", "trust_score", "roles", "policy_name", "policy", "capabilities", "realm")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -241,6 +241,8 @@ class SimulatedAgent(_message.Message):
     ROLES_FIELD_NUMBER: _ClassVar[int]
     POLICY_NAME_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    REALM_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     owner_id: str
@@ -248,7 +250,9 @@ class SimulatedAgent(_message.Message):
     roles: _containers.RepeatedScalarFieldContainer[str]
     policy_name: str
     policy: Policy
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., owner_id: _Optional[str] = ..., trust_score: _Optional[float] = ..., roles: _Optional[_Iterable[str]] = ..., policy_name: _Optional[str] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+    capabilities: _containers.RepeatedScalarFieldContainer[str]
+    realm: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., owner_id: _Optional[str] = ..., trust_score: _Optional[float] = ..., roles: _Optional[_Iterable[str]] = ..., policy_name: _Optional[str] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., capabilities: _Optional[_Iterable[str]] = ..., realm: _Optional[str] = ...) -> None: ...
 
 class SimulatedRequest(_message.Message):
     __slots__ = ("method", "url", "headers", "body")
