@@ -20,16 +20,18 @@ __all__ = [
     "AGENT_SELECT",
     "agent_from_row",
     "agent_row",
+    "agents_count_query",
+    "agents_page_query",
     "agents_query",
     "realm_from_row",
     "registration_from_row",
     "registration_row",
 ]
 
-AGENT_SELECT = (
-    "SELECT a.*, r.name AS realm_name, r.slug AS realm_slug, r.color AS realm_color, "
-    "r.created_at AS realm_created_at FROM agents a LEFT JOIN realms r ON r.id = a.realm_id"
+_REALM_COLUMNS = (
+    "SELECT a.*, r.name AS realm_name, r.slug AS realm_slug, r.color AS realm_color, r.created_at AS realm_created_at"
 )
+AGENT_SELECT = f"{_REALM_COLUMNS} FROM agents a LEFT JOIN realms r ON r.id = a.realm_id"
 
 _SORT_COLUMNS = {
     AgentSort.NAME: "a.name COLLATE NOCASE",
@@ -118,7 +120,9 @@ def agents_query(filters: AgentFilter) -> tuple[str, list[Any], str]:
         conditions.append("a.status = ?")
         params.append(filters.status.value)
     if filters.online is not None:
-        conditions.append("a.last_seen_at >= ?" if filters.online else "(a.last_seen_at IS NULL OR a.last_seen_at < ?)")
+        # offline: never seen ('' sorts before every time) or not since; one comparison rather than an OR, which
+        # SQLite answers by collecting the rows of two index ranges and reading each one (3x slower at 100,000)
+        conditions.append("a.last_seen_at >= ?" if filters.online else "ifnull(a.last_seen_at, '') < ?")
         params.append(stamp(filters.online_since))
     for realms in (filters.realm_ids, filters.scope):
         if realms is not None:
@@ -135,6 +139,26 @@ def agents_query(filters: AgentFilter) -> tuple[str, list[Any], str]:
     # never seen sorts as the oldest sighting: first ascending, last descending
     order = f" ORDER BY {_SORT_COLUMNS[filters.sort_by]} {direction}, a.id {direction}"
     return where, params, order
+
+
+def agents_count_query(filters: AgentFilter, where: str, params: list[Any]) -> tuple[str, list[Any]]:
+    """The query answering ``(matches, online matches)`` for ``agents_query``'s ``where`` and ``params``. Without
+    a filter, two plain counts, each answered from an index alone (every agent from the smallest index, the online
+    ones from a range of ``agents_seen``), instead of reading every agent's ``last_seen_at``; with the online filter,
+    that filter decides the second; else one pass over the matches counts both."""
+    if filters.online is not None:
+        return f"SELECT count(*), {'count(*)' if filters.online else '0'} FROM agents a{where}", params
+    since = stamp(filters.online_since)
+    if not where:
+        return "SELECT (SELECT count(*) FROM agents), (SELECT count(*) FROM agents WHERE last_seen_at >= ?)", [since]
+    return f"SELECT count(*), coalesce(sum(a.last_seen_at >= ?), 0) FROM agents a{where}", [since, *params]
+
+
+def agents_page_query(where: str, order: str) -> str:
+    """One page of the matches with their realms (parameters: ``where``'s, then LIMIT and OFFSET). The page is
+    chosen before the join, so that the rows an OFFSET skips are not joined to their realm."""
+    return (f"{_REALM_COLUMNS} FROM (SELECT * FROM agents a{where}{order} LIMIT ? OFFSET ?) a "
+            f"LEFT JOIN realms r ON r.id = a.realm_id{order}")
 
 
 def registration_row(registration: Registration) -> dict[str, Any]:

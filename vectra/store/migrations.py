@@ -118,7 +118,8 @@ MIGRATIONS: tuple[str, ...] = (
     # 8: the registry (docs/registry.md): realms; an agent's realm, profile, capabilities (also one row each in
     # agent_capabilities, which the "having all of" filter looks up), Ed25519 key and the realms an admin or
     # reviewer is limited to; self-registrations waiting for approval; the assertions already exchanged for a
-    # token (their jti may never be used again). Indexed for every filter and sort of GET /agents.
+    # token (their jti may never be used again). Indexed for every filter and sort of GET /agents; the realm, status
+    # and owner indexes end with last_seen_at, so that the list's two counts (matches, online ones) read them alone.
     """
     CREATE TABLE realms (
         id TEXT PRIMARY KEY,
@@ -136,12 +137,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE agents ADD COLUMN did TEXT;
     ALTER TABLE agents ADD COLUMN scope_realms TEXT NOT NULL DEFAULT '[]';
     CREATE UNIQUE INDEX agents_did ON agents (did) WHERE did IS NOT NULL;
-    CREATE INDEX agents_realm ON agents (realm_id, created_at, id);
+    CREATE INDEX agents_realm ON agents (realm_id, created_at, id, last_seen_at);
     CREATE INDEX agents_name ON agents (name COLLATE NOCASE, id);
     CREATE INDEX agents_seen ON agents (last_seen_at, id);
     CREATE INDEX agents_trust ON agents (trust_score, id);
-    CREATE INDEX agents_status ON agents (status, created_at, id);
-    CREATE INDEX agents_owner ON agents (owner_id, created_at, id);
+    CREATE INDEX agents_status ON agents (status, created_at, id, last_seen_at);
+    CREATE INDEX agents_owner ON agents (owner_id, created_at, id, last_seen_at);
     CREATE TABLE agent_capabilities (
         capability TEXT NOT NULL,
         agent_id TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,

@@ -26,6 +26,8 @@ from vectra.store.agent_rows import (
     AGENT_SELECT,
     agent_from_row,
     agent_row,
+    agents_count_query,
+    agents_page_query,
     agents_query,
     profile_columns,
     realm_from_row,
@@ -205,12 +207,8 @@ class SqliteStore:
         where, params, order = agents_query(filters)
         with self._session() as conn:
             self._write_trust_moves(conn)
-            total, online = conn.execute(
-                f"SELECT count(*), coalesce(sum(a.last_seen_at >= ?), 0) FROM agents a{where}",
-                [stamp(filters.online_since), *params],
-            ).fetchone()
-            rows = self._db.query(f"{AGENT_SELECT}{where}{order} LIMIT ? OFFSET ?",
-                                  [*params, page_size, (page - 1) * page_size])
+            total, online = conn.execute(*agents_count_query(filters, where, params)).fetchone()
+            rows = self._db.query(agents_page_query(where, order), [*params, page_size, (page - 1) * page_size])
             items = [agent_from_row(r) for r in rows]
         return AgentPage(items=items, page=page, page_size=page_size, total_count=total, online_count=online)
 
