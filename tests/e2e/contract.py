@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 import vectra.grpc.generated.vectra.v1 as generated
 from vectra.rest.app import SPEC_PATH
 
-__all__ = ["Operation", "Rpc", "annotated_rpcs", "call_rpc", "protected_operations", "rpc_methods"]
+__all__ = ["Operation", "Rpc", "annotated_rpcs", "call_rpc", "open_rpc_paths", "protected_operations", "rpc_methods"]
 
 _SPEC = yaml.safe_load(SPEC_PATH.read_text())
 _HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
@@ -80,6 +80,12 @@ def annotated_rpcs() -> dict[tuple[str, str], Rpc]:
                 route,
             )
     return found
+
+
+def open_rpc_paths() -> set[str]:
+    """The RPCs (``/vectra.v1.TokenService/IssueToken``) whose REST route takes no token."""
+    protected = protected_operations()
+    return {rpc.path for route, rpc in annotated_rpcs().items() if route not in protected}
 
 
 def rpc_methods() -> Iterator[MethodDescriptor]:

@@ -111,7 +111,7 @@ _GRPC_NAMES = {"ownerId": "owner_id", "sortBy": "sort_by", "sortDir": "sort_dir"
         ({}, ["analyst", "billing", "crawler", "deploy", "mailer"]),
         ({"q": "bot"}, ["billing"]),
         ({"q": "ANALYST"}, ["analyst"]),
-        ({"q": "a"}, ["analyst", "billing", "crawler", "deploy", "mailer"]),
+        ({"q": "-"}, ["analyst", "billing", "crawler", "deploy", "mailer"]),  # every id has one
         ({"q": "zzz"}, []),
         ({"status": "Revoked"}, ["deploy"]),
         ({"status": "Active"}, ["analyst", "billing", "crawler", "mailer"]),
@@ -238,6 +238,7 @@ def test_a_bad_filter_is_400_naming_it(registry: Registry, admin: httpx.Client, 
     [
         ({"sort_by": "size"}, "sortBy must be one of"),
         ({"capabilities": ["teleport"]}, "capabilities must be names of the capability vocabulary"),
+        ({"status": 7}, "status must be one of Active, Quarantined, Revoked"),
     ],
 )
 def test_a_bad_grpc_filter_is_invalid_argument(registry: Registry, daemon: Daemon,
@@ -328,3 +329,20 @@ def test_a_vocabulary_of_its_own_is_what_the_daemon_accepts_and_documents(
     assert grpc_refused.value.details() == refused.json()["detail"]
     assert [a["id"] for a in listed] == [made.json()["id"]]
     assert spec["components"]["schemas"]["Capability"]["enum"] == ["read_tickets", "write_tickets"]
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_q_finds_an_agent_by_part_of_its_id_or_did_whatever_the_case(
+    registry: Registry, daemon: Daemon, agent_stub: agents_pb2_grpc.AgentServiceStub, admin: httpx.Client,
+    surface: str,
+) -> None:
+    keyed = admin.post("/agents", json={"name": "keyed", "ownerId": "team-k",
+                                        "publicKey": "z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw"}).json()
+    try:
+        by_id = list_page(surface, daemon, agent_stub, q=registry.id("crawler")[9:23].upper())
+        by_did = list_page(surface, daemon, agent_stub, q=keyed["did"][8:30].lower())
+    finally:
+        assert admin.delete(f"/agents/{keyed['id']}").status_code == 200
+
+    assert registry.names(by_id["ids"]) == ["crawler"]
+    assert by_did["ids"] == [keyed["id"]]

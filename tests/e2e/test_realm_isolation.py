@@ -40,6 +40,12 @@ class World:
         self.parked = {key: self._park(daemon, agent) for key, agent in self.agents.items()}
         self.admin_token = self._overseer(daemon, admin, "eng-admin", "admin")
         self.reviewer_token = self._overseer(daemon, admin, "eng-reviewer", "reviewer")
+        # overseers living in eng whose oversight reaches past it: one of every realm, one of ops
+        for key, scope in (("global-admin", []), ("ops-admin", ["ops"])):
+            made = admin.post("/agents", json={"name": key, "ownerId": "security", "roles": ["admin"],
+                                               "realm": "eng", "scopeRealms": scope})
+            assert made.status_code == 201, made.text
+            self.agents[key] = made.json()
 
     @staticmethod
     def _agent(daemon: Daemon, admin: httpx.Client, key: str, realm: str | None) -> dict[str, Any]:
@@ -88,7 +94,8 @@ def eng_reviewer(daemon: Daemon, world: World) -> Iterator[httpx.Client]:
 def unchanged(admin: httpx.Client, world: World) -> Iterator[None]:
     """Everything of the other realms reads the same after the test as before it."""
     def snapshot() -> Any:
-        agents = [admin.get(f"/agents/{world.id(key)}").json() for key in ("ops", "none")]
+        agents = [admin.get(f"/agents/{world.id(key)}").json()
+                  for key in ("ops", "none", "global-admin", "ops-admin")]
         parked = [admin.get(f"/hitl/{world.parked[key]}").json()["status"] for key in ("ops", "none")]
         realms = admin.get("/realms").json()["items"]
         return agents, parked, realms, admin.get("/policies/governed").json()["version"]
@@ -107,6 +114,34 @@ def test_a_realm_admin_lists_only_its_realms_agents(world: World, eng_admin: htt
     assert listed["totalCount"] == 1
     assert {world.id("ops"), world.id("none"), world.id("eng")} <= {a["id"] for a in everything["items"]}
     assert eng_admin.get("/agents", params={"realm": "ops"}).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/agents/{id}", None),
+        ("PATCH", "/agents/{id}", {"scopeRealms": ["eng"]}),
+        ("PATCH", "/agents/{id}", {"description": "demoted"}),
+        ("POST", "/agents/{id}/revoke", None),
+        ("DELETE", "/agents/{id}", None),
+    ],
+)
+@pytest.mark.parametrize("overseer", ["global-admin", "ops-admin"])
+def test_an_overseer_reaching_past_the_realm_is_404_though_it_lives_there(
+    world: World, eng_admin: httpx.Client, unchanged: None, method: str, path: str, body: dict | None,
+    overseer: str,
+) -> None:
+    answer = eng_admin.request(method, path.format(id=world.id(overseer)), json=body)
+
+    assert answer.status_code == 404, answer.text
+
+
+def test_another_realm_is_404_to_change_and_its_own_403(world: World, eng_admin: httpx.Client,
+                                                       unchanged: None) -> None:
+    assert eng_admin.put("/realms/ops", json={"name": "Mine"}).status_code == 404
+    assert eng_admin.delete(f"/realms/{world.realms['ops']['id']}").status_code == 404
+    assert eng_admin.put("/realms/eng", json={"name": "Mine"}).status_code == 403
+    assert eng_admin.delete("/realms/eng").status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -270,6 +305,7 @@ def test_grpc_answers_not_found_for_another_realms_resources(world: World, chann
         (agents.UpdateAgent, agents_pb2.UpdateAgentRequest(agent_id=agent_id, version="9")),
         (agents.AssignPolicy, agents_pb2.AssignPolicyRequest(agent_id=agent_id, policy_name="governed")),
         (agents.RevokeAgent, agents_pb2.RevokeAgentRequest(agent_id=agent_id)),
+        (agents.LiftQuarantine, agents_pb2.LiftQuarantineRequest(agent_id=agent_id)),
         (agents.DeleteAgent, agents_pb2.DeleteAgentRequest(agent_id=agent_id)),
         (hitl.GetHitlRequest, hitl_pb2.GetHitlRequestRequest(id=parked)),
         (hitl.ApproveHitlRequest, hitl_pb2.ApproveHitlRequestRequest(id=parked)),
@@ -285,10 +321,38 @@ def test_grpc_answers_not_found_for_another_realms_resources(world: World, chann
     assert admin.get(f"/hitl/{parked}").json()["status"] == "Pending"
 
 
-def test_grpc_realm_changes_need_an_admin_of_every_realm(world: World, channel: grpc.Channel) -> None:
+def test_grpc_realm_changes_need_an_admin_of_every_realm(world: World, channel: grpc.Channel,
+                                                        unchanged: None) -> None:
     realms = realms_pb2_grpc.RealmServiceStub(channel)
+    policies = policies_pb2_grpc.PolicyServiceStub(channel)
+    token, denied, missing = world.admin_token, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND
+    document = policies_pb2.Policy(name="governed", default="Allow")
 
-    assert _refused(realms.CreateRealm, realms_pb2.CreateRealmRequest(name="New", slug="new"),
-                    world.admin_token) is grpc.StatusCode.PERMISSION_DENIED
-    assert _refused(realms.GetRealm, realms_pb2.GetRealmRequest(realm_id="ops"),
-                    world.admin_token) is grpc.StatusCode.NOT_FOUND
+    assert _refused(realms.CreateRealm, realms_pb2.CreateRealmRequest(name="New", slug="new"), token) is denied
+    assert _refused(realms.GetRealm, realms_pb2.GetRealmRequest(realm_id="ops"), token) is missing
+    assert _refused(realms.UpdateRealm, realms_pb2.UpdateRealmRequest(realm_id="ops", name="x"), token) is missing
+    assert _refused(realms.DeleteRealm, realms_pb2.DeleteRealmRequest(realm_id="ops"), token) is missing
+    assert _refused(realms.UpdateRealm, realms_pb2.UpdateRealmRequest(realm_id="eng", name="x"), token) is denied
+    assert _refused(realms.DeleteRealm, realms_pb2.DeleteRealmRequest(realm_id="eng"), token) is denied
+    assert _refused(policies.PutPolicy, policies_pb2.PutPolicyRequest(name="governed", document=document),
+                    token) is denied
+    assert _refused(policies.DeletePolicy, policies_pb2.DeletePolicyRequest(name="governed"), token) is denied
+
+
+def test_grpc_a_realm_reviewer_and_admin_stay_within_the_realm(world: World, channel: grpc.Channel,
+                                                               admin: httpx.Client) -> None:
+    agents = agents_pb2_grpc.AgentServiceStub(channel)
+    before = admin.get("/agents").json()["totalCount"]
+
+    listed = agents.ListAgents(agents_pb2.ListAgentsRequest(), metadata=bearer(world.reviewer_token))
+    outside = _refused(agents.RegisterAgent, agents_pb2.RegisterAgentRequest(name="x", owner_id="t", realm="ops"),
+                       world.admin_token)
+    no_realm = _refused(agents.RegisterAgent, agents_pb2.RegisterAgentRequest(name="x", owner_id="t"),
+                        world.admin_token)
+    overseer = _refused(agents.UpdateAgent, agents_pb2.UpdateAgentRequest(
+        agent_id=world.id("global-admin"), scope_realms=agents_pb2.StringList(values=["eng"])), world.admin_token)
+
+    assert [a.id for a in listed.items] == [world.id("eng")]
+    assert (outside, no_realm, overseer) == (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT,
+                                             grpc.StatusCode.NOT_FOUND)
+    assert admin.get("/agents").json()["totalCount"] == before

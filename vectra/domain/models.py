@@ -138,6 +138,18 @@ class Principal:
         scope = self.scope
         return scope is None or (realm is not None and realm.id in scope)
 
+    def oversees(self, agent: Agent) -> bool:
+        """Whether ``agent`` (and what is its: parked requests, records) exists for this caller: in a realm it
+        oversees and, for an admin or reviewer, limited to some of those realms too, so that a realm's admin can't
+        reach an overseer of more (one of every realm, or of another realm) who lives in its realm."""
+        scope = self.scope
+        if scope is None:
+            return True
+        if not self.sees(agent.realm):
+            return False
+        overseer = Role.ADMIN in agent.roles or Role.REVIEWER in agent.roles
+        return not overseer or (bool(agent.scope_realms) and set(agent.scope_realms) <= scope)
+
     def has(self, role: Role) -> bool:
         return Role.ADMIN in self.roles or role in self.roles
 

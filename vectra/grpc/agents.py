@@ -33,7 +33,8 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
         status = AGENT_STATUSES.get(request.status)
         query = agents.AgentQuery(
             q=_optional(request, "q"),
-            status=status.value if status else None,
+            # 0 is "any"; a number of no status is refused by the service, as REST's unknown name is
+            status=status.value if status else (str(request.status) if request.status else None),
             online=_optional(request, "online"),
             realm=_optional(request, "realm"),
             capabilities=list(request.capabilities),

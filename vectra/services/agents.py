@@ -138,9 +138,11 @@ def _filters(ctx: ServiceContext, actor: Principal, query: AgentQuery) -> AgentF
 
 
 def visible_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> Agent:
-    """The agent, if it exists for ``actor``: an agent of a realm the caller doesn't oversee is not found."""
+    """The agent, if it exists for ``actor``: an agent of a realm the caller doesn't oversee is not found, and
+    neither is an admin or reviewer whose oversight reaches past the caller's (one of every realm, or of a realm
+    the caller doesn't oversee), wherever it lives: a realm's admin can't demote, revoke or delete its overseers."""
     agent = _found(agent_id, ctx.store.get_agent(agent_id))
-    if not actor.sees(agent.realm):
+    if not actor.oversees(agent):
         raise NotFound(f"agent {agent_id} not found")
     return agent
 

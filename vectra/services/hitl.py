@@ -274,7 +274,7 @@ def _refuse_out_of_scope(ctx: ServiceContext, actor: Principal, pending: Pending
     """A request of an agent outside a realm-scoped reviewer's realms does not exist for it."""
     if actor.scope is not None:
         agent = ctx.store.get_agent(pending.agent_id)
-        if agent is None or not actor.sees(agent.realm):
+        if agent is None or not actor.oversees(agent):
             raise NotFound(f"no HITL request {pending.id}")
 
 

@@ -13,9 +13,9 @@ import uuid
 from datetime import UTC, datetime
 
 from vectra.domain.errors import Conflict, NotFound
-from vectra.domain.models import Page, Principal, Realm
+from vectra.domain.models import Page, Principal, Realm, Role
 from vectra.services import audit, input_errors
-from vectra.services.auth import require_global_admin, require_reader
+from vectra.services.auth import require, require_global_admin, require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.inputs import bounded_string, check_page, optional_string
 
@@ -91,8 +91,9 @@ async def create_realm(ctx: ServiceContext, actor: Principal, *, name: object, s
 async def update_realm(ctx: ServiceContext, actor: Principal, id_or_slug: str, *, name: object = None,
                        slug: object = None, color: object = None) -> Realm:
     """Change what is given (name, slug, colour); the id never changes."""
+    require(actor, Role.ADMIN)
+    current = _visible(ctx, actor, id_or_slug)  # another realm is not found, before its own is refused
     require_global_admin(actor, "changing a realm")
-    current = _visible(ctx, actor, id_or_slug)
     updated = dataclasses.replace(
         current,
         name=current.name if name is None else _name(name),
@@ -116,8 +117,9 @@ async def update_realm(ctx: ServiceContext, actor: Principal, id_or_slug: str, *
 
 async def delete_realm(ctx: ServiceContext, actor: Principal, id_or_slug: str) -> None:
     """Only an empty realm: its agents are moved, and its admins' scope changed, first."""
-    require_global_admin(actor, "deleting a realm")
+    require(actor, Role.ADMIN)
     realm = _visible(ctx, actor, id_or_slug)
+    require_global_admin(actor, "deleting a realm")
 
     def delete() -> None:
         members = ctx.store.count_realm_members(realm.id)

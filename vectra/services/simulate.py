@@ -64,7 +64,7 @@ async def simulate(
         if not reader and actor.subject != agent_id:
             raise Forbidden("an agent may simulate only itself", cause="not_own", subject=actor.subject)
         stored = ctx.store.get_agent(agent_id)
-        if stored is None or (actor.subject != agent_id and not actor.sees(stored.realm)):
+        if stored is None or (actor.subject != agent_id and not actor.oversees(stored)):
             raise NotFound(f"agent {agent_id} not found")
         return decide(ctx, AgentFacts.of(stored), request)
     assert agent is not None

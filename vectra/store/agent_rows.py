@@ -26,6 +26,7 @@ __all__ = [
     "realm_from_row",
     "registration_from_row",
     "registration_row",
+    "within_scope",
 ]
 
 _REALM_COLUMNS = (
@@ -124,10 +125,13 @@ def agents_query(filters: AgentFilter) -> tuple[str, list[Any], str]:
         # SQLite answers by collecting the rows of two index ranges and reading each one (3x slower at 100,000)
         conditions.append("a.last_seen_at >= ?" if filters.online else "ifnull(a.last_seen_at, '') < ?")
         params.append(stamp(filters.online_since))
-    for realms in (filters.realm_ids, filters.scope):
-        if realms is not None:
-            conditions.append(f"a.realm_id IN ({', '.join('?' * len(realms))})" if realms else "0")
-            params += sorted(realms)
+    if filters.realm_ids is not None:
+        conditions.append(f"a.realm_id IN ({', '.join('?' * len(filters.realm_ids))})" if filters.realm_ids else "0")
+        params += sorted(filters.realm_ids)
+    if filters.scope is not None:
+        scoped, scope_params = within_scope("a", filters.scope)
+        conditions.append(scoped)
+        params += scope_params
     for capability in filters.capabilities:
         conditions.append("EXISTS (SELECT 1 FROM agent_capabilities c WHERE c.capability = ? AND c.agent_id = a.id)")
         params.append(capability)
@@ -159,6 +163,18 @@ def agents_page_query(where: str, order: str) -> str:
     chosen before the join, so that the rows an OFFSET skips are not joined to their realm."""
     return (f"{_REALM_COLUMNS} FROM (SELECT * FROM agents a{where}{order} LIMIT ? OFFSET ?) a "
             f"LEFT JOIN realms r ON r.id = a.realm_id{order}")
+
+
+def within_scope(alias: str, scope: frozenset[str]) -> tuple[str, list[str]]:
+    """The agents a caller limited to the realms ``scope`` oversees (``services.agents.visible_agent`` in SQL): in
+    one of those realms, and, for an admin or reviewer, limited to some of them too."""
+    marks = ", ".join("?" * len(scope))
+    if not scope:
+        return "0", []
+    sql = (f"({alias}.realm_id IN ({marks}) AND (({alias}.roles NOT LIKE '%\"admin\"%' "
+           f"AND {alias}.roles NOT LIKE '%\"reviewer\"%') OR ({alias}.scope_realms <> '[]' AND NOT EXISTS "
+           f"(SELECT 1 FROM json_each({alias}.scope_realms) WHERE value NOT IN ({marks})))))")
+    return sql, [*sorted(scope), *sorted(scope)]
 
 
 def registration_row(registration: Registration) -> dict[str, Any]:

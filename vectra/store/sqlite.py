@@ -10,7 +10,7 @@ import sqlite3
 import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +33,7 @@ from vectra.store.agent_rows import (
     realm_from_row,
     registration_from_row,
     registration_row,
+    within_scope,
 )
 from vectra.store.cipher import KEY_BYTES, FieldCipher
 from vectra.store.migrations import migrate
@@ -288,8 +289,9 @@ class SqliteStore:
             conditions.append("agent_id = ?")
             params.append(filters.agent_id)
         if filters.realm_scope is not None:
-            conditions.append(_IN_REALMS.format(marks=", ".join("?" * len(filters.realm_scope))))
-            params += sorted(filters.realm_scope)
+            scoped, scope_params = _of_agents_within(filters.realm_scope)
+            conditions.append(scoped)
+            params += scope_params
         where = " WHERE " + " AND ".join(conditions)
         with self._session() as conn:
             total = conn.execute(f"SELECT count(*) FROM pending_requests{where}", params).fetchone()[0]
@@ -540,9 +542,11 @@ class SqliteStore:
     # key assertions ----------------------------------------------------------------------------
     def use_assertion(self, agent_id: str, jti: str, expires_at: datetime, now: datetime) -> bool:
         """Remember an assertion's ``jti`` until it expires; false when the agent has used it before (a replay).
-        The ones already expired are forgotten here too: past their expiry they are refused anyway."""
+        The ones long expired are forgotten here too: past their expiry they are refused anyway. "Long": an
+        assertion checked just before its expiry may reach this point just after it, and its first use must still
+        be found then."""
         with self._transaction() as conn:
-            conn.execute("DELETE FROM used_assertions WHERE expires_at < ?", [stamp(now)])
+            conn.execute("DELETE FROM used_assertions WHERE expires_at < ?", [stamp(now - _SPENT_MARGIN)])
             inserted = conn.execute(
                 "INSERT OR IGNORE INTO used_assertions (agent_id, jti, expires_at) VALUES (?, ?, ?)",
                 [agent_id, jti, stamp(expires_at)],
@@ -601,8 +605,14 @@ _INSERT_AUDIT = (
     f"VALUES (?, ?, ?{', ?' * len(_AUDIT_COLUMNS)})"
 )
 _AUDIT_CHUNK = 1000
-#: the rows of agents in some realms (a realm-scoped reader's); ``marks`` one ``?`` per realm id
-_IN_REALMS = "agent_id IN (SELECT id FROM agents WHERE realm_id IN ({marks}))"
+#: how long past its expiry a spent assertion's jti is still kept (see ``use_assertion``)
+_SPENT_MARGIN = timedelta(minutes=10)
+
+
+def _of_agents_within(scope: frozenset[str]) -> tuple[str, list[str]]:
+    """The rows (audit records, parked requests) of the agents a realm-scoped reader oversees."""
+    scoped, params = within_scope("s", scope)
+    return f"agent_id IN (SELECT s.id FROM agents s WHERE {scoped})", params
 
 
 def _audit_row(sealed: SealedRecord) -> tuple[Any, ...]:
@@ -624,8 +634,9 @@ def _audit_where(filters: AuditFilter) -> tuple[str, list[Any]]:
     chosen = {sql: value for sql, value in conditions.items() if value is not None}
     sql, params = list(chosen), list(chosen.values())
     if filters.realm_scope is not None:
-        sql.append(_IN_REALMS.format(marks=", ".join("?" * len(filters.realm_scope))))
-        params += sorted(filters.realm_scope)
+        scoped, scope_params = _of_agents_within(filters.realm_scope)
+        sql.append(scoped)
+        params += scope_params
     if not sql:
         return "", []
     return " WHERE " + " AND ".join(sql), params
