@@ -1,4 +1,4 @@
-"""Policy documents shared by the Policies and Simulate end-to-end tests."""
+"""Policy documents shared by the Policies, Simulate and registry end-to-end tests."""
 
 from __future__ import annotations
 
@@ -35,6 +35,13 @@ BAD_OPERATOR_POLICY: dict[str, Any] = {
     ],
 }
 BAD_OPERATOR_POINTER = "rules[2].conditions[0].operator"
+
+#: A rule that requires a capability for a method: a POST needs ``mail_send``.
+WRITES_NEED_MAIL_SEND: dict[str, Any] = {
+    "name": "writes-need-mail-send", "priority": 100, "effect": "Deny", "reason": "POST needs mail_send",
+    "conditions": [{"field": "input.method", "operator": "eq", "value": "POST"},
+                   {"not": {"field": "input.agent.capabilities", "operator": "contains", "value": "mail_send"}}],
+}
 
 
 def policy(name: str, **fields: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.e2e.daemon import Daemon, bearer
+from tests.e2e.policy_documents import WRITES_NEED_MAIL_SEND
 from tests.integration.upstream import UpstreamServer
 from vectra.grpc.generated.vectra.v1 import proxy_pb2, proxy_pb2_grpc
 
@@ -21,9 +22,7 @@ POLICY = {
         {"name": "ops-reads-only", "priority": 200, "effect": "Deny", "reason": "the ops realm only reads",
          "conditions": [{"field": "input.agent.realm", "operator": "eq", "value": "ops"},
                         {"field": "input.method", "operator": "ne", "value": "GET"}]},
-        {"name": "writes-need-mail-send", "priority": 100, "effect": "Deny", "reason": "POST needs mail_send",
-         "conditions": [{"field": "input.method", "operator": "eq", "value": "POST"},
-                        {"not": {"field": "input.agent.capabilities", "operator": "contains", "value": "mail_send"}}]},
+        WRITES_NEED_MAIL_SEND,
         {"name": "api-calls", "priority": 10, "effect": "Allow",
          "conditions": [{"field": "input.agent.capabilities", "operator": "contains", "value": "api_call"}]},
     ],

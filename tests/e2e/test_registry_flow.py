@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tests.e2e.daemon import Daemon, bearer
+from tests.e2e.policy_documents import WRITES_NEED_MAIL_SEND
 from tests.integration.upstream import UpstreamServer
 from vectra.domain.keys import encode_public_key
 from vectra.grpc.generated.vectra.v1 import (
@@ -33,9 +34,7 @@ POLICY = {
     "name": "granted-capabilities",
     "default": "Deny",
     "rules": [
-        {"name": "writes-need-mail-send", "priority": 100, "effect": "Deny", "reason": "POST needs mail_send",
-         "conditions": [{"field": "input.method", "operator": "eq", "value": "POST"},
-                        {"not": {"field": "input.agent.capabilities", "operator": "contains", "value": "mail_send"}}]},
+        WRITES_NEED_MAIL_SEND,
         {"name": "eng-api-calls", "priority": 10, "effect": "Allow",
          "conditions": [{"field": "input.agent.capabilities", "operator": "contains", "value": "api_call"},
                         {"field": "input.agent.realm", "operator": "eq", "value": "eng"}]},

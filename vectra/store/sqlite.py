@@ -42,6 +42,7 @@ from vectra.store.pending_rows import LIST_COLUMNS, outcome_columns, pending_fro
 __all__ = ["SqliteStore"]
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 def _identity(path: Path) -> tuple[int, int]:
@@ -473,11 +474,16 @@ class SqliteStore:
     def list_realms(self, scope: frozenset[str] | None, page: int, page_size: int) -> Page[Realm]:
         where, params = ("", []) if scope is None else (f" WHERE id IN ({', '.join('?' * len(scope))})" if scope
                                                          else " WHERE 0", sorted(scope))
+        return self._page("realms", where, params, "slug", page, page_size, realm_from_row)
+
+    def _page(self, table: str, where: str, params: list[Any], order: str, page: int, page_size: int,
+              from_row: Callable[[dict[str, Any]], T]) -> Page[T]:
+        """One page of a table's rows matching ``where``, in ``order``, with how many match in all."""
         with self._session() as conn:
-            total = conn.execute(f"SELECT count(*) FROM realms{where}", params).fetchone()[0]
-            rows = self._db.query(f"SELECT * FROM realms{where} ORDER BY slug LIMIT ? OFFSET ?",
+            total = conn.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()[0]
+            rows = self._db.query(f"SELECT * FROM {table}{where} ORDER BY {order} LIMIT ? OFFSET ?",
                                   [*params, page_size, (page - 1) * page_size])
-            items = [realm_from_row(r) for r in rows]
+            items = [from_row(r) for r in rows]
         return Page(items=items, page=page, page_size=page_size, total_count=total)
 
     def update_realm(self, realm: Realm) -> bool:
@@ -516,12 +522,8 @@ class SqliteStore:
     def list_registrations(self, status: RegistrationStatus | None, page: int,
                            page_size: int) -> Page[Registration]:
         where, params = ("", []) if status is None else (" WHERE status = ?", [status.value])
-        with self._session() as conn:
-            total = conn.execute(f"SELECT count(*) FROM registrations{where}", params).fetchone()[0]
-            rows = self._db.query(f"SELECT * FROM registrations{where} ORDER BY requested_at DESC, id LIMIT ? OFFSET ?",
-                                  [*params, page_size, (page - 1) * page_size])
-            items = [registration_from_row(r) for r in rows]
-        return Page(items=items, page=page, page_size=page_size, total_count=total)
+        return self._page("registrations", where, params, "requested_at DESC, id", page, page_size,
+                          registration_from_row)
 
     def count_pending_registrations(self) -> int:
         with self._session() as conn:
