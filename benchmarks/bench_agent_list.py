@@ -253,7 +253,8 @@ def query_plan(store: SqliteStore, filters: AgentFilter, case: Case) -> tuple[st
         page = (f"{AGENT_SELECT}{where}{order} LIMIT ? OFFSET ?", [*params, *limits])
     else:
         counts = agents_count_query(filters, bits)
-        page = (agents_page_query(where, order), [*params, *limits])
+        matches = store._conn.execute(*counts).fetchone()[0]
+        page = (agents_page_query(where, order, matches), [*params, *limits])
     return (_plan(store._conn.execute(f"EXPLAIN QUERY PLAN {counts[0]}", counts[1]).fetchall()),
             _plan(store._conn.execute(f"EXPLAIN QUERY PLAN {page[0]}", page[1]).fetchall()))
 

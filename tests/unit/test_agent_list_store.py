@@ -15,7 +15,7 @@ from vectra.config import ConfigError, load_settings
 from vectra.domain.errors import Unavailable
 from vectra.domain.models import Agent, AgentFilter, AgentSort, AgentStatus, Role
 from vectra.store import SqliteStore
-from vectra.store.agent_rows import agent_row, agents_page_query, agents_query
+from vectra.store.agent_rows import COLLECT_UP_TO, agent_row, agents_page_query, agents_query
 from vectra.store.sqlite import ANALYSE_AGAIN_AT, ANALYSE_FROM, CAPABILITY_BITS
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -140,6 +140,16 @@ def test_q_with_a_line_break_matches_within_the_name_only(store: SqliteStore) ->
     assert _ids(store, q="002\ndid") == []
 
 
+@pytest.mark.parametrize("matches", [3, COLLECT_UP_TO + 1])  # the page chosen among the collected matches, or not
+def test_a_page_of_few_or_many_matches_is_in_order(store: SqliteStore, matches: int) -> None:
+    for n in range(matches + 20):
+        store.insert_agent(_agent(n, name=f"{'hit' if n < matches else 'other'}-{(n * 37) % 101:03d}"))
+    expected = sorted((f"hit-{(n * 37) % 101:03d}", _agent(n).id) for n in range(matches))[::-1]
+    page = store.list_agents(AgentFilter(online_since=NOW, q="HIT", sort_by=AgentSort.NAME, descending=True), 2, 2)
+    assert page.total_count == matches
+    assert [a.id for a in page.items] == [agent_id for _, agent_id in expected[2:4]]
+
+
 # -- the planner's statistics ------------------------------------------------------------------------------------
 
 def _add_agents(path: Path, first: int, count: int) -> None:
@@ -157,7 +167,8 @@ def _active_by_name_plan(path: Path) -> str:
     where, params, order = agents_query(AgentFilter(online_since=NOW, status=AgentStatus.ACTIVE,
                                                     sort_by=AgentSort.NAME), {})
     with closing(sqlite3.connect(path)) as conn:
-        plan = conn.execute(f"EXPLAIN QUERY PLAN {agents_page_query(where, order)}", [*params, 25, 0]).fetchall()
+        query = agents_page_query(where, order, ANALYSE_FROM)
+        plan = conn.execute(f"EXPLAIN QUERY PLAN {query}", [*params, 25, 0]).fetchall()
     return "; ".join(row[-1] for row in plan)
 
 

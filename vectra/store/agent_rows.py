@@ -21,6 +21,7 @@ from vectra.store.pending_rows import stamp
 
 __all__ = [
     "AGENT_SELECT",
+    "COLLECT_UP_TO",
     "agent_from_row",
     "agent_row",
     "agents_count_query",
@@ -193,10 +194,18 @@ def agents_count_query(filters: AgentFilter, bits: Mapping[str, int]) -> tuple[s
             [since, *params])
 
 
-def agents_page_query(where: str, order: str) -> str:
-    """One page of the matches with their realms (parameters: ``where``'s, then LIMIT and OFFSET). The page is
-    chosen before the join, so that the rows an OFFSET skips are not joined to their realm."""
-    return (f"{_REALM_COLUMNS} FROM (SELECT * FROM agents a{where}{order} LIMIT ? OFFSET ?) a "
+#: up to this many matches, a page is chosen among the matches collected through the best index for the filters,
+#: rather than by walking the sort's index until the page is full: with few matches that walk reads (nearly) every
+#: agent, one row at a time (a q of one match at 100,000 agents: 53 ms, against 20 ms for a scan of agents_search)
+COLLECT_UP_TO = 100
+
+
+def agents_page_query(where: str, order: str, matches: int) -> str:
+    """One page of the ``matches`` agents (their count) with their realms (parameters: ``where``'s, then LIMIT and
+    OFFSET). The page is chosen before the join, so that the rows an OFFSET skips are not joined to their realm."""
+    source = f"agents a WHERE a.rowid IN (SELECT a.rowid FROM agents a{where})" if (
+        where and matches <= COLLECT_UP_TO) else f"agents a{where}"
+    return (f"{_REALM_COLUMNS} FROM (SELECT * FROM {source}{order} LIMIT ? OFFSET ?) a "
             f"LEFT JOIN realms r ON r.id = a.realm_id{order}")
 
 

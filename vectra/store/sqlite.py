@@ -263,7 +263,7 @@ class SqliteStore:
             bits = self._capability_bits(conn, filters.capabilities)
             where, params, order = agents_query(filters, bits)
             total, online = conn.execute(*agents_count_query(filters, bits)).fetchone()
-            rows = self._db.query(agents_page_query(where, order), [*params, page_size, (page - 1) * page_size])
+            rows = self._db.query(agents_page_query(where, order, total), [*params, page_size, (page - 1) * page_size])
             items = [agent_from_row(r) for r in rows]
         return AgentPage(items=items, page=page, page_size=page_size, total_count=total, online_count=online)
 
