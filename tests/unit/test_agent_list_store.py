@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,13 +35,6 @@ def _ids(store: SqliteStore, **filters: object) -> list[str]:
 def _bits(path: Path) -> dict[str, int]:
     with closing(sqlite3.connect(path)) as conn:
         return dict(conn.execute("SELECT name, bit FROM capability_bits"))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "vectra.db")
-    yield store
-    store.close()
 
 
 # -- capabilities ------------------------------------------------------------------------------------------------
