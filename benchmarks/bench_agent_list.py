@@ -6,7 +6,7 @@ Run: ``.venv/bin/python benchmarks/bench_agent_list.py [--quick]``. Builds regis
 names, trust, status and owners) by bulk inserts through the store's own connection, then times every case twice:
 ``SqliteStore.list_agents`` in this process, and ``GET /agents`` against the real daemon over HTTP (one kept-alive
 connection, operator token). Prints median and p95 latency per case; at store level also the same query on a copy
-of the database without migration 8's ``agents_*`` and ``agent_capabilities_agent`` indexes (and the ratio
+of the database without migration 8's ``agents_*`` indexes (and the ratio
 indexed / unindexed), and for both levels the ratio to the plain first page at 1,000 agents, so that the growth
 1k -> 100k shows. Every case's answer (ids and both counts) must be the same with and without the indexes, and
 over HTTP the same as the store's (exit code 1 otherwise). ``EXPLAIN QUERY PLAN`` of each case's two queries
@@ -45,7 +45,7 @@ from tests.e2e.daemon import SERVE, Daemon
 from vectra.config import DEFAULT_CAPABILITIES
 from vectra.domain.models import Agent, AgentFilter, AgentPage, AgentSort, AgentStatus, Realm
 from vectra.store import SqliteStore
-from vectra.store.agent_rows import AGENT_SELECT, agent_row, agents_query
+from vectra.store.agent_rows import AGENT_SELECT, agent_row, agents_query, capability_mask
 from vectra.store.pending_rows import stamp
 
 T = TypeVar("T")
@@ -59,7 +59,7 @@ ONLINE_WINDOW = timedelta(seconds=900)
 PAGE_SIZE = 25  # GET /agents' default
 #: migration 8's indexes for the agent list; the unindexed copy drops them (agents_created, of migration 1, stays)
 REGISTRY_INDEXES = ("agents_did", "agents_realm", "agents_name", "agents_seen", "agents_trust", "agents_status",
-                    "agents_owner", "agent_capabilities_agent")
+                    "agents_owner", "agents_search")
 SLOW_MS = 20.0
 WORDS = ("billing", "Sales", "support", "Ledger", "crawler", "Mailer", "planner", "Triage", "scout", "Indexer",
          "router", "Auditor", "summary", "Pricing", "backup", "Deploy", "review", "Report", "search", "Tutor")
@@ -121,14 +121,13 @@ def populate(path: Path, count: int) -> Registry:
     for realm in all_realms:
         store.insert_realm(realm)
     agents = [make_agent(rng, i, count, now, all_realms) for i in range(count)]
-    rows = [agent_row(a) for a in agents]
-    columns = list(rows[0])
     with store._transaction() as conn:
         conn.execute("PRAGMA cache_size = -262144")  # 256 MiB: the random ids' index pages stay in memory
+        bits = store._capability_bits(conn, DEFAULT_CAPABILITIES, assign=True)
+        rows = [agent_row(a, capability_mask(a.capabilities, bits)) for a in agents]
+        columns = list(rows[0])
         conn.executemany(f"INSERT INTO agents ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})",
                          rows)
-        conn.executemany("INSERT INTO agent_capabilities (capability, agent_id) VALUES (?, ?)",
-                         sorted((c, a.id) for a in agents for c in a.capabilities))  # in key order
     store.close()
     return Registry(path, count, all_realms, time.perf_counter() - started)
 
@@ -243,7 +242,8 @@ def answer(page: AgentPage) -> tuple[list[str], int, int]:
 
 def query_plan(store: SqliteStore, filters: AgentFilter, case: Case) -> tuple[str, str]:
     """``EXPLAIN QUERY PLAN`` of the two queries of ``list_agents``: the counts and the page."""
-    where, params, order = agents_query(filters)
+    bits = store._capability_bits(store._conn, filters.capabilities)
+    where, params, order = agents_query(filters, bits)
     limits = [case.page_size, (case.page - 1) * case.page_size]
     try:
         from vectra.store.agent_rows import agents_count_query, agents_page_query
@@ -252,8 +252,9 @@ def query_plan(store: SqliteStore, filters: AgentFilter, case: Case) -> tuple[st
                   [stamp(filters.online_since), *params])
         page = (f"{AGENT_SELECT}{where}{order} LIMIT ? OFFSET ?", [*params, *limits])
     else:
-        counts = agents_count_query(filters, where, params)
-        page = (agents_page_query(where, order), [*params, *limits])
+        counts = agents_count_query(filters, bits)
+        matches = store._conn.execute(*counts).fetchone()[0]
+        page = (agents_page_query(where, order, matches), [*params, *limits])
     return (_plan(store._conn.execute(f"EXPLAIN QUERY PLAN {counts[0]}", counts[1]).fetchall()),
             _plan(store._conn.execute(f"EXPLAIN QUERY PLAN {page[0]}", page[1]).fetchall()))
 

@@ -25,6 +25,9 @@ DEFAULT_CAPABILITIES = (
 )
 REGISTRATION_MODES = ("open", "token", "off")
 _CAPABILITY = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+#: the database tells apart 63 capability names ever used (vectra/store/sqlite.py, CAPABILITY_BITS); a vocabulary
+#: of at most 62 leaves a bit for a renamed capability (docs/registry.md)
+MAX_CAPABILITIES = 62
 
 
 class ConfigError(ValueError):
@@ -354,6 +357,8 @@ def _check(settings: Settings) -> None:
 def _check_registry(settings: Settings) -> None:
     if not settings.capabilities:
         raise ConfigError("capabilities must name at least one capability")
+    if len(settings.capabilities) > MAX_CAPABILITIES:
+        raise ConfigError(f"capabilities names {len(settings.capabilities)} capabilities; at most {MAX_CAPABILITIES}")
     for capability in settings.capabilities:
         if not _CAPABILITY.fullmatch(capability):
             raise ConfigError(f"capability {capability!r} must be 1 to 64 of a-z, 0-9, '_', '.', '-', from a letter")

@@ -155,8 +155,9 @@ class Stored:
 _TABLES = {
     # every column but last_seen_at: that is the sighting of an authenticated caller, whatever it asked
     "agents": "SELECT id, name, owner_id, status, policy_name, trust_score, roles, secret_hash, created_at, realm_id, "
-              "version, description, metadata, capabilities, public_key, did, scope_realms FROM agents ORDER BY id",
-    "agent_capabilities": "SELECT * FROM agent_capabilities ORDER BY agent_id, capability",
+              "version, description, metadata, capabilities, public_key, did, scope_realms, capability_bits, "
+              "search_text FROM agents ORDER BY id",
+    "capability_bits": "SELECT * FROM capability_bits ORDER BY name",
     "realms": "SELECT * FROM realms ORDER BY id",
     "registrations": "SELECT * FROM registrations ORDER BY id",
     "used_assertions": "SELECT * FROM used_assertions ORDER BY agent_id, jti",

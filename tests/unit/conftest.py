@@ -14,6 +14,14 @@ from vectra.store import SqliteStore
 
 
 @pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    """A store in ``tmp_path``."""
+    opened = SqliteStore(tmp_path / "vectra.db")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[ServiceContext]:
     """A daemon's service context, without the daemon: default settings, a store in ``tmp_path``, a fixed key."""
     store = SqliteStore(tmp_path / "vectra.db")

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from vectra.domain.audit import AuditFilter, AuditSource
 from vectra.domain.errors import Denied, Forbidden, Unauthenticated
@@ -14,13 +10,6 @@ from vectra.services.audit import verify_chain
 from vectra.services.audit_log import AuditLog
 from vectra.services.refusals import ACTION, Attempt, Refusals, is_access_refusal
 from vectra.store import SqliteStore
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "vectra.db")
-    yield opened
-    opened.close()
 
 
 def attempt(peer: str) -> Attempt:

@@ -1,14 +1,17 @@
 """Agents, realms and registrations as rows, and the query of ``GET /agents``.
 
 An agent row is always read joined with its realm (:data:`AGENT_SELECT`), so that an agent carries its realm's
-name, slug and colour. Its capabilities are kept twice: as JSON in the row (what is read back) and one row each in
-``agent_capabilities`` (what the "having all of" filter looks up through its primary key).
+name, slug and colour. Its capabilities are kept twice: as JSON in the row (what is read back) and as the bitmask
+``capability_bits`` (what the "having all of" filter tests), of the bits the table ``capability_bits`` assigned to
+their names (the store assigns them, :meth:`SqliteStore._capability_bits`). ``q`` searches ``search_text``, which
+the store writes with the row (:func:`search_text`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,14 +21,17 @@ from vectra.store.pending_rows import stamp
 
 __all__ = [
     "AGENT_SELECT",
+    "COLLECT_UP_TO",
     "agent_from_row",
     "agent_row",
     "agents_count_query",
     "agents_page_query",
     "agents_query",
+    "capability_mask",
     "realm_from_row",
     "registration_from_row",
     "registration_row",
+    "search_text",
     "within_scope",
 ]
 
@@ -78,7 +84,8 @@ def agent_from_row(row: Mapping[str, Any]) -> Agent:
     )
 
 
-def agent_row(agent: Agent) -> dict[str, Any]:
+def agent_row(agent: Agent, capability_bits: int) -> dict[str, Any]:
+    """The row of ``agent``, whose capabilities' bits are ``capability_bits`` (:func:`capability_mask`)."""
     return {
         "id": agent.id,
         "owner_id": agent.owner_id,
@@ -89,15 +96,18 @@ def agent_row(agent: Agent) -> dict[str, Any]:
         "secret_hash": agent.secret_hash,
         "created_at": stamp(agent.created_at),
         "last_seen_at": stamp(agent.last_seen_at) if agent.last_seen_at else None,
-        **profile_columns(agent),
+        **profile_columns(agent, capability_bits),
     }
 
 
-def profile_columns(agent: Agent) -> dict[str, Any]:
-    """The columns an admin may change after registration (``PATCH /agents/{id}``), and the key."""
+def profile_columns(agent: Agent, capability_bits: int) -> dict[str, Any]:
+    """The columns an admin may change after registration (``PATCH /agents/{id}``), and the key; and what is kept
+    of them for the list's filters."""
     return {
         "name": agent.name,
         "capabilities": json.dumps(list(agent.capabilities)),
+        "capability_bits": capability_bits,
+        "search_text": search_text(agent),
         "realm_id": agent.realm.id if agent.realm else None,
         "version": agent.version,
         "description": agent.description,
@@ -108,15 +118,34 @@ def profile_columns(agent: Agent) -> dict[str, Any]:
     }
 
 
-def agents_query(filters: AgentFilter) -> tuple[str, list[Any], str]:
-    """``(WHERE clause, its parameters, ORDER BY clause)`` for the agents matching ``filters``."""
+def search_text(agent: Agent) -> str:
+    """What ``q`` searches: the name case-folded (all of Unicode: "ÉMILE" finds "Émile"), the id as it is (a
+    lower-case UUID) and the did lower-cased (ASCII), one a line. A needle without a line break can't match across
+    two of them, so one ``instr`` over this text answers "in the name, the id or the did" without folding every row
+    at each query."""
+    return f"{agent.name.casefold()}{_SEPARATOR}{agent.id}{_SEPARATOR}{(agent.did or '').lower()}"
+
+
+_SEPARATOR = "\n"
+#: the name's part of search_text (the id and the did have no line break: the name is all before their two)
+_NAME_PART = "substr(a.search_text, 1, length(a.search_text) - length(a.id) - length(ifnull(a.did, '')) - 2)"
+
+
+def capability_mask(names: Iterable[str], bits: Mapping[str, int]) -> int:
+    """The bitmask of ``names``, each of which has a bit in ``bits``."""
+    return sum(1 << bits[name] for name in set(names))
+
+
+def agents_query(filters: AgentFilter, bits: Mapping[str, int]) -> tuple[str, list[Any], str]:
+    """``(WHERE clause, its parameters, ORDER BY clause)`` for the agents matching ``filters``; ``bits``: the bits of
+    the capabilities the filter names that have one (a capability without a bit is one that no agent has had)."""
     conditions: list[str] = []
     params: list[Any] = []
     if filters.q:
-        # instr on lower-cased text: a substring, whatever the case, with no LIKE wildcards to escape
-        conditions.append("(instr(lower(a.name), ?) > 0 OR instr(a.id, ?) > 0 OR instr(lower(a.did), ?) > 0)")
-        needle = filters.q.lower()
-        params += [needle, needle, needle]
+        # instr: a substring, with no LIKE wildcards to escape; a needle with a line break can only be in the name
+        needle = filters.q.casefold()
+        conditions.append(f"instr({_NAME_PART if _SEPARATOR in needle else 'a.search_text'}, ?) > 0")
+        params.append(needle)
     if filters.status is not None:
         conditions.append("a.status = ?")
         params.append(filters.status.value)
@@ -132,9 +161,12 @@ def agents_query(filters: AgentFilter) -> tuple[str, list[Any], str]:
         scoped, scope_params = within_scope("a", filters.scope)
         conditions.append(scoped)
         params += scope_params
-    for capability in filters.capabilities:
-        conditions.append("EXISTS (SELECT 1 FROM agent_capabilities c WHERE c.capability = ? AND c.agent_id = a.id)")
-        params.append(capability)
+    if filters.capabilities:
+        if all(name in bits for name in filters.capabilities):
+            conditions.append("(a.capability_bits & ?) = ?")
+            params += [capability_mask(filters.capabilities, bits)] * 2
+        else:
+            conditions.append("0")
     if filters.owner_id is not None:
         conditions.append("a.owner_id = ?")
         params.append(filters.owner_id)
@@ -145,23 +177,39 @@ def agents_query(filters: AgentFilter) -> tuple[str, list[Any], str]:
     return where, params, order
 
 
-def agents_count_query(filters: AgentFilter, where: str, params: list[Any]) -> tuple[str, list[Any]]:
-    """The query answering ``(matches, online matches)`` for ``agents_query``'s ``where`` and ``params``. Without
-    a filter, two plain counts, each answered from an index alone (every agent from the smallest index, the online
-    ones from a range of ``agents_seen``), instead of reading every agent's ``last_seen_at``; with the online filter,
-    that filter decides the second; else one pass over the matches counts both."""
-    if filters.online is not None:
-        return f"SELECT count(*), {'count(*)' if filters.online else '0'} FROM agents a{where}", params
+def agents_count_query(filters: AgentFilter, bits: Mapping[str, int]) -> tuple[str, list[Any]]:
+    """The query answering ``(matches, online matches)`` for ``filters`` (``bits`` as :func:`agents_query`'s).
+    Without a filter, two plain counts, each answered from an index alone (every agent from the smallest index, the
+    online ones from a range of ``agents_seen``), instead of reading every agent's ``last_seen_at``; online only:
+    every match is online; offline only: all the matches but for that filter less the online ones (no index range
+    holds the agents never seen or seen long ago, so that alone would be a scan); else one pass counts both."""
+    if filters.online:
+        where, params, _ = agents_query(filters, bits)
+        return f"SELECT count(*), count(*) FROM agents a{where}", params
+    if filters.online is False:
+        counts, params = agents_count_query(dataclasses.replace(filters, online=None), bits)
+        return f"SELECT matches - online, 0 FROM ({counts})", params
+    where, params, _ = agents_query(filters, bits)
     since = stamp(filters.online_since)
     if not where:
-        return "SELECT (SELECT count(*) FROM agents), (SELECT count(*) FROM agents WHERE last_seen_at >= ?)", [since]
-    return f"SELECT count(*), coalesce(sum(a.last_seen_at >= ?), 0) FROM agents a{where}", [since, *params]
+        return ("SELECT (SELECT count(*) FROM agents) AS matches, "
+                "(SELECT count(*) FROM agents WHERE last_seen_at >= ?) AS online", [since])
+    return (f"SELECT count(*) AS matches, coalesce(sum(a.last_seen_at >= ?), 0) AS online FROM agents a{where}",
+            [since, *params])
 
 
-def agents_page_query(where: str, order: str) -> str:
-    """One page of the matches with their realms (parameters: ``where``'s, then LIMIT and OFFSET). The page is
-    chosen before the join, so that the rows an OFFSET skips are not joined to their realm."""
-    return (f"{_REALM_COLUMNS} FROM (SELECT * FROM agents a{where}{order} LIMIT ? OFFSET ?) a "
+#: up to this many matches, a page is chosen among the matches collected through the best index for the filters,
+#: rather than by walking the sort's index until the page is full: with few matches that walk reads (nearly) every
+#: agent, one row at a time (a q of one match at 100,000 agents: 53 ms, against 20 ms for a scan of agents_search)
+COLLECT_UP_TO = 100
+
+
+def agents_page_query(where: str, order: str, matches: int) -> str:
+    """One page of the ``matches`` agents (their count) with their realms (parameters: ``where``'s, then LIMIT and
+    OFFSET). The page is chosen before the join, so that the rows an OFFSET skips are not joined to their realm."""
+    source = f"agents a WHERE a.rowid IN (SELECT a.rowid FROM agents a{where})" if (
+        where and matches <= COLLECT_UP_TO) else f"agents a{where}"
+    return (f"{_REALM_COLUMNS} FROM (SELECT * FROM {source}{order} LIMIT ? OFFSET ?) a "
             f"LEFT JOIN realms r ON r.id = a.realm_id{order}")
 
 

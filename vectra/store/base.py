@@ -22,7 +22,9 @@ class Store(Protocol):
         """Raise if the database can't be reached."""
 
     def probe_write(self, at: datetime) -> None:
-        """Commit one small write outside the audit chain; raise Unavailable if the database won't take it."""
+        """Commit one small write outside the audit chain; raise Unavailable if the database won't take it. Called
+        every few seconds, it is also when the store may do its upkeep (SQLite: refresh the query planner's
+        statistics of the agents once their number has changed severalfold)."""
 
     def close(self) -> None: ...
 
@@ -32,15 +34,19 @@ class Store(Protocol):
         change and its audit record commit together."""
 
     # agents
-    def insert_agent(self, agent: Agent) -> None: ...
+    def insert_agent(self, agent: Agent) -> None:
+        """Unavailable when a capability of the agent can't be stored (SQLite: a 64th distinct name ever used)."""
     def get_agent(self, agent_id: str) -> Agent | None: ...
     def get_agent_by_did(self, did: str) -> Agent | None: ...
     def list_agents(self, filters: AgentFilter, page: int, page_size: int) -> AgentPage:
-        """The matching agents in the filter's order (ties by id), and how many of all the matches are online."""
+        """The matching agents in the filter's order (ties by id), and how many of all the matches are online.
+        ``q``: a substring of the name, whatever its case (Unicode case folding), of the id, or of the did (ASCII
+        case); ``capabilities``: agents having all of them (a name no agent ever had matches none)."""
     def delete_agent(self, agent_id: str) -> bool: ...
     def set_agent_policy(self, agent_id: str, policy_name: str | None) -> Agent | None: ...
     def set_agent_profile(self, agent: Agent) -> Agent | None:
-        """Write the agent's name, capabilities, realm, version, description, metadata, key and scope."""
+        """Write the agent's name, capabilities, realm, version, description, metadata, key and scope (Unavailable
+        as :meth:`insert_agent` for a capability that can't be stored)."""
     def set_agent_status(
         self, agent_id: str, status: AgentStatus, *, trust_score: float | None = None,
         only_if: AgentStatus | None = None,

@@ -115,11 +115,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), written_at TEXT NOT NULL);
     """,
-    # 8: the registry (docs/registry.md): realms; an agent's realm, profile, capabilities (also one row each in
-    # agent_capabilities, which the "having all of" filter looks up), Ed25519 key and the realms an admin or
-    # reviewer is limited to; self-registrations waiting for approval; the assertions already exchanged for a
-    # token (their jti may never be used again). Indexed for every filter and sort of GET /agents; the realm, status
-    # and owner indexes end with last_seen_at, so that the list's two counts (matches, online ones) read them alone.
+    # 8: the registry (docs/registry.md): realms; an agent's realm, profile, capabilities (as JSON, what is read
+    # back, and as a bitmask, what the "having all of" filter tests: each capability name gets a bit of its own in
+    # capability_bits the first time an agent has it, and keeps it, whatever the vocabulary becomes), the text that q
+    # searches (search_text: see agent_rows.search_text), Ed25519 key and the realms an admin or reviewer is limited
+    # to; self-registrations waiting for approval; the assertions already exchanged for a token (their jti may never
+    # be used again). Indexed for every filter and sort of GET /agents; the realm, status, owner and lastSeen indexes
+    # end with last_seen_at and capability_bits, so that the list's two counts (matches, online ones) read them
+    # alone, with or without a capabilities filter; agents_search holds what q searches, so that its counts read
+    # that index rather than the table (a substring can't be looked up in a B-tree: it is still a scan). The agents
+    # of before the registry have no capabilities (bits 0) and no did; their search_text folds the name with
+    # SQLite's lower(), ASCII only (the store writes Python's casefold() for every agent it writes from now on).
     """
     CREATE TABLE realms (
         id TEXT PRIMARY KEY,
@@ -136,19 +142,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE agents ADD COLUMN public_key TEXT;
     ALTER TABLE agents ADD COLUMN did TEXT;
     ALTER TABLE agents ADD COLUMN scope_realms TEXT NOT NULL DEFAULT '[]';
-    CREATE UNIQUE INDEX agents_did ON agents (did) WHERE did IS NOT NULL;
-    CREATE INDEX agents_realm ON agents (realm_id, created_at, id, last_seen_at);
-    CREATE INDEX agents_name ON agents (name COLLATE NOCASE, id);
-    CREATE INDEX agents_seen ON agents (last_seen_at, id);
-    CREATE INDEX agents_trust ON agents (trust_score, id);
-    CREATE INDEX agents_status ON agents (status, created_at, id, last_seen_at);
-    CREATE INDEX agents_owner ON agents (owner_id, created_at, id, last_seen_at);
-    CREATE TABLE agent_capabilities (
-        capability TEXT NOT NULL,
-        agent_id TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
-        PRIMARY KEY (capability, agent_id)
+    ALTER TABLE agents ADD COLUMN capability_bits INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE agents ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+    UPDATE agents SET search_text = lower(name) || char(10) || id || char(10) || lower(ifnull(did, ''));
+    CREATE TABLE capability_bits (
+        name TEXT PRIMARY KEY,
+        bit INTEGER NOT NULL UNIQUE CHECK (bit BETWEEN 0 AND 62)
     ) WITHOUT ROWID;
-    CREATE INDEX agent_capabilities_agent ON agent_capabilities (agent_id);
+    CREATE UNIQUE INDEX agents_did ON agents (did) WHERE did IS NOT NULL;
+    CREATE INDEX agents_realm ON agents (realm_id, created_at, id, last_seen_at, capability_bits);
+    CREATE INDEX agents_name ON agents (name COLLATE NOCASE, id);
+    CREATE INDEX agents_seen ON agents (last_seen_at, id, capability_bits);
+    CREATE INDEX agents_trust ON agents (trust_score, id);
+    CREATE INDEX agents_status ON agents (status, created_at, id, last_seen_at, capability_bits);
+    CREATE INDEX agents_owner ON agents (owner_id, created_at, id, last_seen_at, capability_bits);
+    CREATE INDEX agents_search ON agents (search_text, last_seen_at);
     CREATE TABLE registrations (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
