@@ -124,7 +124,7 @@ def populate(path: Path, count: int) -> Registry:
     with store._transaction() as conn:
         conn.execute("PRAGMA cache_size = -262144")  # 256 MiB: the random ids' index pages stay in memory
         bits = store._capability_bits(conn, DEFAULT_CAPABILITIES, assign=True)
-        rows = [agent_row(a, capability_mask(a.capabilities, bits)) for a in agents]
+        rows = [agent_row(a, capability_mask(a.capabilities, bits), seq) for seq, a in enumerate(agents, 1)]
         columns = list(rows[0])
         conn.executemany(f"INSERT INTO agents ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})",
                          rows)

@@ -15,6 +15,7 @@ from vectra.domain.errors import Unavailable
 from vectra.domain.models import Agent, AgentFilter, AgentSort, AgentStatus, Role
 from vectra.store import SqliteStore
 from vectra.store.agent_rows import COLLECT_UP_TO, agent_row, agents_page_query, agents_query
+from vectra.store.migrations import MIGRATIONS
 from vectra.store.sqlite import ANALYSE_AGAIN_AT, ANALYSE_FROM, CAPABILITY_BITS
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -123,6 +124,49 @@ def test_q_finds_an_id_or_a_did_whatever_its_case(store: SqliteStore) -> None:
     assert _ids(store, q="8000-000000000002") == [_agent(2).id]
 
 
+@pytest.mark.parametrize("q", ['say "hi"', "a*b", "x AND y", "NEAR(p q)", "-minus", "^caret", "o'neil"])
+def test_q_takes_the_trigram_index_s_syntax_literally(store: SqliteStore, q: str) -> None:
+    store.insert_agent(_agent(1, name=f"[{q}]"))
+    store.insert_agent(_agent(2, name="say hi a b x y p q minus caret oneil"))
+    assert _ids(store, q=q) == [_agent(1).id]
+
+
+def test_q_of_one_or_two_characters_is_answered_without_the_trigram_index(store: SqliteStore) -> None:
+    store.insert_agent(_agent(1, name="ab"))
+    store.insert_agent(_agent(2, name="cd"))
+    assert _ids(store, q="B") == [_agent(1).id]
+    assert _ids(store, q="cD") == [_agent(2).id]
+
+
+def test_a_deleted_agent_leaves_the_search_index(store: SqliteStore) -> None:
+    store.insert_agent(_agent(1, name="ephemeral"))
+    store.insert_agent(_agent(2, name="ephemeral-two"))
+    assert store.delete_agent(_agent(1).id)
+    store.insert_agent(_agent(3, name="later"))  # takes the next key: no reuse of the deleted one's
+    assert _ids(store, q="ephemeral") == [_agent(2).id]
+    assert _ids(store, q="later") == [_agent(3).id]
+
+
+def test_agents_of_before_the_registry_are_found_by_q(tmp_path: Path) -> None:
+    """Migration 8 fills the search text and its trigram index for the agents already there."""
+    path = tmp_path / "vectra.db"
+    with closing(sqlite3.connect(path)) as conn:
+        for script in MIGRATIONS[:7]:  # a database as the daemon of before the registry left it
+            conn.executescript(script)
+        conn.execute("PRAGMA user_version = 7")
+        conn.execute("INSERT INTO agents (id, name, owner_id, status, policy_name, trust_score, roles, secret_hash, "
+                     "created_at) VALUES ('00000000-0000-4000-8000-000000000001', 'Legacy-Bot', NULL, 'Active', "
+                     "NULL, 0.5, '[\"agent\"]', x'', '2026-01-01T00:00:00+00:00')")
+        conn.commit()
+    store = SqliteStore(path)
+    try:
+        assert _ids(store, q="legacy") == ["00000000-0000-4000-8000-000000000001"]
+        store.insert_agent(_agent(2, name="legacy-new"))
+        assert len(_ids(store, q="LEGACY")) == 2
+    finally:
+        store.close()
+
+
 def test_q_with_a_line_break_matches_within_the_name_only(store: SqliteStore) -> None:
     store.insert_agent(_agent(1, name="first\nsecond"))
     store.insert_agent(_agent(2, name="tail", did="did:key:zabc"))
@@ -147,7 +191,7 @@ def test_a_page_of_few_or_many_matches_is_in_order(store: SqliteStore, matches: 
 def _add_agents(path: Path, first: int, count: int) -> None:
     """``count`` agents written by another connection (another daemon on the same file): 85 % active."""
     rows = [agent_row(dataclasses.replace(_agent(n, name=f"agent-{(n * 7919) % count:06d}"),
-                                          status=AgentStatus.ACTIVE if n % 20 < 17 else AgentStatus.REVOKED), 0)
+                                          status=AgentStatus.ACTIVE if n % 20 < 17 else AgentStatus.REVOKED), 0, n + 1)
             for n in range(first, first + count)]
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.executemany(f"INSERT INTO agents ({', '.join(rows[0])}) VALUES ({', '.join(':' + c for c in rows[0])})",

@@ -84,10 +84,12 @@ def agent_from_row(row: Mapping[str, Any]) -> Agent:
     )
 
 
-def agent_row(agent: Agent, capability_bits: int) -> dict[str, Any]:
-    """The row of ``agent``, whose capabilities' bits are ``capability_bits`` (:func:`capability_mask`)."""
+def agent_row(agent: Agent, capability_bits: int, seq: int) -> dict[str, Any]:
+    """The row of ``agent``, whose capabilities' bits are ``capability_bits`` (:func:`capability_mask`); ``seq`` is
+    its integer key in the search index (one more than the largest yet, see migration 8)."""
     return {
         "id": agent.id,
+        "seq": seq,
         "owner_id": agent.owner_id,
         "status": agent.status.value,
         "policy_name": agent.policy_name,
@@ -127,6 +129,8 @@ def search_text(agent: Agent) -> str:
 
 
 _SEPARATOR = "\n"
+#: the shortest q the trigram index (agent_search) can look up; a shorter one scans agents_search
+_TRIGRAM = 3
 #: the name's part of search_text (the id and the did have no line break: the name is all before their two)
 _NAME_PART = "substr(a.search_text, 1, length(a.search_text) - length(a.id) - length(ifnull(a.did, '')) - 2)"
 
@@ -144,6 +148,11 @@ def agents_query(filters: AgentFilter, bits: Mapping[str, int]) -> tuple[str, li
     if filters.q:
         # instr: a substring, with no LIKE wildcards to escape; a needle with a line break can only be in the name
         needle = filters.q.casefold()
+        if len(needle) >= _TRIGRAM and _SEPARATOR not in needle:
+            # the trigram index names the candidates (every agent whose text holds the needle, maybe a few more):
+            # instr then decides, so the answer is the scan's
+            conditions.append("a.seq IN (SELECT rowid FROM agent_search WHERE agent_search MATCH ?)")
+            params.append('"' + needle.replace('"', '""') + '"')
         conditions.append(f"instr({_NAME_PART if _SEPARATOR in needle else 'a.search_text'}, ?) > 0")
         params.append(needle)
     if filters.status is not None:

@@ -126,6 +126,9 @@ MIGRATIONS: tuple[str, ...] = (
     # that index rather than the table (a substring can't be looked up in a B-tree: it is still a scan). The agents
     # of before the registry have no capabilities (bits 0) and no did; their search_text folds the name with
     # SQLite's lower(), ASCII only (the store writes Python's casefold() for every agent it writes from now on).
+    # agent_search is a trigram index of search_text (FTS5), kept by triggers and keyed by seq, an integer of the
+    # agent's own (the rowid of a table without an INTEGER PRIMARY KEY may change in a VACUUM): a q of three
+    # characters or more looks its candidates up there, and instr on search_text then decides each one.
     """
     CREATE TABLE realms (
         id TEXT PRIMARY KEY,
@@ -157,6 +160,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX agents_status ON agents (status, created_at, id, last_seen_at, capability_bits);
     CREATE INDEX agents_owner ON agents (owner_id, created_at, id, last_seen_at, capability_bits);
     CREATE INDEX agents_search ON agents (search_text, last_seen_at);
+    ALTER TABLE agents ADD COLUMN seq INTEGER;
+    UPDATE agents SET seq = rowid;
+    CREATE UNIQUE INDEX agents_seq ON agents (seq);
+    CREATE VIRTUAL TABLE agent_search USING fts5 (text, tokenize = 'trigram case_sensitive 1');
+    INSERT INTO agent_search (rowid, text) SELECT seq, search_text FROM agents;
+    CREATE TRIGGER agents_search_inserted AFTER INSERT ON agents
+        BEGIN INSERT INTO agent_search (rowid, text) VALUES (new.seq, new.search_text); END;
+    CREATE TRIGGER agents_search_changed AFTER UPDATE OF search_text ON agents
+        BEGIN UPDATE agent_search SET text = new.search_text WHERE rowid = new.seq; END;
+    CREATE TRIGGER agents_search_deleted AFTER DELETE ON agents
+        BEGIN DELETE FROM agent_search WHERE rowid = old.seq; END;
     CREATE TABLE registrations (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,

@@ -225,7 +225,8 @@ class SqliteStore:
     def insert_agent(self, agent: Agent) -> None:
         with self._transaction() as conn:
             bits = self._capability_bits(conn, agent.capabilities, assign=True)
-            self._db["agents"].insert(agent_row(agent, capability_mask(agent.capabilities, bits)))
+            seq = conn.execute("SELECT ifnull(max(seq), 0) + 1 FROM agents").fetchone()[0]
+            self._db["agents"].insert(agent_row(agent, capability_mask(agent.capabilities, bits), seq))
 
     def _capability_bits(self, conn: sqlite3.Connection, names: Iterable[str], *,
                          assign: bool = False) -> dict[str, int]:
