@@ -131,6 +131,17 @@ def test_q_takes_the_trigram_index_s_syntax_literally(store: SqliteStore, q: str
     assert _ids(store, q=q) == [_agent(1).id]
 
 
+def test_a_nul_in_a_name_or_in_q_is_searched_like_any_other_character(store: SqliteStore) -> None:
+    """FTS5 and SQLite's length() take NUL for the end of the text; q must not (a name may hold one)."""
+    store.insert_agent(_agent(1, name="ab\0cdefgh"))
+    store.insert_agent(_agent(2, name="abcdefgh"))
+    assert _ids(store, q="cdef") == [_agent(1).id, _agent(2).id]
+    assert _ids(store, q="b\0cde") == [_agent(1).id]
+    assert _ids(store, q="000000000001") == [_agent(1).id]
+    assert _ids(store, q="zz\0zz") == []
+    assert _ids(store, q="b\0c\nx") == []
+
+
 def test_q_of_one_or_two_characters_is_answered_without_the_trigram_index(store: SqliteStore) -> None:
     store.insert_agent(_agent(1, name="ab"))
     store.insert_agent(_agent(2, name="cd"))
@@ -157,10 +168,15 @@ def test_agents_of_before_the_registry_are_found_by_q(tmp_path: Path) -> None:
         conn.execute("INSERT INTO agents (id, name, owner_id, status, policy_name, trust_score, roles, secret_hash, "
                      "created_at) VALUES ('00000000-0000-4000-8000-000000000001', 'Legacy-Bot', NULL, 'Active', "
                      "NULL, 0.5, '[\"agent\"]', x'', '2026-01-01T00:00:00+00:00')")
+        conn.execute("INSERT INTO agents (id, name, owner_id, status, policy_name, trust_score, roles, secret_hash, "
+                     "created_at) VALUES ('00000000-0000-4000-8000-000000000009', 'ÉMILE-Straße', NULL, 'Active', "
+                     "NULL, 0.5, '[\"agent\"]', x'', '2026-01-01T00:00:00+00:00')")
         conn.commit()
     store = SqliteStore(path)
     try:
         assert _ids(store, q="legacy") == ["00000000-0000-4000-8000-000000000001"]
+        # folded as the store folds what it writes itself, not by SQLite's ASCII-only lower()
+        assert _ids(store, q="émile-STRASSE") == ["00000000-0000-4000-8000-000000000009"]
         store.insert_agent(_agent(2, name="legacy-new"))
         assert len(_ids(store, q="LEGACY")) == 2
     finally:

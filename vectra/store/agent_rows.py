@@ -31,6 +31,7 @@ __all__ = [
     "realm_from_row",
     "registration_from_row",
     "registration_row",
+    "search_fold",
     "search_text",
     "within_scope",
 ]
@@ -125,7 +126,13 @@ def search_text(agent: Agent) -> str:
     lower-case UUID) and the did lower-cased (ASCII), one a line. A needle without a line break can't match across
     two of them, so one ``instr`` over this text answers "in the name, the id or the did" without folding every row
     at each query."""
-    return f"{agent.name.casefold()}{_SEPARATOR}{agent.id}{_SEPARATOR}{(agent.did or '').lower()}"
+    return f"{search_fold(agent.name)}{_SEPARATOR}{agent.id}{_SEPARATOR}{(agent.did or '').lower()}"
+
+
+def search_fold(text: str) -> str:
+    """Text as ``q`` compares it: case-folded, and NUL (which FTS5 and SQLite's ``length()`` take for the end of the
+    text) shown as U+FFFD, in the stored text and the needle alike. Migration 8 calls it too, as ``search_fold``."""
+    return text.casefold().replace("\0", "\ufffd")
 
 
 _SEPARATOR = "\n"
@@ -147,7 +154,7 @@ def agents_query(filters: AgentFilter, bits: Mapping[str, int]) -> tuple[str, li
     params: list[Any] = []
     if filters.q:
         # instr: a substring, with no LIKE wildcards to escape; a needle with a line break can only be in the name
-        needle = filters.q.casefold()
+        needle = search_fold(filters.q)
         if len(needle) >= _TRIGRAM and _SEPARATOR not in needle:
             # the trigram index names the candidates (every agent whose text holds the needle, maybe a few more):
             # instr then decides, so the answer is the scan's

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+from vectra.store.agent_rows import search_fold
+
+__all__ = ["MIGRATIONS", "MIN_SQLITE", "SCHEMA_VERSION", "migrate"]
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: agents
@@ -124,8 +126,8 @@ MIGRATIONS: tuple[str, ...] = (
     # end with last_seen_at and capability_bits, so that the list's two counts (matches, online ones) read them
     # alone, with or without a capabilities filter; agents_search holds what q searches, so that its counts read
     # that index rather than the table (a substring can't be looked up in a B-tree: it is still a scan). The agents
-    # of before the registry have no capabilities (bits 0) and no did; their search_text folds the name with
-    # SQLite's lower(), ASCII only (the store writes Python's casefold() for every agent it writes from now on).
+    # of before the registry have no capabilities (bits 0) and no did; their search_text folds the name as the store
+    # does for every agent it writes (search_fold, a function migrate() gives the connection).
     # agent_search is a trigram index of search_text (FTS5), kept by triggers and keyed by seq, an integer of the
     # agent's own (the rowid of a table without an INTEGER PRIMARY KEY may change in a VACUUM): a q of three
     # characters or more looks its candidates up there, and instr on search_text then decides each one.
@@ -147,7 +149,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE agents ADD COLUMN scope_realms TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE agents ADD COLUMN capability_bits INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE agents ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
-    UPDATE agents SET search_text = lower(name) || char(10) || id || char(10) || lower(ifnull(did, ''));
+    UPDATE agents SET search_text = search_fold(name) || char(10) || id || char(10) || lower(ifnull(did, ''));
     CREATE TABLE capability_bits (
         name TEXT PRIMARY KEY,
         bit INTEGER NOT NULL UNIQUE CHECK (bit BETWEEN 0 AND 62)
@@ -201,10 +203,16 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+#: FTS5's trigram tokenizer came with SQLite 3.34
+MIN_SQLITE = (3, 34)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Run every migration past the database's version, each in its own transaction."""
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise RuntimeError(f"SQLite {sqlite3.sqlite_version} is too old: Vectra needs {'.'.join(map(str, MIN_SQLITE))} "
+                           "or newer (the trigram search index of migration 8)")
+    conn.create_function("search_fold", 1, search_fold, deterministic=True)
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > SCHEMA_VERSION:
         raise RuntimeError(

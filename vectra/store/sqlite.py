@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import sqlite3
 import stat
@@ -42,6 +43,7 @@ from vectra.store.pending_rows import LIST_COLUMNS, outcome_columns, pending_fro
 
 __all__ = ["CAPABILITY_BITS", "SqliteStore"]
 
+log = logging.getLogger("vectra.store")
 R = TypeVar("R")
 T = TypeVar("T")
 #: how many capability names a database can ever tell apart: bits 0-62 of a positive 64-bit SQLite integer. A bit
@@ -109,7 +111,7 @@ class SqliteStore:
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA busy_timeout=10000")
             migrate(self._conn)
-            self._analyse_if_due(self._conn)
+            self._refresh_statistics(self._conn)
             self._file = _identity(path)
             # the question asked on every decision has a connection of its own, so that it never waits for the
             # audit writer's transaction (WAL lets a reader see the last commit while a writer works)
@@ -195,8 +197,16 @@ class SqliteStore:
             conn.execute("INSERT OR REPLACE INTO write_probe (id, written_at) VALUES (1, ?)", [at.isoformat()])
         if self._statistics_checked is None or abs(at - self._statistics_checked) >= _STATISTICS_EVERY:
             self._statistics_checked = at
-            with self._session() as conn:
-                self._analyse_if_due(conn)
+            with self._lock:
+                self._refresh_statistics(self._conn)
+
+    def _refresh_statistics(self, conn: sqlite3.Connection) -> None:
+        """:meth:`_analyse_if_due`, as an optimisation only: a database that can't take it (read-only, full) is
+        opened, probed and closed all the same, and its failures are the probe's own to find."""
+        try:
+            self._analyse_if_due(conn)
+        except sqlite3.Error as exc:
+            log.warning("planner statistics not refreshed", extra={"reason": str(exc)})
 
     def _analyse_if_due(self, conn: sqlite3.Connection) -> None:
         """``ANALYZE agents`` when there are enough agents and no statistics of them, or statistics of a number
@@ -216,8 +226,7 @@ class SqliteStore:
 
     def close(self) -> None:
         with self._lock, self._read_lock:
-            with contextlib.suppress(sqlite3.Error):  # a database that can't be written is closed all the same
-                self._analyse_if_due(self._conn)
+            self._refresh_statistics(self._conn)
             self._reader.close()
             self._conn.close()
 
