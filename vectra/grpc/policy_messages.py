@@ -15,6 +15,7 @@ from google.protobuf import json_format
 from vectra.domain.policies import GatewayDecision, PolicyRecord, PolicyVersion
 from vectra.grpc.generated.vectra.v1 import policies_pb2
 from vectra.grpc.messages import timestamp_message
+from vectra.services import input_errors
 
 __all__ = [
     "decision_message",
@@ -33,7 +34,7 @@ def document_from_message(message: policies_pb2.Policy) -> dict[str, Any]:
                           ("default", "default"))
         if getattr(message, attr)
     }
-    document["rules"] = [_rule_document(rule) for rule in message.rules]
+    document["rules"] = [_rule_document(rule, f"rules[{index}]") for index, rule in enumerate(message.rules)]
     if message.HasField("hitl_threshold"):
         document["hitlThreshold"] = message.hitl_threshold
     if message.HasField("rate_limit"):
@@ -44,7 +45,7 @@ def document_from_message(message: policies_pb2.Policy) -> dict[str, Any]:
         document["hitlExpirySeconds"] = message.hitl_expiry_seconds
     return document
 
-def _rule_document(rule: policies_pb2.Rule) -> dict[str, Any]:
+def _rule_document(rule: policies_pb2.Rule, pointer: str) -> dict[str, Any]:
     document: dict[str, Any] = {"priority": rule.priority}
     if rule.name:
         document["name"] = rule.name
@@ -54,15 +55,17 @@ def _rule_document(rule: policies_pb2.Rule) -> dict[str, Any]:
         document["reason"] = rule.reason
     if rule.HasField("description"):
         document["description"] = rule.description
-    document["conditions"] = [_condition_document(c) for c in rule.conditions]
+    document["conditions"] = [_condition_document(c, f"{pointer}.conditions[{index}]")
+                              for index, c in enumerate(rule.conditions)]
     return document
 
-def _condition_document(condition: policies_pb2.Condition) -> dict[str, Any]:
+def _condition_document(condition: policies_pb2.Condition, pointer: str) -> dict[str, Any]:
     kind = condition.WhichOneof("kind")
     if kind in ("any", "all"):
-        return {kind: [_condition_document(c) for c in getattr(condition, kind).conditions]}
+        return {kind: [_condition_document(c, f"{pointer}.{kind}[{index}]")
+                       for index, c in enumerate(getattr(condition, kind).conditions)]}
     if kind == "not":
-        return {"not": _condition_document(getattr(condition, "not"))}
+        return {"not": _condition_document(getattr(condition, "not"), f"{pointer}.not")}
     if kind is None:
         return {}
     leaf = condition.field
@@ -72,7 +75,10 @@ def _condition_document(condition: policies_pb2.Condition) -> dict[str, Any]:
     if leaf.operator:
         document["operator"] = leaf.operator
     if leaf.HasField("value"):
-        document["value"] = _whole_numbers(json_format.MessageToDict(leaf.value))
+        try:
+            document["value"] = _whole_numbers(json_format.MessageToDict(leaf.value))
+        except ValueError:  # a number JSON can't hold (infinity, NaN), anywhere in the value
+            raise input_errors.malformed(f"{pointer}.value", "JSON: a number must be finite") from None
     if leaf.ignore_case:
         document["ignoreCase"] = True
     return document
