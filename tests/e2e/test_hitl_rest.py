@@ -422,6 +422,9 @@ def test_past_the_per_agent_cap_the_proxy_answers_429_and_records_it(
 
     assert is_problem(refused, 429), refused.text
     assert "waiting for review" in refused.json()["detail"]
+    # at the latest, a place frees when the first waiting request expires (VECTRA_HITL_EXPIRY_SECONDS, 3600)
+    assert 3500 < int(refused.headers["retry-after"]) <= 3600
+    assert refused.json()["retryAfterSeconds"] == int(refused.headers["retry-after"])
     assert [r["decision"] for r in audit_of(admin, capped.id, "proxy.request")][-1] == "HitlQueueFull"
     assert reviewer.post(f"/hitl/{parked[0]}/deny", json={}).status_code == 200
     assert capped.call("POST", f"{upstream.base}/review/one-more").status_code == 202

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from policy_core import PolicyError
@@ -124,8 +126,9 @@ async def proxy(ctx: ServiceContext, call: ProxyCall) -> Forwarded | Parked:
         expiry = current.compiled.hitl_expiry_seconds if current is not None else None
         pending = new_pending(ctx, agent.id, call.method, call.target, upstream_headers, body, decision, expiry)
         if not await record.park(pending):
+            wait = _until_a_place_frees(ctx, agent.id)
             raise RateLimited(f"{ctx.settings.hitl_max_pending_per_agent} requests of this agent are already waiting "
-                              "for review", headers=rate.headers)
+                              "for review", retryAfterSeconds=wait, headers={**rate.headers, "Retry-After": str(wait)})
         return Parked(pending, decision, extra_headers)
     return await _forward(ctx, call, upstream_headers, body, record, extra_headers)
 
@@ -371,3 +374,12 @@ async def _committed(step: Awaitable[T]) -> T:
 def _header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
     return next((value for key, value in headers if key.lower() == name), None)
 
+
+
+def _until_a_place_frees(ctx: ServiceContext, agent_id: str) -> int:
+    """Seconds until the agent's full HITL queue has room at the latest: when its first waiting request expires (a
+    reviewer's decision may free one sooner)."""
+    first = ctx.store.first_pending_expiry(agent_id)
+    if first is None:
+        return 1
+    return max(1, math.ceil((first - datetime.now(UTC)).total_seconds()))

@@ -97,6 +97,8 @@ class Store(Protocol):
         """Newest first, without their bodies."""
     def count_pending(self, agent_id: str) -> int:
         """The agent's requests still Pending (the expired among them too, until they are marked)."""
+    def first_pending_expiry(self, agent_id: str) -> datetime | None:
+        """When the agent's Pending request that expires first does (None when it has none)."""
     def due_pending(self, now: datetime, limit: int) -> list[str]:
         """Ids of Pending requests whose expiry has come, oldest first."""
     def settle_pending(self, pending_id: str, status: PendingStatus, *, by: str | None, at: datetime,

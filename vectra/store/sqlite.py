@@ -371,6 +371,12 @@ class SqliteStore:
             return conn.execute("SELECT count(*) FROM pending_requests WHERE agent_id = ? AND status = ?",
                                 [agent_id, PendingStatus.PENDING.value]).fetchone()[0]
 
+    def first_pending_expiry(self, agent_id: str) -> datetime | None:
+        with self._session() as conn:
+            first = conn.execute("SELECT min(expires_at) FROM pending_requests WHERE agent_id = ? AND status = ?",
+                                 [agent_id, PendingStatus.PENDING.value]).fetchone()[0]
+        return datetime.fromisoformat(first) if first else None
+
     def due_pending(self, now: datetime, limit: int) -> list[str]:
         with self._session() as conn:
             rows = conn.execute("SELECT id FROM pending_requests WHERE status = ? AND expires_at <= ? "
