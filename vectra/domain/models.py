@@ -20,6 +20,7 @@ __all__ = [
     "Principal",
     "Realm",
     "Role",
+    "is_overseer",
 ]
 
 T = TypeVar("T")
@@ -35,6 +36,11 @@ class Role(enum.StrEnum):
     AGENT = "agent"
     REVIEWER = "reviewer"
     ADMIN = "admin"
+
+
+def is_overseer(roles: tuple[Role, ...]) -> bool:
+    """Whether these roles oversee other agents (admin or reviewer)."""
+    return Role.ADMIN in roles or Role.REVIEWER in roles
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,11 @@ class Agent:
 
     def is_online(self, since: datetime) -> bool:
         return self.last_seen_at is not None and self.last_seen_at >= since
+
+    @property
+    def is_overseer(self) -> bool:
+        """An admin or reviewer: one whose oversight ``scope_realms`` limits."""
+        return is_overseer(self.roles)
 
 
 class AgentSort(enum.StrEnum):
@@ -147,8 +158,7 @@ class Principal:
             return True
         if not self.sees(agent.realm):
             return False
-        overseer = Role.ADMIN in agent.roles or Role.REVIEWER in agent.roles
-        return not overseer or (bool(agent.scope_realms) and set(agent.scope_realms) <= scope)
+        return not agent.is_overseer or (bool(agent.scope_realms) and set(agent.scope_realms) <= scope)
 
     def has(self, role: Role) -> bool:
         return Role.ADMIN in self.roles or role in self.roles

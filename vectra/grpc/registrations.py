@@ -15,8 +15,7 @@ from vectra.services.context import ServiceContext
 
 __all__ = ["RegistrationServicer"]
 
-ENROLLMENT_TOKEN_METADATA = "vectra-enrollment-token"
-_AWAITING = "Registration received. Awaiting admin approval."
+ENROLLMENT_TOKEN_METADATA = registrations.ENROLLMENT_TOKEN_HEADER.lower()
 _STATUS = {
     RegistrationStatus.PENDING: registrations_pb2.REGISTRATION_STATUS_PENDING,
     RegistrationStatus.APPROVED: registrations_pb2.REGISTRATION_STATUS_APPROVED,
@@ -44,7 +43,8 @@ class RegistrationServicer(registrations_pb2_grpc.RegistrationServiceServicer):
             public_key=request.public_key,
         )
         return registrations_pb2.SubmitRegistrationResponse(id=registration.id, status=_STATUS[registration.status],
-                                                            did=registration.did, message=_AWAITING)
+                                                            did=registration.did,
+                                                            message=registrations.SUBMITTED_MESSAGE)
 
     @rpc
     async def ListRegistrations(self, request: registrations_pb2.ListRegistrationsRequest,
@@ -80,8 +80,7 @@ class RegistrationServicer(registrations_pb2_grpc.RegistrationServiceServicer):
 
 
 def _state_fields(registration: Registration) -> dict[str, object]:
-    """What the registrant reads: its status and outcome (not where it came from, nor who decided)."""
-    approved = registration.status is RegistrationStatus.APPROVED
+    """What the registrant reads (``registrations.get_status``), and what an admin reads first."""
     return {
         "id": registration.id,
         "status": _STATUS[registration.status],
@@ -92,7 +91,7 @@ def _state_fields(registration: Registration) -> dict[str, object]:
         "decided_at": timestamp_message(registration.decided_at),
         "reason": registration.reason,
         "agent_id": registration.agent_id,
-        "granted_capabilities": registration.granted_capabilities if approved else (),
+        "granted_capabilities": registration.granted_capabilities,
     }
 
 

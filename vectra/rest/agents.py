@@ -59,12 +59,8 @@ async def register_agent(body: dict[str, Any]) -> ConnexionResponse:
 
 async def update_agent(agent_id: str, body: dict[str, Any]) -> ConnexionResponse:
     ctx, actor = authenticated()
-    given = {field: body[key] for key, field in _PROFILE_FIELDS.items() if key in body}
+    given = {field: body[key] for key, field in agents.PROFILE_FIELDS.items() if key in body}
     return _shown(ctx, await agents.update_agent(ctx, actor, agent_id, agents.ProfileChange(**given)))
-
-
-_PROFILE_FIELDS = {"name": "name", "capabilities": "capabilities", "realm": "realm", "version": "version",
-                   "description": "description", "metadata": "metadata", "scopeRealms": "scope_realms"}
 
 
 async def assign_policy(agent_id: str, body: dict[str, Any]) -> ConnexionResponse:

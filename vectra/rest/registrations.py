@@ -8,22 +8,19 @@ from typing import Any
 from connexion import request
 from connexion.lifecycle import ConnexionResponse
 
-from vectra.domain.registrations import Registration, RegistrationStatus
+from vectra.domain.registrations import Registration
 from vectra.domain.times import rfc3339
 from vectra.rest.caller import authenticated, peer_address, service_context
-from vectra.rest.representations import page_json
+from vectra.rest.representations import paged_json
 from vectra.rest.responses import json_response
 from vectra.services import registrations
-
-ENROLLMENT_TOKEN_HEADER = "Vectra-Enrollment-Token"
-_AWAITING = "Registration received. Awaiting admin approval."
 
 
 async def submit_registration(body: dict[str, Any]) -> ConnexionResponse:
     registration = await registrations.submit(
         service_context(),
         source=peer_address(),
-        enrollment_token=request.headers.get(ENROLLMENT_TOKEN_HEADER),
+        enrollment_token=request.headers.get(registrations.ENROLLMENT_TOKEN_HEADER),
         name=body.get("name"),
         version=body.get("version"),
         description=body.get("description"),
@@ -32,14 +29,14 @@ async def submit_registration(body: dict[str, Any]) -> ConnexionResponse:
         public_key=body.get("publicKey"),
     )
     answer = {"id": registration.id, "status": registration.status.value, "did": registration.did,
-              "message": _AWAITING}
+              "message": registrations.SUBMITTED_MESSAGE}
     return json_response(answer, 201, {"Location": f"/registrations/{registration.id}"})
 
 
 async def list_registrations(page: int = 1, page_size: int = 25, status: str | None = None) -> ConnexionResponse:
     ctx, actor = authenticated()
     listed = await registrations.list_registrations(ctx, actor, status, page, page_size)
-    return json_response({**page_json(listed.page, _registration_json), "totalPages": listed.page.total_pages,
+    return json_response({**paged_json(listed.page, _registration_json),
                           "availableCapabilities": list(listed.available_capabilities)})
 
 
@@ -62,8 +59,7 @@ async def reject_registration(registration_id: str, body: dict[str, Any]) -> Con
 
 
 def _state_json(registration: Registration) -> dict[str, Any]:
-    """What the registrant reads: its status and outcome (not where it came from, nor who decided)."""
-    approved = registration.status is RegistrationStatus.APPROVED
+    """What the registrant reads (``registrations.get_status``), and what an admin reads first."""
     return {
         "id": registration.id,
         "status": registration.status.value,
@@ -74,7 +70,7 @@ def _state_json(registration: Registration) -> dict[str, Any]:
         "decidedAt": rfc3339(registration.decided_at),
         "reason": registration.reason,
         "agentId": registration.agent_id,
-        "grantedCapabilities": list(registration.granted_capabilities) if approved else [],
+        "grantedCapabilities": list(registration.granted_capabilities),
     }
 
 

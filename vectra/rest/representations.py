@@ -17,6 +17,7 @@ __all__ = [
     "agent_page_json",
     "decision_json",
     "page_json",
+    "paged_json",
     "policy_json",
     "policy_summary_json",
     "policy_version_json",
@@ -59,12 +60,16 @@ def agent_json(agent: Agent, online_since: datetime) -> dict[str, Any]:
 
 
 def agent_page_json(page: AgentPage, online_since: datetime) -> dict[str, Any]:
-    return {**page_json(page, lambda agent: agent_json(agent, online_since)), "totalPages": page.total_pages,
-            "onlineCount": page.online_count}
+    return {**paged_json(page, lambda agent: agent_json(agent, online_since)), "onlineCount": page.online_count}
 
 
 def realm_page_json(page: Page[Realm]) -> dict[str, Any]:
-    return {**page_json(page, realm_json), "totalPages": page.total_pages}
+    return paged_json(page, realm_json)
+
+
+def paged_json(page: Page[T], item: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """:func:`page_json` with ``totalPages``, for the lists that count their pages."""
+    return {**page_json(page, item), "totalPages": page.total_pages}
 
 
 def page_json(page: Page[T], item: Callable[[T], dict[str, Any]]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from vectra.domain.models import (
     Principal,
     Realm,
     Role,
+    is_overseer,
 )
 from vectra.services import audit, input_errors, profiles
 from vectra.services.auth import require, require_reader
@@ -31,6 +32,7 @@ from vectra.services.secrets import CHOSEN_SECRET_RULE, hash_secret, is_acceptab
 
 __all__ = [
     "DEFAULT_TRUST",
+    "PROFILE_FIELDS",
     "AgentQuery",
     "ProfileChange",
     "assign_policy",
@@ -38,6 +40,7 @@ __all__ = [
     "get_agent",
     "lift_quarantine",
     "list_agents",
+    "new_agent",
     "online_since",
     "realm_for",
     "register_agent",
@@ -186,16 +189,10 @@ async def register_agent(
         raise input_errors.malformed("clientSecret", CHOSEN_SECRET_RULE)
     granted = _roles(roles)
     key = profiles.check_public_key(public_key, required=False)
-    agent = Agent(
-        id=str(uuid.uuid4()),
+    agent = new_agent(
         name=name,
         owner_id=owner_id,
-        status=AgentStatus.ACTIVE,
-        policy_name=None,
-        trust_score=DEFAULT_TRUST,
         roles=granted,
-        created_at=datetime.now(UTC),
-        last_seen_at=None,
         secret_hash=await hash_secret(client_secret),
         capabilities=profiles.check_capabilities("capabilities", capabilities, ctx.settings.capabilities),
         realm=realm_for(ctx, actor, realm),
@@ -209,6 +206,14 @@ async def register_agent(
     await audit.record_change(ctx, actor, "agent.registered", lambda: create_agent(ctx, agent),
                               agent_id=agent.id, details={"name": agent.name})
     return NewAgent(agent=agent, client_secret=client_secret)
+
+
+def new_agent(*, name: str, owner_id: str | None, roles: tuple[Role, ...], secret_hash: bytes,
+              policy_name: str | None = None, **profile: Any) -> Agent:
+    """A new agent as every registration makes it: a fresh id, Active, the default trust, never seen."""
+    return Agent(id=str(uuid.uuid4()), name=name, owner_id=owner_id, status=AgentStatus.ACTIVE,
+                 policy_name=policy_name, trust_score=DEFAULT_TRUST, roles=roles, created_at=datetime.now(UTC),
+                 last_seen_at=None, secret_hash=secret_hash, **profile)
 
 
 def create_agent(ctx: ServiceContext, agent: Agent) -> None:
@@ -243,13 +248,14 @@ async def update_agent(ctx: ServiceContext, actor: Principal, agent_id: str, cha
         return current
     updated = dataclasses.replace(current, **changes)
 
-    details = {camel: _shown(changes[field]) for field, camel in _CHANGE_NAMES.items() if field in changes}
+    details = {camel: _shown(changes[field]) for camel, field in PROFILE_FIELDS.items() if field in changes}
     return await _agent_change(ctx, actor, "agent.updated", agent_id,
                                lambda: _found(agent_id, ctx.store.set_agent_profile(updated)), details=details)
 
 
-_CHANGE_NAMES = {"name": "name", "capabilities": "capabilities", "realm": "realm", "version": "version",
-                 "description": "description", "metadata": "metadata", "scope_realms": "scopeRealms"}
+#: the fields ``PATCH /agents/{id}`` changes, by the contract's name: the :class:`ProfileChange` field of each
+PROFILE_FIELDS = {"name": "name", "capabilities": "capabilities", "realm": "realm", "version": "version",
+                  "description": "description", "metadata": "metadata", "scopeRealms": "scope_realms"}
 
 
 def _shown(value: object) -> object:
@@ -278,7 +284,7 @@ def _scope_for(ctx: ServiceContext, actor: Principal, roles: Sequence[Role],
     """The realms an admin or reviewer is limited to. One limited itself grants only within its own realms, and
     only limited roles."""
     wanted = resolve_realms(ctx, actor, "scopeRealms", scope_realms)
-    overseer = Role.ADMIN in roles or Role.REVIEWER in roles
+    overseer = is_overseer(tuple(roles))
     if wanted and not overseer:
         raise input_errors.ruled("scopeRealms", "applies only to an admin or reviewer")
     if overseer and not wanted and actor.scope is not None:

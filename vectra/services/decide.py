@@ -102,7 +102,7 @@ def _evaluate(
             "ownerId": agent.owner_id,
             "trustScore": agent.trust_score,
             "roles": list(agent.roles),
-            "capabilities": list(agent.capabilities),
+            "capabilities": agent.capabilities,  # a tuple: policies take it as a list
             **({"realm": agent.realm} if agent.realm is not None else {}),
         },
         "time": now,

@@ -273,7 +273,7 @@ async def _readable(ctx: ServiceContext, actor: Principal, pending_id: str) -> P
 def _refuse_out_of_scope(ctx: ServiceContext, actor: Principal, pending: PendingRequest) -> None:
     """A request of an agent outside a realm-scoped reviewer's realms does not exist for it."""
     if actor.scope is not None:
-        agent = ctx.store.get_agent(pending.agent_id)
+        agent = ctx.agents.get(ctx.store, pending.agent_id)
         if agent is None or not actor.oversees(agent):
             raise NotFound(f"no HITL request {pending.id}")
 

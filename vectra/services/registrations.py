@@ -11,24 +11,25 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import secrets
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from vectra.domain.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
 from vectra.domain.keys import did_of
-from vectra.domain.models import Agent, AgentStatus, Page, Principal, Role
+from vectra.domain.models import Page, Principal, Role
 from vectra.domain.registrations import Registration, RegistrationStatus
 from vectra.forward import RateLimit
 from vectra.services import audit, input_errors, profiles
-from vectra.services.agents import DEFAULT_TRUST, create_agent, realm_for, required_text
+from vectra.services.agents import create_agent, new_agent, realm_for, required_text
 from vectra.services.auth import require_global_admin
 from vectra.services.context import ServiceContext
 from vectra.services.inputs import bounded_string, check_page, check_policy_name
 
 __all__ = [
     "ALL_STATUSES",
+    "ENROLLMENT_TOKEN_HEADER",
     "MAX_REASON_LENGTH",
+    "SUBMITTED_MESSAGE",
     "RegistrationList",
     "approve",
     "get_status",
@@ -38,6 +39,10 @@ __all__ = [
 ]
 
 MAX_REASON_LENGTH = 2000
+#: what a registrant is told on submitting, on either surface
+SUBMITTED_MESSAGE = "Registration received. Awaiting admin approval."
+#: the header (gRPC: metadata, lower-cased) that carries an enrollment token
+ENROLLMENT_TOKEN_HEADER = "Vectra-Enrollment-Token"
 MAX_REGISTRATION_ID_LENGTH = 64
 #: the ``status`` filter that lists registrations in every status
 ALL_STATUSES = "all"
@@ -123,8 +128,9 @@ def _check_enrollment_token(configured: Sequence[str], given: str | None) -> Non
 
 
 async def get_status(ctx: ServiceContext, registration_id: object) -> Registration:
-    """The registration, for whoever knows its id (the registrant polls it without a token)."""
-    return _found(ctx, registration_id)
+    """The registration, for whoever knows its id (the registrant polls it without a token): its status and
+    outcome, not where it came from nor who decided."""
+    return dataclasses.replace(_found(ctx, registration_id), source=None, decided_by=None)
 
 
 async def list_registrations(ctx: ServiceContext, actor: Principal, status: str | None = None, page: int = 1,
@@ -147,18 +153,12 @@ async def approve(ctx: ServiceContext, actor: Principal, registration_id: object
     granted = _granted(ctx, current, capabilities)
     policy = check_policy_name(policy_name) if policy_name else None
     home = realm_for(ctx, actor, realm)  # an admin of every realm: any realm, or none
-    now = datetime.now(UTC)
-    agent = Agent(
-        id=str(uuid.uuid4()),
+    agent = new_agent(
         name=current.name,
         owner_id=None,
-        status=AgentStatus.ACTIVE,
-        policy_name=policy,
-        trust_score=DEFAULT_TRUST,
         roles=(Role.AGENT,),
-        created_at=now,
-        last_seen_at=None,
-        secret_hash=b"",
+        secret_hash=b"",  # no secret: the agent proves itself with its key
+        policy_name=policy,
         capabilities=granted,
         realm=home,
         version=current.version,
@@ -167,7 +167,7 @@ async def approve(ctx: ServiceContext, actor: Principal, registration_id: object
         public_key=current.public_key,
         did=current.did,
     )
-    settled = dataclasses.replace(current, status=RegistrationStatus.APPROVED, decided_at=now,
+    settled = dataclasses.replace(current, status=RegistrationStatus.APPROVED, decided_at=agent.created_at,
                                   decided_by=actor.subject, agent_id=agent.id, granted_capabilities=granted)
 
     def make() -> Registration:
