@@ -14,12 +14,14 @@ __all__ = [
     "AgentPage",
     "AgentSort",
     "AgentStatus",
+    "Governance",
     "IssuedToken",
     "NewAgent",
     "Page",
     "Principal",
     "Realm",
     "Role",
+    "ShadowPolicy",
     "is_overseer",
 ]
 
@@ -55,6 +57,34 @@ class Realm:
 
 
 @dataclass(frozen=True, slots=True)
+class Governance:
+    """An agent's own limits; a ``None`` field means the daemon's default (:meth:`resolved`)."""
+
+    max_session_hours: float | None = None
+    max_daily_sessions: int | None = None
+    max_concurrent_sessions: int | None = None
+    max_delegation_depth: int | None = None
+
+    def resolved(self, defaults: Governance) -> Governance:
+        """Every field set: this agent's value, else the default's."""
+        return Governance(*(mine if mine is not None else theirs
+                            for mine, theirs in zip(self.as_tuple(), defaults.as_tuple(), strict=True)))
+
+    def as_tuple(self) -> tuple[float | int | None, ...]:
+        return (self.max_session_hours, self.max_daily_sessions, self.max_concurrent_sessions,
+                self.max_delegation_depth)
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowPolicy:
+    """A policy version attached to an agent in shadow since ``since``."""
+
+    policy_name: str
+    policy_version: int
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Agent:
     id: str
     name: str
@@ -77,6 +107,12 @@ class Agent:
     did: str | None = None
     #: the realms (ids) an admin or reviewer is limited to; empty for one who oversees every realm
     scope_realms: tuple[str, ...] = ()
+    #: the limits of its governed sessions and sub-agents (docs/sessions.md); ``None`` fields take the defaults
+    governance: Governance = field(default_factory=lambda: Governance())
+    #: the agent that registered it (a sub-agent), or None
+    parent_agent_id: str | None = None
+    #: a policy version judging every call beside the live policy, deciding nothing (docs/shadow.md)
+    shadow: ShadowPolicy | None = None
 
     def is_online(self, since: datetime) -> bool:
         return self.last_seen_at is not None and self.last_seen_at >= since

@@ -17,14 +17,16 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from policy_core import AgentHistory, CompiledPolicy, Policy, PolicyError, RiskScorer, compile_policy, hitl_threshold
+from vectra.config import Settings
 from vectra.domain.models import Agent, AgentStatus
 from vectra.domain.policies import GatewayDecision
 from vectra.services.context import ServiceContext
 from vectra.services.policy_cache import CurrentPolicy
 
-__all__ = ["AgentFacts", "OutboundRequest", "decide"]
+__all__ = ["AgentFacts", "OutboundRequest", "Verdict", "decide", "judge", "request_facts"]
 
 _SCORER = RiskScorer()
 _NO_HISTORY = AgentHistory()
@@ -91,7 +93,27 @@ def _evaluate(
     version: int | None, history: AgentHistory | None,
 ) -> GatewayDecision:
     now = time.time()
-    facts = {
+    facts = request_facts(agent, request, now)
+    risk = _SCORER.score(facts, history or _NO_HISTORY, now)
+    facts["risk"] = {"score": risk.score}
+    verdict = judge(ctx.settings, policy, facts, risk.score, agent.trust_score)
+    return GatewayDecision(
+        effect=verdict.effect,
+        rule=verdict.rule,
+        reason=verdict.reason,
+        agent_id=agent.id,
+        trust_score=agent.trust_score,
+        risk_score=risk.score,
+        risk_factors=dict(risk.factors),
+        hitl_threshold=verdict.threshold,
+        policy_name=name,
+        policy_version=version,
+    )
+
+
+def request_facts(agent: AgentFacts, request: OutboundRequest, now: float) -> dict[str, Any]:
+    """What a policy sees of one call (``input.*``), but its risk: the caller adds ``risk`` once it is scored."""
+    return {
         "method": request.method,
         "url": request.url,
         "headers": request.headers,
@@ -107,25 +129,27 @@ def _evaluate(
         },
         "time": now,
     }
-    risk = _SCORER.score(facts, history or _NO_HISTORY, now)
-    facts["risk"] = {"score": risk.score}
+
+
+class Verdict(NamedTuple):
+    """A policy's answer about one call, with the trust-adjusted HITL threshold it was held to."""
+
+    effect: str
+    rule: str | None
+    reason: str | None
+    threshold: float
+
+
+def judge(settings: Settings, policy: CompiledPolicy, facts: Mapping[str, Any], risk: float,
+          trust: float) -> Verdict:
+    """``policy``'s effect for ``facts`` (which hold ``risk``), an Allow above the agent's HITL threshold going to
+    a human: the one rule live calls, shadow policies and replays are all judged by."""
     effect, rule, reason = policy.evaluate(facts)
-    base = ctx.settings.hitl_threshold if policy.hitl_threshold is None else policy.hitl_threshold
-    threshold = hitl_threshold(agent.trust_score, base, ctx.settings.hitl_trust_factor)
-    if effect == "Allow" and risk.score > threshold:
-        effect, rule, reason = "Hitl", None, f"High risk score: {risk.score:.2f}"
-    return GatewayDecision(
-        effect=effect,
-        rule=rule,
-        reason=reason,
-        agent_id=agent.id,
-        trust_score=agent.trust_score,
-        risk_score=risk.score,
-        risk_factors=dict(risk.factors),
-        hitl_threshold=threshold,
-        policy_name=name,
-        policy_version=version,
-    )
+    base = settings.hitl_threshold if policy.hitl_threshold is None else policy.hitl_threshold
+    threshold = hitl_threshold(trust, base, settings.hitl_trust_factor)
+    if effect == "Allow" and risk > threshold:
+        effect, rule, reason = "Hitl", None, f"High risk score: {risk:.2f}"
+    return Verdict(effect, rule, reason, threshold)
 
 
 def _refused(agent: AgentFacts, reason: str, policy_name: str | None = None) -> GatewayDecision:
