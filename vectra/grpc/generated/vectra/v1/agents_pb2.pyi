@@ -24,7 +24,7 @@ AGENT_STATUS_QUARANTINED: AgentStatus
 AGENT_STATUS_REVOKED: AgentStatus
 
 class Agent(_message.Message):
-    __slots__ = ("id", "name", "owner_id", "status", "policy_name", "trust_score", "roles", "created_at", "last_seen_at", "online", "capabilities", "realm", "version", "description", "metadata", "public_key", "did", "scope_realms")
+    __slots__ = ("id", "name", "owner_id", "status", "policy_name", "trust_score", "roles", "created_at", "last_seen_at", "online", "capabilities", "realm", "version", "description", "metadata", "public_key", "did", "scope_realms", "max_session_hours", "max_daily_sessions", "max_concurrent_sessions", "max_delegation_depth", "parent_agent_id", "shadow_policy")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +50,12 @@ class Agent(_message.Message):
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     DID_FIELD_NUMBER: _ClassVar[int]
     SCOPE_REALMS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SESSION_HOURS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DAILY_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DELEGATION_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    PARENT_AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_POLICY_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     owner_id: str
@@ -68,7 +74,41 @@ class Agent(_message.Message):
     public_key: str
     did: str
     scope_realms: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., owner_id: _Optional[str] = ..., status: _Optional[_Union[AgentStatus, str]] = ..., policy_name: _Optional[str] = ..., trust_score: _Optional[float] = ..., roles: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., online: _Optional[bool] = ..., capabilities: _Optional[_Iterable[str]] = ..., realm: _Optional[_Union[_realms_pb2.Realm, _Mapping]] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., public_key: _Optional[str] = ..., did: _Optional[str] = ..., scope_realms: _Optional[_Iterable[str]] = ...) -> None: ...
+    max_session_hours: float
+    max_daily_sessions: int
+    max_concurrent_sessions: int
+    max_delegation_depth: int
+    parent_agent_id: str
+    shadow_policy: ShadowPolicyRef
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., owner_id: _Optional[str] = ..., status: _Optional[_Union[AgentStatus, str]] = ..., policy_name: _Optional[str] = ..., trust_score: _Optional[float] = ..., roles: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., online: _Optional[bool] = ..., capabilities: _Optional[_Iterable[str]] = ..., realm: _Optional[_Union[_realms_pb2.Realm, _Mapping]] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., public_key: _Optional[str] = ..., did: _Optional[str] = ..., scope_realms: _Optional[_Iterable[str]] = ..., max_session_hours: _Optional[float] = ..., max_daily_sessions: _Optional[int] = ..., max_concurrent_sessions: _Optional[int] = ..., max_delegation_depth: _Optional[int] = ..., parent_agent_id: _Optional[str] = ..., shadow_policy: _Optional[_Union[ShadowPolicyRef, _Mapping]] = ...) -> None: ...
+
+class ShadowPolicyRef(_message.Message):
+    __slots__ = ("policy_name", "policy_version", "since")
+    POLICY_NAME_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    policy_name: str
+    policy_version: int
+    since: _timestamp_pb2.Timestamp
+    def __init__(self, policy_name: _Optional[str] = ..., policy_version: _Optional[int] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ShadowStatus(_message.Message):
+    __slots__ = ("agent_id", "policy_name", "policy_version", "since", "judged", "agreed", "disagreed")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    POLICY_NAME_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    JUDGED_FIELD_NUMBER: _ClassVar[int]
+    AGREED_FIELD_NUMBER: _ClassVar[int]
+    DISAGREED_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    policy_name: str
+    policy_version: int
+    since: _timestamp_pb2.Timestamp
+    judged: int
+    agreed: int
+    disagreed: int
+    def __init__(self, agent_id: _Optional[str] = ..., policy_name: _Optional[str] = ..., policy_version: _Optional[int] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., judged: _Optional[int] = ..., agreed: _Optional[int] = ..., disagreed: _Optional[int] = ...) -> None: ...
 
 class ListAgentsRequest(_message.Message):
     __slots__ = ("page", "page_size", "q", "status", "online", "realm", "capabilities", "owner_id", "sort_by", "sort_dir")
@@ -130,7 +170,7 @@ class Metadata(_message.Message):
     def __init__(self, entries: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class UpdateAgentRequest(_message.Message):
-    __slots__ = ("agent_id", "name", "capabilities", "realm", "version", "description", "metadata", "scope_realms")
+    __slots__ = ("agent_id", "name", "capabilities", "realm", "version", "description", "metadata", "scope_realms", "max_session_hours", "max_daily_sessions", "max_concurrent_sessions", "max_delegation_depth")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
@@ -139,6 +179,10 @@ class UpdateAgentRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     SCOPE_REALMS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SESSION_HOURS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DAILY_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DELEGATION_DEPTH_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     name: str
     capabilities: StringList
@@ -147,7 +191,11 @@ class UpdateAgentRequest(_message.Message):
     description: str
     metadata: Metadata
     scope_realms: StringList
-    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., capabilities: _Optional[_Union[StringList, _Mapping]] = ..., realm: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., scope_realms: _Optional[_Union[StringList, _Mapping]] = ...) -> None: ...
+    max_session_hours: float
+    max_daily_sessions: int
+    max_concurrent_sessions: int
+    max_delegation_depth: int
+    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., capabilities: _Optional[_Union[StringList, _Mapping]] = ..., realm: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., scope_realms: _Optional[_Union[StringList, _Mapping]] = ..., max_session_hours: _Optional[float] = ..., max_daily_sessions: _Optional[int] = ..., max_concurrent_sessions: _Optional[int] = ..., max_delegation_depth: _Optional[int] = ...) -> None: ...
 
 class GetAgentRequest(_message.Message):
     __slots__ = ("agent_id",)
@@ -156,7 +204,7 @@ class GetAgentRequest(_message.Message):
     def __init__(self, agent_id: _Optional[str] = ...) -> None: ...
 
 class RegisterAgentRequest(_message.Message):
-    __slots__ = ("name", "owner_id", "client_secret", "roles", "capabilities", "realm", "version", "description", "metadata", "public_key", "scope_realms")
+    __slots__ = ("name", "owner_id", "client_secret", "roles", "capabilities", "realm", "version", "description", "metadata", "public_key", "scope_realms", "max_session_hours", "max_daily_sessions", "max_concurrent_sessions", "max_delegation_depth", "parent_agent_id")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -175,6 +223,11 @@ class RegisterAgentRequest(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     SCOPE_REALMS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SESSION_HOURS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DAILY_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DELEGATION_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    PARENT_AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     owner_id: str
     client_secret: str
@@ -186,7 +239,12 @@ class RegisterAgentRequest(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     public_key: str
     scope_realms: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., owner_id: _Optional[str] = ..., client_secret: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., capabilities: _Optional[_Iterable[str]] = ..., realm: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., public_key: _Optional[str] = ..., scope_realms: _Optional[_Iterable[str]] = ...) -> None: ...
+    max_session_hours: float
+    max_daily_sessions: int
+    max_concurrent_sessions: int
+    max_delegation_depth: int
+    parent_agent_id: str
+    def __init__(self, name: _Optional[str] = ..., owner_id: _Optional[str] = ..., client_secret: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., capabilities: _Optional[_Iterable[str]] = ..., realm: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., public_key: _Optional[str] = ..., scope_realms: _Optional[_Iterable[str]] = ..., max_session_hours: _Optional[float] = ..., max_daily_sessions: _Optional[int] = ..., max_concurrent_sessions: _Optional[int] = ..., max_delegation_depth: _Optional[int] = ..., parent_agent_id: _Optional[str] = ...) -> None: ...
 
 class RegisterAgentResponse(_message.Message):
     __slots__ = ("id", "name", "client_secret", "did")
@@ -229,3 +287,29 @@ class LiftQuarantineRequest(_message.Message):
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     def __init__(self, agent_id: _Optional[str] = ...) -> None: ...
+
+class PutShadowPolicyRequest(_message.Message):
+    __slots__ = ("agent_id", "policy_name", "version")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    POLICY_NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    policy_name: str
+    version: int
+    def __init__(self, agent_id: _Optional[str] = ..., policy_name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class GetShadowPolicyRequest(_message.Message):
+    __slots__ = ("agent_id",)
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    def __init__(self, agent_id: _Optional[str] = ...) -> None: ...
+
+class DeleteShadowPolicyRequest(_message.Message):
+    __slots__ = ("agent_id",)
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    def __init__(self, agent_id: _Optional[str] = ...) -> None: ...
+
+class DeleteShadowPolicyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

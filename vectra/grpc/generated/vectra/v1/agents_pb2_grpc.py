@@ -74,6 +74,21 @@ class AgentServiceStub:
                 request_serializer=vectra_dot_v1_dot_agents__pb2.LiftQuarantineRequest.SerializeToString,
                 response_deserializer=vectra_dot_v1_dot_agents__pb2.Agent.FromString,
                 _registered_method=True)
+        self.PutShadowPolicy = channel.unary_unary(
+                '/vectra.v1.AgentService/PutShadowPolicy',
+                request_serializer=vectra_dot_v1_dot_agents__pb2.PutShadowPolicyRequest.SerializeToString,
+                response_deserializer=vectra_dot_v1_dot_agents__pb2.ShadowStatus.FromString,
+                _registered_method=True)
+        self.GetShadowPolicy = channel.unary_unary(
+                '/vectra.v1.AgentService/GetShadowPolicy',
+                request_serializer=vectra_dot_v1_dot_agents__pb2.GetShadowPolicyRequest.SerializeToString,
+                response_deserializer=vectra_dot_v1_dot_agents__pb2.ShadowStatus.FromString,
+                _registered_method=True)
+        self.DeleteShadowPolicy = channel.unary_unary(
+                '/vectra.v1.AgentService/DeleteShadowPolicy',
+                request_serializer=vectra_dot_v1_dot_agents__pb2.DeleteShadowPolicyRequest.SerializeToString,
+                response_deserializer=vectra_dot_v1_dot_agents__pb2.DeleteShadowPolicyResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -127,6 +142,27 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutShadowPolicy(self, request, context):
+        """Attach a policy version in shadow (admin): it judges each of the agent's calls beside the live policy and
+        decides nothing. The current version when `version` is unset, pinned.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetShadowPolicy(self, request, context):
+        """The shadow policy and how often it agreed with the live one; NOT_FOUND when none is attached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteShadowPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +205,21 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.LiftQuarantine,
                     request_deserializer=vectra_dot_v1_dot_agents__pb2.LiftQuarantineRequest.FromString,
                     response_serializer=vectra_dot_v1_dot_agents__pb2.Agent.SerializeToString,
+            ),
+            'PutShadowPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutShadowPolicy,
+                    request_deserializer=vectra_dot_v1_dot_agents__pb2.PutShadowPolicyRequest.FromString,
+                    response_serializer=vectra_dot_v1_dot_agents__pb2.ShadowStatus.SerializeToString,
+            ),
+            'GetShadowPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetShadowPolicy,
+                    request_deserializer=vectra_dot_v1_dot_agents__pb2.GetShadowPolicyRequest.FromString,
+                    response_serializer=vectra_dot_v1_dot_agents__pb2.ShadowStatus.SerializeToString,
+            ),
+            'DeleteShadowPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteShadowPolicy,
+                    request_deserializer=vectra_dot_v1_dot_agents__pb2.DeleteShadowPolicyRequest.FromString,
+                    response_serializer=vectra_dot_v1_dot_agents__pb2.DeleteShadowPolicyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -387,6 +438,87 @@ class AgentService:
             '/vectra.v1.AgentService/LiftQuarantine',
             vectra_dot_v1_dot_agents__pb2.LiftQuarantineRequest.SerializeToString,
             vectra_dot_v1_dot_agents__pb2.Agent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutShadowPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectra.v1.AgentService/PutShadowPolicy',
+            vectra_dot_v1_dot_agents__pb2.PutShadowPolicyRequest.SerializeToString,
+            vectra_dot_v1_dot_agents__pb2.ShadowStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetShadowPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectra.v1.AgentService/GetShadowPolicy',
+            vectra_dot_v1_dot_agents__pb2.GetShadowPolicyRequest.SerializeToString,
+            vectra_dot_v1_dot_agents__pb2.ShadowStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteShadowPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectra.v1.AgentService/DeleteShadowPolicy',
+            vectra_dot_v1_dot_agents__pb2.DeleteShadowPolicyRequest.SerializeToString,
+            vectra_dot_v1_dot_agents__pb2.DeleteShadowPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,

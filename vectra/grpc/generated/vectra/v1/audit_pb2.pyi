@@ -51,7 +51,7 @@ class AuditRecord(_message.Message):
     def __init__(self, id: _Optional[int] = ..., time: _Optional[str] = ..., actor: _Optional[str] = ..., agent_id: _Optional[str] = ..., source: _Optional[str] = ..., action: _Optional[str] = ..., method: _Optional[str] = ..., url: _Optional[str] = ..., decision: _Optional[str] = ..., rule: _Optional[str] = ..., reason: _Optional[str] = ..., risk: _Optional[float] = ..., trust: _Optional[float] = ..., upstream_status: _Optional[int] = ..., latency_ms: _Optional[float] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., schema_version: _Optional[int] = ..., prev_hash: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
 
 class ListAuditRequest(_message.Message):
-    __slots__ = ("page", "page_size", "agent_id", "decision", "from_time", "to_time", "action", "source")
+    __slots__ = ("page", "page_size", "agent_id", "decision", "from_time", "to_time", "action", "source", "session_id", "shadow")
     PAGE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +60,8 @@ class ListAuditRequest(_message.Message):
     TO_TIME_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
     page: int
     page_size: int
     agent_id: str
@@ -68,7 +70,9 @@ class ListAuditRequest(_message.Message):
     to_time: str
     action: str
     source: str
-    def __init__(self, page: _Optional[int] = ..., page_size: _Optional[int] = ..., agent_id: _Optional[str] = ..., decision: _Optional[str] = ..., from_time: _Optional[str] = ..., to_time: _Optional[str] = ..., action: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+    session_id: str
+    shadow: str
+    def __init__(self, page: _Optional[int] = ..., page_size: _Optional[int] = ..., agent_id: _Optional[str] = ..., decision: _Optional[str] = ..., from_time: _Optional[str] = ..., to_time: _Optional[str] = ..., action: _Optional[str] = ..., source: _Optional[str] = ..., session_id: _Optional[str] = ..., shadow: _Optional[str] = ...) -> None: ...
 
 class ListAuditResponse(_message.Message):
     __slots__ = ("items", "page", "page_size", "total_count")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15vectra/v1/proxy.proto\x12\tvectra.v1\x1a\x1cgoogle/api/annotations.proto\"%\n\x06Header\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"_\n\x0e\x46orwardRequest\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\"\n\x07headers\x18\x03 \x03(\x0b\x32\x11.vectra.v1.Header\x12\x0c\n\x04\x62ody\x18\x04 \x01(\x0c\"\xd8\x01\n\x08\x44\x65\x63ision\x12\x0e\n\x06\x65\x66\x66\x65\x63t\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\x04risk\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\r\n\x05trust\x18\x05 \x01(\x01\x12\x1b\n\x0ehitl_threshold\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0bpolicy_name\x18\x07 \x01(\t\x12\x1b\n\x0epolicy_version\x18\x08 \x01(\x05H\x02\x88\x01\x01\x42\x07\n\x05_riskB\x11\n\x0f_hitl_thresholdB\x11\n\x0f_policy_version\"b\n\x0ePendingRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x12\n\nexpires_at\x18\x04 \x01(\t\x12\x10\n\x08location\x18\x05 \x01(\t\"\xd2\x01\n\x0f\x46orwardResponse\x12%\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x13.vectra.v1.Decision\x12\x0e\n\x06status\x18\x02 \x01(\x05\x12\"\n\x07headers\x18\x03 \x03(\x0b\x32\x11.vectra.v1.Header\x12\x0c\n\x04\x62ody\x18\x04 \x01(\x0c\x12*\n\x07pending\x18\x05 \x01(\x0b\x32\x19.vectra.v1.PendingRequest\x12*\n\x0fgateway_headers\x18\x06 \x03(\x0b\x32\x11.vectra.v1.Header\"]\n\x0c\x43heckRequest\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\"\n\x07headers\x18\x03 \x03(\x0b\x32\x11.vectra.v1.Header\x12\x0c\n\x04\x62ody\x18\x04 \x01(\x0c\"S\n\rCheckResponse\x12%\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x13.vectra.v1.Decision\x12\x1b\n\x13retry_after_seconds\x18\x02 \x01(\x05\"5\n\nCheckBatch\x12\'\n\x06\x63hecks\x18\x01 \x03(\x0b\x32\x17.vectra.v1.CheckRequest\"=\n\x10\x43heckBatchResult\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.vectra.v1.CheckResponse2\xf4\x01\n\x0cProxyService\x12\x61\n\x07\x46orward\x12\x19.vectra.v1.ForwardRequest\x1a\x1a.vectra.v1.ForwardResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*B\x14\n\x01*\x12\x0f/proxy/{url=**}\x12:\n\x05\x43heck\x12\x17.vectra.v1.CheckRequest\x1a\x18.vectra.v1.CheckResponse\x12\x45\n\x0b\x43heckStream\x12\x15.vectra.v1.CheckBatch\x1a\x1b.vectra.v1.CheckBatchResult(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15vectra/v1/proxy.proto\x12\tvectra.v1\x1a\x1cgoogle/api/annotations.proto\"%\n\x06Header\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"s\n\x0e\x46orwardRequest\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\"\n\x07headers\x18\x03 \x03(\x0b\x32\x11.vectra.v1.Header\x12\x0c\n\x04\x62ody\x18\x04 \x01(\x0c\x12\x12\n\nsession_id\x18\x05 \x01(\t\"\xd8\x01\n\x08\x44\x65\x63ision\x12\x0e\n\x06\x65\x66\x66\x65\x63t\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\x04risk\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\r\n\x05trust\x18\x05 \x01(\x01\x12\x1b\n\x0ehitl_threshold\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0bpolicy_name\x18\x07 \x01(\t\x12\x1b\n\x0epolicy_version\x18\x08 \x01(\x05H\x02\x88\x01\x01\x42\x07\n\x05_riskB\x11\n\x0f_hitl_thresholdB\x11\n\x0f_policy_version\"b\n\x0ePendingRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x12\n\nexpires_at\x18\x04 \x01(\t\x12\x10\n\x08location\x18\x05 \x01(\t\"\xd2\x01\n\x0f\x46orwardResponse\x12%\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x13.vectra.v1.Decision\x12\x0e\n\x06status\x18\x02 \x01(\x05\x12\"\n\x07headers\x18\x03 \x03(\x0b\x32\x11.vectra.v1.Header\x12\x0c\n\x04\x62ody\x18\x04 \x01(\x0c\x12*\n\x07pending\x18\x05 \x01(\x0b\x32\x19.vectra.v1.PendingRequest\x12*\n\x0fgateway_headers\x18\x06 \x03(\x0b\x32\x11.vectra.v1.Header\"q\n\x0c\x43heckRequest\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\"\n\x07headers\x18\x03 \x03(\x0b\x32\x11.vectra.v1.Header\x12\x0c\n\x04\x62ody\x18\x04 \x01(\x0c\x12\x12\n\nsession_id\x18\x05 \x01(\t\"S\n\rCheckResponse\x12%\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x13.vectra.v1.Decision\x12\x1b\n\x13retry_after_seconds\x18\x02 \x01(\x05\"5\n\nCheckBatch\x12\'\n\x06\x63hecks\x18\x01 \x03(\x0b\x32\x17.vectra.v1.CheckRequest\"=\n\x10\x43heckBatchResult\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.vectra.v1.CheckResponse2\xf4\x01\n\x0cProxyService\x12\x61\n\x07\x46orward\x12\x19.vectra.v1.ForwardRequest\x1a\x1a.vectra.v1.ForwardResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*B\x14\n\x01*\x12\x0f/proxy/{url=**}\x12:\n\x05\x43heck\x12\x17.vectra.v1.CheckRequest\x1a\x18.vectra.v1.CheckResponse\x12\x45\n\x0b\x43heckStream\x12\x15.vectra.v1.CheckBatch\x1a\x1b.vectra.v1.CheckBatchResult(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,21 +37,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HEADER']._serialized_start=66
   _globals['_HEADER']._serialized_end=103
   _globals['_FORWARDREQUEST']._serialized_start=105
-  _globals['_FORWARDREQUEST']._serialized_end=200
-  _globals['_DECISION']._serialized_start=203
-  _globals['_DECISION']._serialized_end=419
-  _globals['_PENDINGREQUEST']._serialized_start=421
-  _globals['_PENDINGREQUEST']._serialized_end=519
-  _globals['_FORWARDRESPONSE']._serialized_start=522
-  _globals['_FORWARDRESPONSE']._serialized_end=732
-  _globals['_CHECKREQUEST']._serialized_start=734
-  _globals['_CHECKREQUEST']._serialized_end=827
-  _globals['_CHECKRESPONSE']._serialized_start=829
-  _globals['_CHECKRESPONSE']._serialized_end=912
-  _globals['_CHECKBATCH']._serialized_start=914
-  _globals['_CHECKBATCH']._serialized_end=967
-  _globals['_CHECKBATCHRESULT']._serialized_start=969
-  _globals['_CHECKBATCHRESULT']._serialized_end=1030
-  _globals['_PROXYSERVICE']._serialized_start=1033
-  _globals['_PROXYSERVICE']._serialized_end=1277
+  _globals['_FORWARDREQUEST']._serialized_end=220
+  _globals['_DECISION']._serialized_start=223
+  _globals['_DECISION']._serialized_end=439
+  _globals['_PENDINGREQUEST']._serialized_start=441
+  _globals['_PENDINGREQUEST']._serialized_end=539
+  _globals['_FORWARDRESPONSE']._serialized_start=542
+  _globals['_FORWARDRESPONSE']._serialized_end=752
+  _globals['_CHECKREQUEST']._serialized_start=754
+  _globals['_CHECKREQUEST']._serialized_end=867
+  _globals['_CHECKRESPONSE']._serialized_start=869
+  _globals['_CHECKRESPONSE']._serialized_end=952
+  _globals['_CHECKBATCH']._serialized_start=954
+  _globals['_CHECKBATCH']._serialized_end=1007
+  _globals['_CHECKBATCHRESULT']._serialized_start=1009
+  _globals['_CHECKBATCHRESULT']._serialized_end=1070
+  _globals['_PROXYSERVICE']._serialized_start=1073
+  _globals['_PROXYSERVICE']._serialized_end=1317
 # @@protoc_insertion_point(module_scope)
