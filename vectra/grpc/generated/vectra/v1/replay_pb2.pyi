@@ -2,6 +2,7 @@ import datetime
 
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from vectra.grpc.generated.vectra.v1 import policies_pb2 as _policies_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -29,16 +30,16 @@ class PolicyRef(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class ReplayRequest(_message.Message):
-    __slots__ = ("session_id", "period", "ref", "document_json")
+    __slots__ = ("session_id", "period", "ref", "document")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     REF_FIELD_NUMBER: _ClassVar[int]
-    DOCUMENT_JSON_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     period: ReplayPeriod
     ref: PolicyRef
-    document_json: str
-    def __init__(self, session_id: _Optional[str] = ..., period: _Optional[_Union[ReplayPeriod, _Mapping]] = ..., ref: _Optional[_Union[PolicyRef, _Mapping]] = ..., document_json: _Optional[str] = ...) -> None: ...
+    document: _policies_pb2.Policy
+    def __init__(self, session_id: _Optional[str] = ..., period: _Optional[_Union[ReplayPeriod, _Mapping]] = ..., ref: _Optional[_Union[PolicyRef, _Mapping]] = ..., document: _Optional[_Union[_policies_pb2.Policy, _Mapping]] = ...) -> None: ...
 
 class ReplayChange(_message.Message):
     __slots__ = ("audit_id", "time", "method", "url", "tool", "original_decision", "replayed_decision", "original_rule", "rule", "reason", "body_truncated")
