@@ -55,6 +55,11 @@ _NAME_NOT_UTF8 = b"\x0a\x02\xff\xfe\x12\x04team"  # RegisterAgentRequest{name: <
         ("/vectra.v1.AgentService/GetAgent", b"\x0a\x10" + b"\xc3" * 16),
         ("/vectra.v1.AgentService/DeleteAgent", b"\x0a\xff"),  # truncated length
         ("/vectra.v1.TokenService/IssueToken", b"\x0a\x05\x80\x80\x80\x80\x80"),
+        ("/vectra.v1.SessionService/CreateSession", b"\x0a\x02\xff\xfe"),
+        ("/vectra.v1.SessionService/InterruptSession", b"\x12\xff"),
+        ("/vectra.v1.ReplayService/Replay", b"\x12\x03\x0a\x01\xc3"),  # period.agent_id not UTF-8
+        ("/vectra.v1.ComplianceService/GetCompliance", b"\x12\x02\x08"),  # from_time cut short
+        ("/vectra.v1.AgentService/PutShadowPolicy", b"\x12\x01\x80"),
         ("/grpc.health.v1.Health/Check", b"\xff"),
     ],
 )

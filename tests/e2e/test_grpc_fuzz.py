@@ -60,6 +60,9 @@ _VOCABULARY: dict[str, list[str]] = {
     "decision": ["Allow", "Deny", "Hitl", "RateLimited"],
     "from_time": ["2026-01-31T12:00:00Z", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"],
     "to_time": ["2026-01-31T12:00:00+01:00", "not a time"],
+    "format": ["json", "html", "pdf"],
+    "shadow": ["agreed", "disagreed"],
+    "reason": ["loops", "r" * 1001],
 }
 
 _BOUNDS = {
@@ -206,8 +209,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         assert parked.status_code == 202, parked.text
         # decided, so that Watch answers at once and Approve meets a request that exists
         assert admin.post(f"/hitl/{parked.json()['id']}/deny", json={}).status_code == 200
+        # a session of the agent's, with a call in it: the session, replay and compliance RPCs reach past "not found"
+        session = admin.post("/sessions", json={"agentId": agent.id})
+        assert session.status_code == 201, session.text
+        called = agent.call("GET", f"http://127.0.0.1:{_CLOSED_PORT}/in-session",
+                            headers={"Vectra-Session": session.json()["id"]})
+        assert called.status_code == 502, called.text
         # not the fuzzing agent's own id: the admin's fuzzed calls would delete or revoke it
-        known = (victim["id"], "fuzz-victim", agent.record["name"].removeprefix("agent-"), parked.json()["id"])
+        known = (victim["id"], "fuzz-victim", agent.record["name"].removeprefix("agent-"), parked.json()["id"],
+                 session.json()["id"])
     agent.client.close()
     with daemon.channel() as channel:
         yield World(daemon, channel, {"admin": daemon.admin_token or "", "agent": agent.token}, known)

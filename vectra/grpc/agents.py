@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import grpc
 
-from vectra.domain.models import Agent
+from vectra.domain.models import Agent, Governance
 from vectra.grpc.caller import authenticated
+from vectra.grpc.fields import optional
 from vectra.grpc.generated.vectra.v1 import agents_pb2, agents_pb2_grpc
-from vectra.grpc.messages import AGENT_STATUSES, agent_message, paged_fields
+from vectra.grpc.messages import AGENT_STATUSES, agent_message, paged_fields, timestamp_message
 from vectra.grpc.status import rpc
-from vectra.services import agents
+from vectra.services import agents, shadow
 from vectra.services.context import ServiceContext
 
 __all__ = ["AgentServicer"]
 
+#: the agent's limits, as RegisterAgentRequest and UpdateAgentRequest name them (and Governance does)
+_LIMITS = ("max_session_hours", "max_daily_sessions", "max_concurrent_sessions", "max_delegation_depth")
 
-def _optional(message: object, field: str) -> object:
-    """A proto3 ``optional`` field's value, or None when unset."""
-    return getattr(message, field) if message.HasField(field) else None  # type: ignore[attr-defined]
+
+def _shadow_status(status: shadow.ShadowStatus) -> agents_pb2.ShadowStatus:
+    return agents_pb2.ShadowStatus(agent_id=status.agent_id, policy_name=status.policy_name,
+                                   policy_version=status.policy_version, since=timestamp_message(status.since),
+                                   judged=status.judged, agreed=status.agreed, disagreed=status.disagreed)
 
 
 class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
@@ -25,27 +30,28 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
         self.ctx = ctx
 
     def _shown(self, agent: Agent) -> agents_pb2.Agent:
-        return agent_message(agent, agents.online_since(self.ctx))
+        return agent_message(agent, agents.online_since(self.ctx), self.ctx.settings.session_defaults())
 
     @rpc
     async def ListAgents(self, request: agents_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
         status = AGENT_STATUSES.get(request.status)
         query = agents.AgentQuery(
-            q=_optional(request, "q"),
+            q=optional(request, "q"),
             # 0 is "any"; a number of no status is refused by the service, as REST's unknown name is
             status=status.value if status else (str(request.status) if request.status else None),
-            online=_optional(request, "online"),
-            realm=_optional(request, "realm"),
+            online=optional(request, "online"),
+            realm=optional(request, "realm"),
             capabilities=list(request.capabilities),
-            owner_id=_optional(request, "owner_id"),
-            sort_by=_optional(request, "sort_by"),
-            sort_dir=_optional(request, "sort_dir"),
+            owner_id=optional(request, "owner_id"),
+            sort_by=optional(request, "sort_by"),
+            sort_dir=optional(request, "sort_dir"),
         )
         page = await agents.list_agents(self.ctx, actor, request.page or 1, request.page_size or 25, query)
-        since = agents.online_since(self.ctx)
-        return agents_pb2.ListAgentsResponse(**paged_fields(page, lambda agent: agent_message(agent, since)),
-                                             online_count=page.online_count)
+        since, defaults = agents.online_since(self.ctx), self.ctx.settings.session_defaults()
+        return agents_pb2.ListAgentsResponse(
+            **paged_fields(page, lambda agent: agent_message(agent, since, defaults)), online_count=page.online_count
+        )
 
     @rpc
     async def GetAgent(self, request: agents_pb2.GetAgentRequest, context: grpc.aio.ServicerContext):
@@ -69,6 +75,8 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
             metadata=dict(request.metadata),
             public_key=request.public_key or None,
             scope_realms=list(request.scope_realms),
+            governance=Governance(**{limit: optional(request, limit) for limit in _LIMITS}),
+            parent_agent_id=request.parent_agent_id or None,
         )
         return agents_pb2.RegisterAgentResponse(
             id=created.agent.id, name=created.agent.name, client_secret=created.client_secret, did=created.agent.did
@@ -88,6 +96,7 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
                 given[field] = list(getattr(request, field).values)
         if request.HasField("metadata"):
             given["metadata"] = dict(request.metadata.entries)
+        given.update({limit: getattr(request, limit) for limit in _LIMITS if request.HasField(limit)})
         change = agents.ProfileChange(**given)
         return self._shown(await agents.update_agent(self.ctx, actor, request.agent_id, change))
 
@@ -111,3 +120,21 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
     async def LiftQuarantine(self, request: agents_pb2.LiftQuarantineRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
         return self._shown(await agents.lift_quarantine(self.ctx, actor, request.agent_id))
+
+    @rpc
+    async def PutShadowPolicy(self, request: agents_pb2.PutShadowPolicyRequest, context: grpc.aio.ServicerContext):
+        actor = authenticated(self.ctx, context)
+        return _shadow_status(await shadow.attach_shadow(self.ctx, actor, request.agent_id, request.policy_name,
+                                                         optional(request, "version")))
+
+    @rpc
+    async def GetShadowPolicy(self, request: agents_pb2.GetShadowPolicyRequest, context: grpc.aio.ServicerContext):
+        actor = authenticated(self.ctx, context)
+        return _shadow_status(shadow.shadow_status(self.ctx, actor, request.agent_id))
+
+    @rpc
+    async def DeleteShadowPolicy(self, request: agents_pb2.DeleteShadowPolicyRequest,
+                                 context: grpc.aio.ServicerContext):
+        actor = authenticated(self.ctx, context)
+        await shadow.detach_shadow(self.ctx, actor, request.agent_id)
+        return agents_pb2.DeleteShadowPolicyResponse()

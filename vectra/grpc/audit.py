@@ -57,6 +57,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             source=request.source or None,
             time_from=request.from_time or None,
             time_to=request.to_time or None,
+            session_id=request.session_id or None,
+            shadow=request.shadow or None,
         )
         page = await audit.list_audit(self.ctx, actor, filters, request.page or 1, request.page_size or 25)
         return audit_pb2.ListAuditResponse(**page_fields(page, audit_record_message))

@@ -84,6 +84,7 @@ def _call(request: Envelope, token: str) -> proxy.ProxyCall:
         headers=[("Vectra-Authorization", token), *headers],
         body=bytes(request.body),
         source=AuditSource.GRPC,
+        session_id=request.session_id or None,
     )
 
 

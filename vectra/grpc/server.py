@@ -8,12 +8,15 @@ from grpc_reflection.v1alpha import reflection
 
 from vectra.grpc.agents import AgentServicer
 from vectra.grpc.audit import AuditServicer
+from vectra.grpc.compliance import ComplianceServicer
 from vectra.grpc.decoding import UndecodableRequests
 from vectra.grpc.generated.vectra.v1 import (
     agents_pb2,
     agents_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
+    compliance_pb2,
+    compliance_pb2_grpc,
     hitl_pb2,
     hitl_pb2_grpc,
     policies_pb2,
@@ -24,6 +27,10 @@ from vectra.grpc.generated.vectra.v1 import (
     realms_pb2_grpc,
     registrations_pb2,
     registrations_pb2_grpc,
+    replay_pb2,
+    replay_pb2_grpc,
+    sessions_pb2,
+    sessions_pb2_grpc,
     tokens_pb2,
     tokens_pb2_grpc,
 )
@@ -32,6 +39,8 @@ from vectra.grpc.policies import PolicyServicer
 from vectra.grpc.proxy import ProxyServicer
 from vectra.grpc.realms import RealmServicer
 from vectra.grpc.registrations import RegistrationServicer
+from vectra.grpc.replay import ReplayServicer
+from vectra.grpc.sessions import SessionServicer
 from vectra.grpc.tokens import TokenServicer
 from vectra.services.context import ServiceContext
 
@@ -70,6 +79,9 @@ def create_grpc_server(ctx: ServiceContext, address: str, max_connections: int
     hitl_pb2_grpc.add_HitlServiceServicer_to_server(HitlServicer(ctx), server)
     realms_pb2_grpc.add_RealmServiceServicer_to_server(RealmServicer(ctx), server)
     registrations_pb2_grpc.add_RegistrationServiceServicer_to_server(RegistrationServicer(ctx), server)
+    sessions_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(ctx), server)
+    compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(ComplianceServicer(ctx), server)
+    replay_pb2_grpc.add_ReplayServiceServicer_to_server(ReplayServicer(ctx), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [
@@ -81,6 +93,9 @@ def create_grpc_server(ctx: ServiceContext, address: str, max_connections: int
         hitl_pb2.DESCRIPTOR.services_by_name["HitlService"].full_name,
         realms_pb2.DESCRIPTOR.services_by_name["RealmService"].full_name,
         registrations_pb2.DESCRIPTOR.services_by_name["RegistrationService"].full_name,
+        sessions_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
+        compliance_pb2.DESCRIPTOR.services_by_name["ComplianceService"].full_name,
+        replay_pb2.DESCRIPTOR.services_by_name["ReplayService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         reflection.SERVICE_NAME,
     ]
