@@ -4,11 +4,12 @@ compiled evaluator and the pure-Python twin."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from policy_core import McpCall, PolicyError, compile_policy, mcp_call
+from policy_core import McpCall, PolicyError, compile_policy, load_document, mcp_call
 from policy_core.fields import resolve_field
 from tests.policy_impl import impl  # noqa: F401
 
@@ -321,3 +322,33 @@ def test_an_allowlist_policy_decides_each_message(impl):  # noqa: F811
 ])
 def test_mcp_call_reads_a_raw_body_by_the_same_rules(body, expected):
     assert mcp_call(body) == expected
+
+
+# -- the shipped examples --------------------------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
+
+
+@pytest.mark.parametrize(("example", "message", "effect", "rule"), [
+    ("mcp-tool-allowlist", call("read_file", {"path": "/etc/passwd"}), "Allow", "mcp-listed-tools"),
+    ("mcp-tool-allowlist", call("delete_file"), "Deny", "mcp-unlisted-tool"),
+    ("mcp-tool-allowlist", call(["read_file"]), "Deny", "mcp-unlisted-tool"),
+    ("mcp-tool-allowlist", rpc("initialize", {"protocolVersion": "2025-06-18"}), "Allow", "mcp-protocol"),
+    ("mcp-tool-allowlist", rpc("tools/list"), "Allow", "mcp-protocol"),
+    ("mcp-tool-allowlist", [call("read_file")], "Deny", "mcp-no-batches"),
+    ("mcp-tool-allowlist", {"query": "not mcp"}, "Deny", None),
+    ("mcp-approval-required", call("read_file", {"path": "/home/ann/notes.txt"}), "Allow", "mcp-tool-calls"),
+    ("mcp-approval-required", call("read_file", {"path": "/etc/shadow"}), "Deny", "mcp-no-system-paths"),
+    ("mcp-approval-required", call("write_file", {"path": "//etc/cron.d/x"}), "Deny", "mcp-no-system-paths"),
+    ("mcp-approval-required", call("read_file", {"path": "docs/../../etc/passwd"}), "Deny", "mcp-no-system-paths"),
+    ("mcp-approval-required", call("read_file", {"path": "/etcetera/x"}), "Allow", "mcp-tool-calls"),
+    ("mcp-approval-required", call("delete_file", {"path": "/tmp/old.log"}), "Hitl", "mcp-needs-a-human"),
+    ("mcp-approval-required", call("send_payment", {"amount": 10}), "Hitl", "mcp-needs-a-human"),
+    ("mcp-approval-required", rpc("tools/list"), "Allow", "mcp-protocol"),
+    ("mcp-approval-required", [call("send_payment"), call("read_file")], "Deny", "mcp-no-batches"),
+])
+def test_the_shipped_mcp_examples_decide_as_their_comments_say(impl, example, message, effect, rule):  # noqa: F811
+    compiled = impl.compile(load_document((EXAMPLES / f"{example}.yaml").read_text()))
+    decision = compiled.evaluate({"method": "POST", "url": URL, "body": body_of(message)})
+    assert (decision.effect, decision.rule) == (effect, rule)
+    assert compiled.reads_body
