@@ -235,7 +235,7 @@ def test_the_daily_limit_counts_ended_sessions_too(grpc_stubs: Stubs, new_agent:
 
 
 def test_counts_are_live_from_real_calls_in_the_session(
-    grpc_stubs: Stubs, new_agent: Callable[..., GovernedAgent], upstream: UpstreamServer
+    admin: httpx.Client, grpc_stubs: Stubs, new_agent: Callable[..., GovernedAgent], upstream: UpstreamServer
 ) -> None:
     agent = new_agent()
     session = start(grpc_stubs, agent)
@@ -244,7 +244,8 @@ def test_counts_are_live_from_real_calls_in_the_session(
     assert forward(grpc_stubs, agent, "GET", f"{upstream.base}/echo", session.id).status == 200
     assert refused(lambda: forward(grpc_stubs, agent, "DELETE", f"{upstream.base}/x", session.id)).code() == \
         grpc.StatusCode.PERMISSION_DENIED
-    assert forward(grpc_stubs, agent, "PUT", f"{upstream.base}/review/1", session.id).status == 202
+    parked = forward(grpc_stubs, agent, "PUT", f"{upstream.base}/review/1", session.id)
+    assert parked.status == 202
     checked = grpc_stubs.proxy.Check(proxy_pb2.CheckRequest(method="GET", url=f"{upstream.base}/echo",
                                                             session_id=session.id), metadata=agent.auth)
     assert checked.decision.effect == "Allow"
@@ -254,6 +255,9 @@ def test_counts_are_live_from_real_calls_in_the_session(
     counts = session_of(grpc_stubs, session.id).counts
     assert (counts.governed, counts.allowed, counts.denied, counts.pending, counts.approved) == (4, 2, 1, 1, 0)
     assert session_of(grpc_stubs, other.id).counts.governed == 1
+    assert admin.post(f"/hitl/{parked.pending.id}/approve", json={}).status_code == 200
+    counts = session_of(grpc_stubs, session.id).counts
+    assert (counts.governed, counts.pending, counts.approved) == (4, 0, 1)
 
     listed = grpc_stubs.sessions.ListSessions(sessions_pb2.ListSessionsRequest(agent_id=agent.id),
                                               metadata=agent.auth)
@@ -272,7 +276,7 @@ def test_counts_are_live_from_real_calls_in_the_session(
 
     by_filter = grpc_stubs.audit.ListAudit(audit_pb2.ListAuditRequest(session_id=session.id, page_size=100),
                                            metadata=grpc_stubs.admin)
-    assert {r.id for r in by_filter.items} >= {r.id for r in calls}
+    assert sorted(r.id for r in by_filter.items) == [r.id for r in audit.records]
 
 
 def test_an_interrupted_session_refuses_its_calls_without_reaching_the_upstream(
@@ -319,7 +323,7 @@ def test_a_completed_session_and_another_agents_session_are_refused(
 
     theirs = refused(lambda: forward(grpc_stubs, stranger, "GET", f"{upstream.base}/echo", session.id))
     assert (theirs.code(), theirs.details()) == \
-        (grpc.StatusCode.PERMISSION_DENIED, f"session {session.id} is not this agent's")
+        (grpc.StatusCode.PERMISSION_DENIED, f"session {session.id} is not a session of this agent")
 
     done = grpc_stubs.sessions.CompleteSession(sessions_pb2.CompleteSessionRequest(session_id=session.id),
                                                metadata=agent.auth)

@@ -65,7 +65,7 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
             self.ctx,
             actor,
             name=request.name,
-            owner_id=request.owner_id,
+            owner_id=request.owner_id or None,
             client_secret=request.client_secret or None,
             roles=list(request.roles),
             capabilities=list(request.capabilities),

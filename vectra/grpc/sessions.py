@@ -13,7 +13,7 @@ from vectra.grpc.fields import optional
 from vectra.grpc.generated.vectra.v1 import sessions_pb2, sessions_pb2_grpc
 from vectra.grpc.messages import SESSION_STATUSES, paged_fields, session_message
 from vectra.grpc.status import rpc
-from vectra.services import input_errors, sessions
+from vectra.services import sessions
 from vectra.services.context import ServiceContext
 
 __all__ = ["SessionServicer"]
@@ -38,11 +38,13 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
     @rpc
     async def ListSessions(self, request: sessions_pb2.ListSessionsRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
-        if request.status and request.status not in SESSION_STATUSES:  # 0 is "any"
-            raise input_errors.not_one_of("status", [status.value for status in SESSION_STATUSES.values()])
-        page = sessions.list_sessions(self.ctx, actor, agent_id=optional(request, "agent_id"),
-                                      status=SESSION_STATUSES.get(request.status),
-                                      page=request.page or 1, page_size=request.page_size or 25)
+        status = SESSION_STATUSES.get(request.status)
+        page = sessions.list_sessions(
+            self.ctx, actor, agent_id=optional(request, "agent_id"),
+            # 0 is "any"; a number of no status is refused by the service, as REST's unknown name is
+            status=status.value if status else (str(request.status) if request.status else None),
+            page=request.page or 1, page_size=request.page_size or 25,
+        )
         now = datetime.now(UTC)
         return sessions_pb2.ListSessionsResponse(**paged_fields(page, lambda session: session_message(session, now)))
 
