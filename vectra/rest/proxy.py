@@ -32,7 +32,6 @@ __all__ = [
 
 log = logging.getLogger("vectra.proxy")
 PROXY_PREFIX = "/proxy/"
-_SESSION_HEADER = "vectra-session"
 
 
 class ProxyEndpoint:
@@ -52,14 +51,12 @@ class ProxyEndpoint:
             await _send_problem(send, exc)
             return
         try:
-            headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
             call = proxy.ProxyCall(
                 method=scope["method"],
                 target=target,
-                headers=headers,
+                headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]],
                 body=body.chunks(),
                 source=AuditSource.PROXY,
-                session_id=_session_of(headers),
             )
             outcome = await proxy.proxy(self.ctx, call)
         except VectraError as exc:
@@ -76,14 +73,6 @@ class ProxyEndpoint:
             await _send_parked(send, outcome)
         else:
             await _send_forwarded(send, outcome, receive if body.settled else None)
-
-
-def _session_of(headers: list[tuple[str, str]]) -> str | None:
-    """The ``Vectra-Session`` the call names (a gateway header: :mod:`vectra.forward.headers` never forwards it)."""
-    named = [value for name, value in headers if name.lower() == _SESSION_HEADER]
-    if len(named) > 1:
-        raise InvalidInput("give one Vectra-Session header, not several", pointer="Vectra-Session")
-    return named[0] if named else None
 
 
 async def proxy_request(url: str) -> None:

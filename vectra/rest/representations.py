@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from inflection import camelize
 
@@ -12,8 +12,10 @@ from vectra.domain.models import Agent, AgentPage, Governance, Page, Realm, Shad
 from vectra.domain.policies import GatewayDecision, PolicyProblem, PolicyRecord, PolicyVersion
 from vectra.domain.sessions import Session
 from vectra.domain.times import rfc3339
-from vectra.services.policy_replay import ReplayReport
-from vectra.services.shadow import ShadowStatus
+
+if TYPE_CHECKING:
+    from vectra.services.policy_replay import ReplayReport
+    from vectra.services.shadow import ShadowStatus
 
 __all__ = [
     "agent_json",

@@ -6,7 +6,6 @@ from typing import Any
 
 from connexion.lifecycle import ConnexionResponse
 
-from vectra.domain.sessions import SessionStatus
 from vectra.rest.audit import audit_record_json
 from vectra.rest.caller import authenticated
 from vectra.rest.representations import session_json, session_page_json
@@ -23,8 +22,7 @@ async def create_session(body: dict[str, Any]) -> ConnexionResponse:
 async def list_sessions(page: int = 1, page_size: int = 25, status: str | None = None,
                         agent_id: str | None = None) -> ConnexionResponse:
     ctx, actor = authenticated()
-    listed = sessions.list_sessions(ctx, actor, agent_id=agent_id,
-                                    status=SessionStatus(status) if status else None, page=page, page_size=page_size)
+    listed = sessions.list_sessions(ctx, actor, agent_id=agent_id, status=status, page=page, page_size=page_size)
     return json_response(session_page_json(listed))
 
 
