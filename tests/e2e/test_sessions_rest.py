@@ -7,8 +7,7 @@ a 400 (or 404) problem that changes nothing."""
 from __future__ import annotations
 
 import sqlite3
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import datetime
 from typing import Any
@@ -16,13 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.daemon import Daemon, register_agent
+from tests.e2e.daemon import Daemon, register_agent, wait_until
 from tests.e2e.proxy_agents import Agent, is_problem
 from tests.integration.upstream import UpstreamServer
 
 pytestmark = pytest.mark.e2e
 
 DENY_ALL = {"name": "deny-all", "default": "Deny", "rules": []}
+NOBODY = "00000000-0000-4000-8000-000000000000"
+NO_SESSION = "vs_" + "0" * 32
 
 
 @pytest.fixture
@@ -127,7 +128,7 @@ def test_past_max_daily_sessions_a_429_names_the_limit(admin: httpx.Client, agen
 
 
 def test_a_revoked_agent_begins_no_session_and_an_unknown_one_is_404(admin: httpx.Client, agent: Agent) -> None:
-    assert is_problem(admin.post("/sessions", json={"agentId": str(uuid.uuid4())}), 404)
+    assert is_problem(admin.post("/sessions", json={"agentId": NOBODY}), 404)
     assert admin.post(f"/agents/{agent.id}/revoke").status_code == 200
     assert is_problem(admin.post("/sessions", json={"agentId": agent.id}), 403)
 
@@ -214,15 +215,41 @@ def test_an_interrupted_session_says_why_refuses_its_calls_and_cant_end_twice(
     assert is_problem(agent.client.post(f"/sessions/{session}/complete"), 409)
 
 
+def test_a_session_past_its_duration_reads_expired_and_refuses_its_calls(
+    make_daemon: Callable[..., Daemon], upstream: UpstreamServer
+) -> None:
+    """The daemon's default duration (``VECTRA_MAX_SESSION_HOURS``, any positive number) made a few seconds long."""
+    daemon = make_daemon(env={"VECTRA_MAX_SESSION_HOURS": "0.001"})  # 3.6 s
+    with daemon.admin() as admin:
+        agent = Agent(daemon, admin)
+        assert admin.patch(f"/agents/{agent.id}", json={"maxConcurrentSessions": 1}).status_code == 200
+        with agent.client:
+            session = begin(agent.client, agent)["id"]
+            assert in_session(agent, session, "GET", f"{upstream.base}/before-expiry").status_code == 200
+            wait_until(lambda: agent.client.get(f"/sessions/{session}").json()["status"] == "expired", timeout=10)
+
+            refused = in_session(agent, session, "GET", f"{upstream.base}/after-expiry")
+            assert is_problem(refused, 403)
+            assert refused.json()["detail"].startswith(f"session {session} passed its 0.001 h limit")
+            assert reached(upstream, "/after-expiry") == 0
+            assert is_problem(agent.client.post(f"/sessions/{session}/complete"), 409)
+            assert is_problem(admin.post(f"/sessions/{session}/interrupt", json={"reason": "late"}), 409)
+            expired = admin.get("/sessions", params={"status": "expired"}).json()["items"]
+            assert [s["id"] for s in expired] == [session]
+            assert admin.get("/sessions", params={"status": "active"}).json()["totalCount"] == 0
+            begin(agent.client, agent)  # an expired session no longer counts against maxConcurrentSessions (1)
+
+
 def test_another_agents_session_or_an_unknown_one_refuses_the_call(
     daemon: Daemon, admin: httpx.Client, agent: Agent, upstream: UpstreamServer
 ) -> None:
     other = Agent(daemon, admin)
     with other.client:
         theirs = begin(other.client, other)["id"]
-        for session in (theirs, "vs_" + "0" * 32):
+        for session in (theirs, NO_SESSION):
             refused = in_session(agent, session, "GET", f"{upstream.base}/not-mine")
-            assert is_problem(refused, 403) and refused.json()["detail"] == f"session {session} is not a session of this agent"
+            assert is_problem(refused, 403)
+            assert refused.json()["detail"] == f"session {session} is not a session of this agent"
     assert reached(upstream, "/not-mine") == 0
     malformed = in_session(agent, "nope", "GET", f"{upstream.base}/not-mine")
     assert is_problem(malformed, 403) and "Vectra-Session" in malformed.json()["detail"]
@@ -429,8 +456,8 @@ def test_an_agent_with_delegation_depth_registers_sub_agents_of_its_own_only(
     ("GET", "/sessions?pageSize=101", None),
     ("POST", "/sessions", {}),
     ("POST", "/sessions", {"agentId": "x"}),
-    ("POST", "/sessions", {"agentId": str(uuid.uuid4()), "extra": 1}),
-    ("POST", "/sessions", {"agentId": str(uuid.uuid4()), "metadata": {"k": 1}}),
+    ("POST", "/sessions", {"agentId": NOBODY, "extra": 1}),
+    ("POST", "/sessions", {"agentId": NOBODY, "metadata": {"k": 1}}),
     ("POST", "/sessions", {"agentId": "{agent}", "metadata": {"1bad": "v"}}),
     ("POST", "/sessions/{session}/interrupt", {}),
     ("POST", "/sessions/{session}/interrupt", {"reason": ""}),
@@ -478,12 +505,12 @@ def _filled(value: Any, fill: dict[str, str]) -> Any:
 
 
 @pytest.mark.parametrize("method, path", [
-    ("GET", "/sessions/vs_" + "0" * 32),
-    ("POST", "/sessions/vs_" + "0" * 32 + "/complete"),
-    ("GET", "/sessions/vs_" + "0" * 32 + "/audit"),
-    ("GET", "/sessions/vs_" + "0" * 32 + "/compliance"),
-    ("GET", f"/agents/{uuid.uuid4()}/shadow"),
-    ("DELETE", f"/agents/{uuid.uuid4()}/shadow"),
+    ("GET", f"/sessions/{NO_SESSION}"),
+    ("POST", f"/sessions/{NO_SESSION}/complete"),
+    ("GET", f"/sessions/{NO_SESSION}/audit"),
+    ("GET", f"/sessions/{NO_SESSION}/compliance"),
+    ("GET", f"/agents/{NOBODY}/shadow"),
+    ("DELETE", f"/agents/{NOBODY}/shadow"),
 ])
 def test_unknown_ids_are_404_problems(admin: httpx.Client, method: str, path: str) -> None:
     assert is_problem(admin.request(method, path), 404)
