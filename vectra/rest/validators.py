@@ -61,16 +61,22 @@ def _formats() -> FormatChecker:
 _FORMATS = _formats()
 
 
-def _alternatives(keyword: str, limit: Any) -> list[str] | None:
-    """The field names of ``oneOf: [{required: [a]}, {required: [b]}]`` or ``not: {required: [a, b]}``."""
+def _alternatives(keyword: str, limit: Any) -> list[list[str]] | None:
+    """The field names of ``oneOf: [{required: [a]}, {required: [b, c]}]`` (each branch's) or
+    ``not: {required: [a, b]}`` (one each)."""
     if keyword == "not" and isinstance(limit, dict) and set(limit) == {"required"}:
-        names = list(limit["required"])
+        names = [[name] for name in limit["required"]]
     elif keyword == "oneOf" and all(isinstance(branch, dict) and set(branch) == {"required"}
-                                    and len(branch["required"]) == 1 for branch in limit):
-        names = [branch["required"][0] for branch in limit]
+                                    and branch["required"] for branch in limit):
+        names = [list(branch["required"]) for branch in limit]
     else:
         return None
     return names if len(names) >= 2 else None
+
+
+def _together(pointers: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return pointers[0] if len(pointers) == 1 else f"{', '.join(pointers[:-1])} and {pointers[-1]}"
 
 
 def _pointer(path: Iterable[Any], root: str = "") -> str:
@@ -92,7 +98,8 @@ def _refusal(error: ValidationError, root: str = "") -> InvalidInput:
         return input_errors.ruled(pointer, schema["x-refusal"])
     alternatives = _alternatives(keyword, limit)
     if alternatives:
-        return input_errors.either([_pointer([name], _pointer(error.absolute_path, root)) for name in alternatives])
+        base = _pointer(error.absolute_path, root)
+        return input_errors.either([_together([_pointer([name], base) for name in names]) for names in alternatives])
     if keyword == "required":
         missing = next((name for name in limit if name not in error.instance), limit[0])
         return input_errors.required(_pointer([missing], _pointer(error.absolute_path, root)))
