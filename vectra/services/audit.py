@@ -32,7 +32,7 @@ from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.inputs import check_page, parse_agent_id
 
-__all__ = ["list_audit", "record_change", "verify_audit", "verify_chain"]
+__all__ = ["list_audit", "parse_record_time", "record_change", "verify_audit", "verify_chain"]
 
 R = TypeVar("R")
 _NAME = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
@@ -75,8 +75,8 @@ async def list_audit(
     query = AuditFilter(
         agent_id=parse_agent_id(filters.agent_id) if filters.agent_id else None,
         decision=_name("decision", filters.decision),
-        time_from=_time("from", filters.time_from),
-        time_to=_time("to", filters.time_to),
+        time_from=parse_record_time("from", filters.time_from),
+        time_to=parse_record_time("to", filters.time_to),
         action=_name("action", filters.action),
         source=_source(filters.source),
         realm_scope=actor.scope,
@@ -130,9 +130,20 @@ def _version(row: StoredAudit, prev_hash: str, last_version: int) -> int | None:
             return None
     except UnicodeEncodeError:  # a hash that is not hex text
         return None
-    if any(document.get(name) != value for name, value in row.columns.items()):
+    if any(_copied(document, name) != value for name, value in row.columns.items()):
         return None  # a filter column no longer says what the record says
     return version
+
+
+def _copied(document: Mapping[str, Any], name: str) -> Any:
+    """What a filter column copies of the record: its field ``name``, or a value of its details (``details.a.b``);
+    a boolean as the 0 or 1 the column holds, anything else the column doesn't keep as None."""
+    if not name.startswith("details."):
+        return document.get(name)
+    value: Any = document
+    for key in name.split("."):
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return int(value) if isinstance(value, bool) else value if isinstance(value, str) else None
 
 
 def _name(pointer: str, value: str | None) -> str | None:
@@ -149,7 +160,7 @@ def _source(value: str | None) -> str | None:
     return value or None
 
 
-def _time(pointer: str, value: str | None) -> str | None:
+def parse_record_time(pointer: str, value: str | None) -> str | None:
     """An RFC 3339 date-time with an offset, in the records' own format (so that text order is time order)."""
     if not value:
         return None
