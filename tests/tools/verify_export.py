@@ -46,8 +46,9 @@ def verify(export: Any) -> str:
     records = fold(chain, steps)
     check_timeline(export.get("timeline", []), records)
     check_head(chain, steps)
+    head = chain.get("head") or {}
     return (f"OK: {len(records)} included records, {len(steps)} steps, anchor {chain['anchorHash']}, "
-            f"end {chain['endHash']}, head {chain['head']}")
+            f"end {chain['endHash']}, head record {head.get('id')} {head.get('hash')}")
 
 
 def fold(chain: dict[str, Any], steps: list[Any]) -> dict[int, dict[str, Any]]:
