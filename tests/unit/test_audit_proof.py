@@ -9,7 +9,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +26,6 @@ ALICE = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 BOB = "9b2f4c1e-0d7a-4e8b-a1c3-5f6e7d8c9b0a"
 # who each record is about, in chain order: Alice's records interleave with Bob's, and Bob's come first and last
 ORDER = [BOB, ALICE, BOB, BOB, ALICE, ALICE, BOB, ALICE, BOB, BOB]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "vectra.db")
-    yield opened
-    opened.close()
 
 
 def append(store: SqliteStore, agents: list[str]) -> None:
