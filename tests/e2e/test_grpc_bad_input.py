@@ -8,16 +8,20 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2
 
+from tests.e2e.contract import rpc_methods
 from tests.e2e.daemon import Daemon
 from vectra.grpc.generated.vectra.v1 import (
     agents_pb2,
-    agents_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
+    compliance_pb2,
     policies_pb2,
     policies_pb2_grpc,
+    replay_pb2,
+    sessions_pb2,
     tokens_pb2,
     tokens_pb2_grpc,
 )
@@ -25,6 +29,7 @@ from vectra.grpc.generated.vectra.v1 import (
 pytestmark = pytest.mark.e2e
 
 _SOME_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+_SOME_SESSION = "vs_" + "0" * 32
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +144,43 @@ _SAME_REFUSALS: list[tuple[tuple[str, str, Any], tuple[str, Any], str]] = [
     (("POST", "/agents", {"name": "x", "ownerId": "team", "clientSecret": "é" * 12}),
      ("RegisterAgent", agents_pb2.RegisterAgentRequest(name="x", owner_id="team", client_secret="é" * 12)),
      "clientSecret must be 12 to 72 printable ASCII characters"),
+    (("POST", "/agents", {"name": "x", "ownerId": "team", "maxDelegationDepth": 6}),
+     ("RegisterAgent", agents_pb2.RegisterAgentRequest(name="x", owner_id="team", max_delegation_depth=6)),
+     "maxDelegationDepth must be a whole number from 0 to 5"),
+    (("POST", "/agents", {"name": "x", "ownerId": "team", "maxSessionHours": 25}),
+     ("RegisterAgent", agents_pb2.RegisterAgentRequest(name="x", owner_id="team", max_session_hours=25)),
+     "maxSessionHours must be a number of hours from 0.1 to 24"),
+    (("POST", "/agents", {"name": "x", "ownerId": "team", "parentAgentId": "not-a-uuid"}),
+     ("RegisterAgent", agents_pb2.RegisterAgentRequest(name="x", owner_id="team", parent_agent_id="not-a-uuid")),
+     "parentAgentId must be a UUID"),
+    (("POST", "/sessions", {"agentId": "not-a-uuid"}),
+     ("CreateSession", sessions_pb2.CreateSessionRequest(agent_id="not-a-uuid")),
+     "agentId must be a UUID"),
+    (("GET", "/sessions/vs_not-a-session", None),
+     ("GetSession", sessions_pb2.GetSessionRequest(session_id="vs_not-a-session")),
+     "sessionId must be a session id (vs_ and 32 hexadecimal digits)"),
+    (("GET", "/sessions?pageSize=101", None),
+     ("ListSessions", sessions_pb2.ListSessionsRequest(page_size=101)),
+     "pageSize must be a whole number from 1 to 100"),
+    (("GET", f"/sessions/{_SOME_SESSION}/audit?limit=1001", None),
+     ("ListSessionAudit", sessions_pb2.ListSessionAuditRequest(session_id=_SOME_SESSION, limit=1001)),
+     "limit must be a whole number from 1 to 1000"),
+    (("GET", "/audit?shadow=maybe", None),
+     ("ListAudit", audit_pb2.ListAuditRequest(shadow="maybe")),
+     "shadow must be one of agreed, disagreed"),
+    (("GET", f"/sessions/{_SOME_SESSION}/compliance?format=pdf", None),
+     ("GetSessionCompliance", compliance_pb2.GetSessionComplianceRequest(session_id=_SOME_SESSION, format="pdf")),
+     "format must be one of json, html"),
+    (("POST", "/replay", {"sessionId": "vs_1", "policy": {"name": "p"}}),
+     ("Replay", replay_pb2.ReplayRequest(session_id="vs_1", ref=replay_pb2.PolicyRef(name="p"))),
+     "sessionId must be a session id (vs_ and 32 hexadecimal digits)"),
 ]
+
+
+def _rpc_path(name: str, request: Message) -> str:
+    """The path of the RPC ``name`` that takes ``request``'s type (``/vectra.v1.AgentService/RegisterAgent``)."""
+    method = next(m for m in rpc_methods() if m.name == name and m.input_type is request.DESCRIPTOR)
+    return f"/{method.containing_service.full_name}/{method.name}"
 
 
 @pytest.mark.parametrize(("rest", "rpc", "message"), _SAME_REFUSALS, ids=[m for _, _, m in _SAME_REFUSALS])
@@ -153,8 +194,9 @@ def test_grpc_refuses_what_rest_refuses_with_the_same_message(
     assert answer.json()["detail"] == message
 
     name, request = rpc
+    call = channel.unary_unary(_rpc_path(name, request), request_serializer=type(request).SerializeToString)
     with pytest.raises(grpc.RpcError) as refused:
-        getattr(agents_pb2_grpc.AgentServiceStub(channel), name)(request, metadata=_metadata(daemon), timeout=10)
+        call(request, metadata=_metadata(daemon), timeout=10)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert refused.value.details() == message
 

@@ -4,6 +4,7 @@ governance fields and its sub-agents, shadow policies, replay and the compliance
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -470,16 +471,18 @@ def test_the_compliance_export_is_the_json_document_or_the_html_page(
     assert page.content_type.startswith("text/html") and session.id in page.document.decode()
 
     period = grpc_stubs.compliance.GetCompliance(compliance_pb2.GetComplianceRequest(
-        agent_id=agent.id, from_time=_stamp(datetime.now(UTC) - timedelta(hours=1)),
-        to_time=_stamp(datetime.now(UTC) + timedelta(minutes=1))), metadata=grpc_stubs.admin)
+        agent_id=agent.id, from_time=(datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        to_time=(datetime.now(UTC) + timedelta(minutes=1)).isoformat()), metadata=grpc_stubs.admin)
     assert json.loads(period.document)["scope"]["agentId"] == agent.id
 
     pdf = compliance_pb2.GetSessionComplianceRequest(session_id=session.id, format="pdf")
     assert refused(lambda: grpc_stubs.compliance.GetSessionCompliance(pdf, metadata=grpc_stubs.admin)).code() \
         == grpc.StatusCode.INVALID_ARGUMENT
-    out_of_range = compliance_pb2.GetComplianceRequest(agent_id=agent.id, from_time=Timestamp(seconds=-2**62))
-    assert refused(lambda: grpc_stubs.compliance.GetCompliance(out_of_range, metadata=grpc_stubs.admin)).code() \
-        == grpc.StatusCode.INVALID_ARGUMENT
+    for times in ({"from_time": "yesterday", "to_time": "2026-01-01T00:00:00Z"},
+                  {"from_time": "2026-01-02T00:00:00Z", "to_time": "2026-01-01T00:00:00Z"}, {}):
+        bad = compliance_pb2.GetComplianceRequest(agent_id=agent.id, **times)
+        assert refused(functools.partial(grpc_stubs.compliance.GetCompliance, bad, metadata=grpc_stubs.admin)
+                       ).code() == grpc.StatusCode.INVALID_ARGUMENT
     by_agent = refused(lambda: grpc_stubs.compliance.GetSessionCompliance(
         compliance_pb2.GetSessionComplianceRequest(session_id=session.id), metadata=agent.auth))
     assert by_agent.code() == grpc.StatusCode.PERMISSION_DENIED

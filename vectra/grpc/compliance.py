@@ -5,7 +5,6 @@ from __future__ import annotations
 import grpc
 
 from vectra.grpc.caller import authenticated
-from vectra.grpc.fields import time_field
 from vectra.grpc.generated.vectra.v1 import compliance_pb2, compliance_pb2_grpc
 from vectra.grpc.status import rpc
 from vectra.services import compliance, input_errors
@@ -40,13 +39,12 @@ class ComplianceServicer(compliance_pb2_grpc.ComplianceServiceServicer):
                                    context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
         chosen = _format(request.format)
-        return _answer(compliance.session_export(self.ctx, actor, request.session_id), chosen)
+        return _answer(await compliance.session_export(self.ctx, actor, request.session_id), chosen)
 
     @rpc
     async def GetCompliance(self, request: compliance_pb2.GetComplianceRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
         chosen = _format(request.format)
-        export = compliance.period_export(self.ctx, actor, request.agent_id,
-                                          time_field(request, "from_time", "from"),
-                                          time_field(request, "to_time", "to"))
+        export = await compliance.period_export(self.ctx, actor, request.agent_id, request.from_time or None,
+                                                request.to_time or None)
         return _answer(export, chosen)

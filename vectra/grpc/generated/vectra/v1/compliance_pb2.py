@@ -23,10 +23,9 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
-from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1avectra/v1/compliance.proto\x12\tvectra.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"A\n\x1bGetSessionComplianceRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\"\x9e\x01\n\x14GetComplianceRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x33\n\tfrom_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04\x66rom\x12/\n\x07to_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02to\x12\x0e\n\x06\x66ormat\x18\x04 \x01(\t\":\n\x10\x43omplianceExport\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x10\n\x08\x64ocument\x18\x02 \x01(\x0c\x32\x80\x02\n\x11\x43omplianceService\x12\x86\x01\n\x14GetSessionCompliance\x12&.vectra.v1.GetSessionComplianceRequest\x1a\x1b.vectra.v1.ComplianceExport\")\x82\xd3\xe4\x93\x02#\x12!/sessions/{session_id}/compliance\x12\x62\n\rGetCompliance\x12\x1f.vectra.v1.GetComplianceRequest\x1a\x1b.vectra.v1.ComplianceExport\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/complianceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1avectra/v1/compliance.proto\x12\tvectra.v1\x1a\x1cgoogle/api/annotations.proto\"A\n\x1bGetSessionComplianceRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\"f\n\x14GetComplianceRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x17\n\tfrom_time\x18\x02 \x01(\tR\x04\x66rom\x12\x13\n\x07to_time\x18\x03 \x01(\tR\x02to\x12\x0e\n\x06\x66ormat\x18\x04 \x01(\t\":\n\x10\x43omplianceExport\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x10\n\x08\x64ocument\x18\x02 \x01(\x0c\x32\x80\x02\n\x11\x43omplianceService\x12\x86\x01\n\x14GetSessionCompliance\x12&.vectra.v1.GetSessionComplianceRequest\x1a\x1b.vectra.v1.ComplianceExport\")\x82\xd3\xe4\x93\x02#\x12!/sessions/{session_id}/compliance\x12\x62\n\rGetCompliance\x12\x1f.vectra.v1.GetComplianceRequest\x1a\x1b.vectra.v1.ComplianceExport\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/complianceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,12 +36,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMPLIANCESERVICE'].methods_by_name['GetSessionCompliance']._serialized_options = b'\202\323\344\223\002#\022!/sessions/{session_id}/compliance'
   _globals['_COMPLIANCESERVICE'].methods_by_name['GetCompliance']._loaded_options = None
   _globals['_COMPLIANCESERVICE'].methods_by_name['GetCompliance']._serialized_options = b'\202\323\344\223\002\r\022\013/compliance'
-  _globals['_GETSESSIONCOMPLIANCEREQUEST']._serialized_start=104
-  _globals['_GETSESSIONCOMPLIANCEREQUEST']._serialized_end=169
-  _globals['_GETCOMPLIANCEREQUEST']._serialized_start=172
-  _globals['_GETCOMPLIANCEREQUEST']._serialized_end=330
-  _globals['_COMPLIANCEEXPORT']._serialized_start=332
-  _globals['_COMPLIANCEEXPORT']._serialized_end=390
-  _globals['_COMPLIANCESERVICE']._serialized_start=393
-  _globals['_COMPLIANCESERVICE']._serialized_end=649
+  _globals['_GETSESSIONCOMPLIANCEREQUEST']._serialized_start=71
+  _globals['_GETSESSIONCOMPLIANCEREQUEST']._serialized_end=136
+  _globals['_GETCOMPLIANCEREQUEST']._serialized_start=138
+  _globals['_GETCOMPLIANCEREQUEST']._serialized_end=240
+  _globals['_COMPLIANCEEXPORT']._serialized_start=242
+  _globals['_COMPLIANCEEXPORT']._serialized_end=300
+  _globals['_COMPLIANCESERVICE']._serialized_start=303
+  _globals['_COMPLIANCESERVICE']._serialized_end=559
 # @@protoc_insertion_point(module_scope)

@@ -1,11 +1,7 @@
-import datetime
-
 from google.api import annotations_pb2 as _annotations_pb2
-from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -24,10 +20,10 @@ class GetComplianceRequest(_message.Message):
     TO_TIME_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
-    from_time: _timestamp_pb2.Timestamp
-    to_time: _timestamp_pb2.Timestamp
+    from_time: str
+    to_time: str
     format: str
-    def __init__(self, agent_id: _Optional[str] = ..., from_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., to_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., format: _Optional[str] = ...) -> None: ...
+    def __init__(self, agent_id: _Optional[str] = ..., from_time: _Optional[str] = ..., to_time: _Optional[str] = ..., format: _Optional[str] = ...) -> None: ...
 
 class ComplianceExport(_message.Message):
     __slots__ = ("content_type", "document")
