@@ -316,6 +316,26 @@ def test_an_interrupted_session_refuses_its_calls_without_reaching_the_upstream(
     assert session_of(grpc_stubs, session.id).status == sessions_pb2.SESSION_STATUS_INTERRUPTED
 
 
+def test_check_stream_items_carry_their_session_and_an_ended_one_ends_the_stream(
+    grpc_stubs: Stubs, new_agent: Callable[..., GovernedAgent], upstream: UpstreamServer
+) -> None:
+    agent = new_agent()
+    session, ended = start(grpc_stubs, agent), start(grpc_stubs, agent)
+    grpc_stubs.sessions.CompleteSession(sessions_pb2.CompleteSessionRequest(session_id=ended.id), metadata=agent.auth)
+
+    def batch(*session_ids: str) -> proxy_pb2.CheckBatch:
+        return proxy_pb2.CheckBatch(checks=[proxy_pb2.CheckRequest(method="GET", url=f"{upstream.base}/echo",
+                                                                   session_id=named) for named in session_ids])
+
+    answers = list(grpc_stubs.proxy.CheckStream(iter([batch(session.id, session.id, "")]), metadata=agent.auth))
+    assert [r.decision.effect for r in answers[0].results] == ["Allow"] * 3
+    assert session_of(grpc_stubs, session.id).counts.governed == 2
+
+    stopped = refused(lambda: list(grpc_stubs.proxy.CheckStream(iter([batch(ended.id)]), metadata=agent.auth)))
+    assert stopped.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert stopped.details().startswith(f"session {ended.id} is completed")
+
+
 def test_a_completed_session_and_another_agents_session_are_refused(
     grpc_stubs: Stubs, new_agent: Callable[..., GovernedAgent], upstream: UpstreamServer
 ) -> None:

@@ -83,9 +83,9 @@ class ProxyServiceServicer:
         (e.g. a URL that isn't absolute http(s)) is a result with effect "Invalid" whose `reason` says why. The
         stream goes on.
         - An authentication failure ends the stream with Check's status: UNAUTHENTICATED (no, bad or expired token),
-        PERMISSION_DENIED (revoked or quarantined agent, operator token). So does a refusal of the gateway itself,
-        UNAVAILABLE while the audit log can't be written. The batch that met it gets no result, though some of its
-        checks may have been judged and recorded.
+        PERMISSION_DENIED (revoked or quarantined agent, operator token, a check naming a session that is not the
+        agent's or has ended). So does a refusal of the gateway itself, UNAVAILABLE while the audit log can't be
+        written. The batch that met it gets no result, though some of its checks may have been judged and recorded.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
