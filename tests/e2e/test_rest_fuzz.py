@@ -7,7 +7,8 @@ then runs every check it has: no 5xx; the status, content type, headers and body
 invalid input is refused with a 4xx and valid input is not; a 405 names in ``Allow`` what the path serves; a
 protected operation refuses a request without credentials. On top of those, :func:`refusals_change_nothing`: a
 request answered with a 4xx leaves the database as it was: agents (status, trust, roles, policy), policies and
-every version, HITL requests and their decisions, sessions. The audit log may gain the refusal's own record, nothing else.
+every version, HITL requests and their decisions, sessions. The audit log may gain the refusal's own record,
+nothing else.
 Two checks are narrowed, each to let one documented answer through (:func:`valid_input_is_accepted`,
 :func:`created_resources_are_found`); a workflow test follows the spec's links as the admin.
 
