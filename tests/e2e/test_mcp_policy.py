@@ -16,7 +16,7 @@ import pytest
 
 from policy_core import load_document
 from tests.e2e.daemon import Daemon, bearer
-from tests.e2e.proxy_agents import Agent, is_problem
+from tests.e2e.proxy_agents import Agent, audit_of, is_problem
 from tests.integration.upstream import UpstreamServer
 from vectra.grpc.generated.vectra.v1 import proxy_pb2, proxy_pb2_grpc
 
@@ -98,6 +98,19 @@ def test_a_tool_off_the_allowlist_is_refused_naming_the_rule_and_never_reaches_t
     assert answer.json()["rule"] == "mcp-unlisted-tool"
     assert "not on the agent's allowlist" in answer.json()["detail"]
     assert not reached(upstream, body)
+
+
+def test_the_audit_record_names_the_tool_of_each_call(allowlisted: Agent, upstream: UpstreamServer,
+                                                       admin: httpx.Client) -> None:
+    assert post(allowlisted, upstream, tool_call("search_docs", query="refunds")).status_code == 200
+    assert post(allowlisted, upstream, tool_call("shell_exec", command="id")).status_code == 403
+    assert post(allowlisted, upstream, message("tools/list")).status_code == 200
+    records = audit_of(admin, allowlisted.id, "proxy.request")
+    assert [(r["decision"], r["details"]["mcp"]) for r in records] == [
+        ("Allow", {"method": "tools/call", "tool": "search_docs"}),
+        ("Deny", {"method": "tools/call", "tool": "shell_exec"}),
+        ("Allow", {"method": "tools/list", "tool": None}),
+    ]
 
 
 def test_a_batch_is_refused_even_when_it_holds_a_listed_tool(allowlisted: Agent, upstream: UpstreamServer) -> None:
