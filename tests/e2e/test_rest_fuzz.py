@@ -65,15 +65,16 @@ SCHEMA = schemathesis.openapi.from_path(SPEC_PATH, config=CONFIG).exclude(path_r
 
 # Where the spec's schema is open on purpose, so that schema-valid input can still be refused, with a 400 whose
 # pointer says where: a policy document is checked by the policy compiler (its errors point into the document),
-# /simulate's URL must have a host, a public key must decode to an Ed25519 key and metadata keys keep to their
-# pattern, which no schema states exactly (openapi.yaml says each). Such a 400 is the documented answer; any other
-# refusal of valid input is still a failure.
+# /simulate's URL must have a host, a public key must decode to an Ed25519 key, metadata keys keep to their
+# pattern and a period's `from` is not after its `to`, which no schema states exactly (openapi.yaml says each).
+# Such a 400 is the documented answer; any other refusal of valid input is still a failure.
 _CHECKED_PAST_THE_SCHEMA = {
     "PUT /policies/{name}": ("",),
     "POST /simulate": ("agent.policy", "request.url"),
     "POST /agents": ("publicKey", "metadata"),
     "POST /sessions": ("metadata",),
-    "POST /replay": ("policy.document",),
+    "POST /replay": ("policy.document", "from"),
+    "GET /compliance": ("from",),
     "PATCH /agents/{agentId}": ("metadata",),
     "POST /registrations": ("publicKey", "metadata"),
 }
