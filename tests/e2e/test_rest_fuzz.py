@@ -7,7 +7,8 @@ then runs every check it has: no 5xx; the status, content type, headers and body
 invalid input is refused with a 4xx and valid input is not; a 405 names in ``Allow`` what the path serves; a
 protected operation refuses a request without credentials. On top of those, :func:`refusals_change_nothing`: a
 request answered with a 4xx leaves the database as it was: agents (status, trust, roles, policy), policies and
-every version, HITL requests and their decisions, sessions. The audit log may gain the refusal's own record, nothing else.
+every version, HITL requests and their decisions, sessions. The audit log may gain the refusal's own record,
+nothing else.
 Two checks are narrowed, each to let one documented answer through (:func:`valid_input_is_accepted`,
 :func:`created_resources_are_found`); a workflow test follows the spec's links as the admin.
 
@@ -64,15 +65,16 @@ SCHEMA = schemathesis.openapi.from_path(SPEC_PATH, config=CONFIG).exclude(path_r
 
 # Where the spec's schema is open on purpose, so that schema-valid input can still be refused, with a 400 whose
 # pointer says where: a policy document is checked by the policy compiler (its errors point into the document),
-# /simulate's URL must have a host, a public key must decode to an Ed25519 key and metadata keys keep to their
-# pattern, which no schema states exactly (openapi.yaml says each). Such a 400 is the documented answer; any other
-# refusal of valid input is still a failure.
+# /simulate's URL must have a host, a public key must decode to an Ed25519 key, metadata keys keep to their
+# pattern and a period's `from` is not after its `to`, which no schema states exactly (openapi.yaml says each).
+# Such a 400 is the documented answer; any other refusal of valid input is still a failure.
 _CHECKED_PAST_THE_SCHEMA = {
     "PUT /policies/{name}": ("",),
     "POST /simulate": ("agent.policy", "request.url"),
     "POST /agents": ("publicKey", "metadata"),
     "POST /sessions": ("metadata",),
-    "POST /replay": ("policy.document",),
+    "POST /replay": ("policy.document", "from"),
+    "GET /compliance": ("from",),
     "PATCH /agents/{agentId}": ("metadata",),
     "POST /registrations": ("publicKey", "metadata"),
 }

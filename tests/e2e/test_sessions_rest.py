@@ -314,7 +314,10 @@ def test_the_compliance_export_of_a_period_holds_the_agents_calls_in_it(
     period = {"agentId": agent.id, "from": "2000-01-01T00:00:00Z", "to": "2999-01-01T00:00:00Z"}
 
     document = admin.get("/compliance", params=period).json()
-    assert document["scope"] == period and document["session"] is None
+    scope = document["scope"]
+    assert scope["agentId"] == agent.id and document["session"] is None
+    assert [datetime.fromisoformat(scope[end]) for end in ("from", "to")] == \
+        [datetime.fromisoformat(period[end]) for end in ("from", "to")]
     assert {e["url"] for e in document["timeline"]} >= {f"{upstream.base}/p1", f"{upstream.base}/p2"}
     page = admin.get("/compliance", params=period | {"format": "html"})
     assert page.headers["content-type"] == "text/html; charset=utf-8" and agent.id in page.text

@@ -15,19 +15,19 @@ _JSON = "application/json"
 
 async def get_session_compliance(session_id: str, format_: str | None = None) -> ConnexionResponse:
     ctx, actor = authenticated()
-    return _answer(compliance.session_export(ctx, actor, session_id), format_)
+    return _answer(await compliance.session_export(ctx, actor, session_id), format_)
 
 
 async def get_compliance(agent_id: str, from_: str, to: str, format_: str | None = None) -> ConnexionResponse:
     ctx, actor = authenticated()
-    return _answer(compliance.period_export(ctx, actor, agent_id, from_, to), format_)
+    return _answer(await compliance.period_export(ctx, actor, agent_id, from_, to), format_)
 
 
 def _answer(export: compliance.Export, format_: str | None) -> ConnexionResponse:
     html = format_ == "html" if format_ else _prefers_html(request.headers.get("accept", ""))
-    body = export.html() if html else export.json_bytes()
-    return ConnexionResponse(status_code=200, body=body.encode() if isinstance(body, str) else body,
-                             content_type=_HTML if html else _JSON, headers={"Vary": "Accept"})
+    body = export.html().encode() if html else export.json_bytes()
+    return ConnexionResponse(status_code=200, body=body, content_type=_HTML if html else _JSON,
+                             headers={"Vary": "Accept"})
 
 
 def _prefers_html(accept: str) -> bool:
