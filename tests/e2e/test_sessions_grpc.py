@@ -359,6 +359,49 @@ def test_a_completed_session_and_another_agents_session_are_refused(
     assert listed.total_count == 0
 
 
+_TIMES = ("createdAt", "expiresAt", "endedAt", "since", "lastSeenAt")
+_INT64 = ("policyVersion", "governed", "allowed", "denied", "pending", "approved")
+
+
+def _comparable(name: str, value: Any) -> Any:
+    """A JSON value of either surface as the other would give it: times parsed, int64 (a JSON string in proto3's
+    mapping) as numbers, enum names as REST's words."""
+    if isinstance(value, dict):
+        return {key: _comparable(key, item) for key, item in value.items() if item is not None}
+    if name in _TIMES and value is not None:
+        return datetime.fromisoformat(value)
+    if name == "status" and isinstance(value, str):
+        return value.removeprefix("SESSION_STATUS_").lower()
+    if name in _INT64 and isinstance(value, str):
+        return int(value)
+    return value
+
+
+def _grpc_json(message: Any) -> Any:
+    return _comparable("", json_format.MessageToDict(message, always_print_fields_with_no_presence=True))
+
+
+def test_rest_and_grpc_show_the_same_session_and_limits(
+    admin: httpx.Client, grpc_stubs: Stubs, new_agent: Callable[..., GovernedAgent], upstream: UpstreamServer
+) -> None:
+    agent = new_agent(max_session_hours=3, max_daily_sessions=9)
+    session = start(grpc_stubs, agent, run="nightly")
+    assert forward(grpc_stubs, agent, "GET", f"{upstream.base}/echo", session.id).status == 200
+    grpc_stubs.sessions.InterruptSession(sessions_pb2.InterruptSessionRequest(session_id=session.id, reason="stop"),
+                                         metadata=grpc_stubs.admin)
+
+    rest = _comparable("", admin.get(f"/sessions/{session.id}").json())
+    assert _grpc_json(session_of(grpc_stubs, session.id)) == rest
+    assert rest["status"] == "interrupted" and rest["counts"]["governed"] == 1
+
+    shown = _grpc_json(grpc_stubs.agents.GetAgent(agents_pb2.GetAgentRequest(agent_id=agent.id),
+                                                  metadata=grpc_stubs.admin))
+    rest_agent = admin.get(f"/agents/{agent.id}").json()
+    limits = ("maxSessionHours", "maxDailySessions", "maxConcurrentSessions", "maxDelegationDepth")
+    assert {key: shown[key] for key in limits} == {key: rest_agent[key] for key in limits} == \
+        {"maxSessionHours": 3, "maxDailySessions": 9, "maxConcurrentSessions": 10, "maxDelegationDepth": 0}
+
+
 def test_bad_session_input_is_invalid_argument_and_changes_nothing(
     grpc_stubs: Stubs, new_agent: Callable[..., GovernedAgent]
 ) -> None:
@@ -469,7 +512,7 @@ def _stamp(moment: datetime) -> Timestamp:
 
 
 def test_the_compliance_export_is_the_json_document_or_the_html_page(
-    grpc_stubs: Stubs, new_agent: Callable[..., GovernedAgent], upstream: UpstreamServer
+    admin: httpx.Client, grpc_stubs: Stubs, new_agent: Callable[..., GovernedAgent], upstream: UpstreamServer
 ) -> None:
     agent = new_agent()
     session = start(grpc_stubs, agent)
@@ -485,6 +528,9 @@ def test_the_compliance_export_is_the_json_document_or_the_html_page(
         ("vectra.compliance/v1", {"sessionId": session.id}, agent.id)
     assert (document["summary"]["governed"], document["summary"]["denied"]) == (2, 1)
     assert document["chain"]["verified"] is True
+    served = admin.get(f"/sessions/{session.id}/compliance")
+    assert served.headers["content-type"].startswith(export.content_type)
+    assert {**served.json(), "generatedAt": None} == {**document, "generatedAt": None}  # REST's very document
 
     page = grpc_stubs.compliance.GetSessionCompliance(
         compliance_pb2.GetSessionComplianceRequest(session_id=session.id, format="html"), metadata=grpc_stubs.admin)
