@@ -118,13 +118,18 @@ def test_an_agent_shows_its_own_limits_and_the_defaults_for_the_others(
             shown.max_delegation_depth) == (2.5, 50, 3, 2)
     assert not shown.HasField("parent_agent_id") and not shown.HasField("shadow_policy")
 
-    updated = grpc_stubs.agents.UpdateAgent(
-        agents_pb2.UpdateAgentRequest(agent_id=limited.id, max_daily_sessions=7, max_delegation_depth=0),
-        metadata=grpc_stubs.admin)
+    updated = grpc_stubs.agents.UpdateAgent(agents_pb2.UpdateAgentRequest(
+        agent_id=limited.id, max_daily_sessions=agents_pb2.CountLimit(value=7),
+        max_delegation_depth=agents_pb2.CountLimit(value=0)), metadata=grpc_stubs.admin)
     assert (updated.max_session_hours, updated.max_daily_sessions, updated.max_concurrent_sessions,
             updated.max_delegation_depth) == (2.5, 7, 3, 0)
     assert grpc_stubs.agents.GetAgent(agents_pb2.GetAgentRequest(agent_id=limited.id),
                                       metadata=grpc_stubs.admin) == updated
+
+    defaults = grpc_stubs.agents.UpdateAgent(agents_pb2.UpdateAgentRequest(
+        agent_id=limited.id, max_session_hours=agents_pb2.HoursLimit(),
+        max_daily_sessions=agents_pb2.CountLimit()), metadata=grpc_stubs.admin)
+    assert (defaults.max_session_hours, defaults.max_daily_sessions, defaults.max_concurrent_sessions) == (8, 50, 3)
 
     plain = new_agent()
     shown = grpc_stubs.agents.GetAgent(agents_pb2.GetAgentRequest(agent_id=plain.id), metadata=grpc_stubs.admin)
@@ -148,8 +153,10 @@ def test_limits_out_of_range_are_invalid_argument_and_change_nothing(
 
     agent = new_agent()
     before = grpc_stubs.agents.GetAgent(agents_pb2.GetAgentRequest(agent_id=agent.id), metadata=grpc_stubs.admin)
-    failure = refused(lambda: grpc_stubs.agents.UpdateAgent(agents_pb2.UpdateAgentRequest(agent_id=agent.id, **limit),
-                                                            metadata=grpc_stubs.admin))
+    name, value = next(iter(limit.items()))
+    wrapped = agents_pb2.HoursLimit(value=value) if name == "max_session_hours" else agents_pb2.CountLimit(value=value)
+    failure = refused(lambda: grpc_stubs.agents.UpdateAgent(
+        agents_pb2.UpdateAgentRequest(agent_id=agent.id, **{name: wrapped}), metadata=grpc_stubs.admin))
     assert failure.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert grpc_stubs.agents.GetAgent(agents_pb2.GetAgentRequest(agent_id=agent.id),
                                       metadata=grpc_stubs.admin) == before

@@ -96,7 +96,9 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
                 given[field] = list(getattr(request, field).values)
         if request.HasField("metadata"):
             given["metadata"] = dict(request.metadata.entries)
-        given.update({limit: getattr(request, limit) for limit in _LIMITS if request.HasField(limit)})
+        for limit in _LIMITS:  # set without a value: back to the default, as REST's null
+            if request.HasField(limit):
+                given[limit] = optional(getattr(request, limit), "value")
         change = agents.ProfileChange(**given)
         return self._shown(await agents.update_agent(self.ctx, actor, request.agent_id, change))
 

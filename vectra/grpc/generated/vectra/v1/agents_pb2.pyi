@@ -191,11 +191,23 @@ class UpdateAgentRequest(_message.Message):
     description: str
     metadata: Metadata
     scope_realms: StringList
-    max_session_hours: float
-    max_daily_sessions: int
-    max_concurrent_sessions: int
-    max_delegation_depth: int
-    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., capabilities: _Optional[_Union[StringList, _Mapping]] = ..., realm: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., scope_realms: _Optional[_Union[StringList, _Mapping]] = ..., max_session_hours: _Optional[float] = ..., max_daily_sessions: _Optional[int] = ..., max_concurrent_sessions: _Optional[int] = ..., max_delegation_depth: _Optional[int] = ...) -> None: ...
+    max_session_hours: HoursLimit
+    max_daily_sessions: CountLimit
+    max_concurrent_sessions: CountLimit
+    max_delegation_depth: CountLimit
+    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., capabilities: _Optional[_Union[StringList, _Mapping]] = ..., realm: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., scope_realms: _Optional[_Union[StringList, _Mapping]] = ..., max_session_hours: _Optional[_Union[HoursLimit, _Mapping]] = ..., max_daily_sessions: _Optional[_Union[CountLimit, _Mapping]] = ..., max_concurrent_sessions: _Optional[_Union[CountLimit, _Mapping]] = ..., max_delegation_depth: _Optional[_Union[CountLimit, _Mapping]] = ...) -> None: ...
+
+class HoursLimit(_message.Message):
+    __slots__ = ("value",)
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    value: float
+    def __init__(self, value: _Optional[float] = ...) -> None: ...
+
+class CountLimit(_message.Message):
+    __slots__ = ("value",)
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    value: int
+    def __init__(self, value: _Optional[int] = ...) -> None: ...
 
 class GetAgentRequest(_message.Message):
     __slots__ = ("agent_id",)
