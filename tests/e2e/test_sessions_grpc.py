@@ -215,6 +215,34 @@ def test_an_agent_starts_its_session_and_reads_it_back(grpc_stubs: Stubs, new_ag
                                           metadata=agent.auth) == session
 
 
+def test_who_may_begin_read_and_stop_a_session(grpc_stubs: Stubs, new_agent: Callable[..., GovernedAgent]) -> None:
+    agent, stranger, revoked = new_agent(), new_agent(), new_agent()
+    session = start(grpc_stubs, agent)
+    admin = grpc_stubs.admin
+
+    def code(call: Callable[[], object]) -> grpc.StatusCode:
+        return refused(call).code()
+
+    assert code(lambda: grpc_stubs.sessions.CreateSession(sessions_pb2.CreateSessionRequest(agent_id=agent.id),
+                                                          metadata=stranger.auth)) == grpc.StatusCode.PERMISSION_DENIED
+    assert code(lambda: grpc_stubs.sessions.CreateSession(
+        sessions_pb2.CreateSessionRequest(agent_id=str(uuid.uuid4())), metadata=admin)) == grpc.StatusCode.NOT_FOUND
+    grpc_stubs.agents.RevokeAgent(agents_pb2.RevokeAgentRequest(agent_id=revoked.id), metadata=admin)
+    assert code(lambda: grpc_stubs.sessions.CreateSession(sessions_pb2.CreateSessionRequest(agent_id=revoked.id),
+                                                          metadata=admin)) == grpc.StatusCode.PERMISSION_DENIED
+    # another agent's session is not there for it at all
+    assert code(lambda: grpc_stubs.sessions.GetSession(sessions_pb2.GetSessionRequest(session_id=session.id),
+                                                       metadata=stranger.auth)) == grpc.StatusCode.NOT_FOUND
+    assert code(lambda: grpc_stubs.sessions.InterruptSession(
+        sessions_pb2.InterruptSessionRequest(session_id=session.id, reason="mine"), metadata=agent.auth)) == \
+        grpc.StatusCode.PERMISSION_DENIED
+    assert code(lambda: grpc_stubs.sessions.GetSession(sessions_pb2.GetSessionRequest(session_id="vs_" + "0" * 32),
+                                                       metadata=admin)) == grpc.StatusCode.NOT_FOUND
+    assert code(lambda: grpc_stubs.sessions.CreateSession(sessions_pb2.CreateSessionRequest(agent_id=agent.id))) == \
+        grpc.StatusCode.UNAUTHENTICATED
+    assert session_of(grpc_stubs, session.id).status == sessions_pb2.SESSION_STATUS_ACTIVE
+
+
 def test_the_concurrent_limit_is_resource_exhausted_naming_it_until_a_session_ends(
     grpc_stubs: Stubs, new_agent: Callable[..., GovernedAgent]
 ) -> None:
