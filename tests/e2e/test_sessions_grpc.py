@@ -438,7 +438,7 @@ def test_rest_and_grpc_show_the_same_session_and_limits(
 
 
 def test_bad_session_input_is_invalid_argument_and_changes_nothing(
-    grpc_stubs: Stubs, new_agent: Callable[..., GovernedAgent]
+    grpc_stubs: Stubs, new_agent: Callable[..., GovernedAgent], upstream: UpstreamServer
 ) -> None:
     agent = new_agent()
     session = start(grpc_stubs, agent)
@@ -454,9 +454,14 @@ def test_bad_session_input_is_invalid_argument_and_changes_nothing(
             sessions_pb2.ListSessionAuditRequest(session_id=session.id, limit=1001), metadata=admin),
         lambda: grpc_stubs.sessions.ListSessions(sessions_pb2.ListSessionsRequest(page_size=101), metadata=admin),
         lambda: grpc_stubs.sessions.ListSessions(sessions_pb2.ListSessionsRequest(status=99), metadata=admin),
+        lambda: forward(grpc_stubs, agent, "GET", f"{upstream.base}/echo", "vs_NOT-A-SESSION"),
+        lambda: grpc_stubs.proxy.Check(proxy_pb2.CheckRequest(method="GET", url=f"{upstream.base}/echo",
+                                                              session_id=session.id.upper()), metadata=agent.auth),
     ]
+    reached = len(upstream.requests)
     for call in bad:
         assert refused(call).code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(upstream.requests) == reached
     assert session_of(grpc_stubs, session.id) == session
     listed = grpc_stubs.sessions.ListSessions(sessions_pb2.ListSessionsRequest(agent_id=agent.id), metadata=admin)
     assert listed.total_count == 1
