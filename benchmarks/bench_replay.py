@@ -1,0 +1,361 @@
+"""Policy replay: 100,000 recorded calls judged again by a stricter candidate policy, read from a real SQLite store.
+
+Run: ``.venv/bin/python benchmarks/bench_replay.py [--quick]``. Builds a fresh store (the daemon's own settings)
+with 100,000 ``proxy.request`` records of one agent over a day, appended through the store's append path as
+sealed records of the hash chain, each with the ``details`` the proxy writes (``effect``, ``request``: redacted
+headers, a body kept up to 16 KiB with its encoding, size and truncation; ``agent``; ``mcp`` for JSON-RPC bodies):
+a seeded mix of reads, JSON writes, MCP ``tools/call``/``tools/list`` bodies and batches, binary uploads
+(base64) and a few bodies past the 16 KiB kept; each record's effect is what the live policy decided about the
+whole call. 5,000 records of other agents and 2,000 records of no decision (rate limited, management) are
+interleaved: the scope reads around them, the replay skips the second kind.
+
+Then replays the agent's day (``ReplayScope(agent_id, from, to)``) with a stricter candidate: through the
+``replay`` service (agent lookup, worker thread, store), and split into its phases: reading the records from the
+store (``iter_audit_matching``: SQL and JSON), turning each into facts (``recorded_call``) and judging them
+(``judge``). Each is timed ``--rounds`` times (best kept), compiled evaluator and pure-Python twin interleaved;
+prints seconds, records/s, the compiled / twin ratio and the phases' shares. Both evaluators must give the same
+report (exit code 1 otherwise), and the live policy replayed must change nothing.
+"""
+
+# no `from __future__ import annotations`: run.py loads this file as a module it doesn't put in sys.modules
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from policy_core import CompiledPolicy, compile_policy
+from vectra.config import Settings
+from vectra.domain.audit import GENESIS_HASH, AuditEntry, AuditFilter, SealedRecord, record_time, seal
+from vectra.domain.models import Agent, AgentStatus, Principal, Role
+from vectra.domain.pending import redacted
+from vectra.services.context import ServiceContext
+from vectra.services.decide import AgentFacts, OutboundRequest, judge, request_facts
+from vectra.services.hitl_json import body_json
+from vectra.services.keyring import Keyring
+from vectra.services.policy_replay import (
+    MAX_RECORDS,
+    ReplayCandidate,
+    ReplayReport,
+    ReplayScope,
+    recorded_call,
+    replay,
+    replay_records,
+)
+from vectra.store import SqliteStore
+
+SEED = 20261201
+RECORDS = 100_000  # the agent's records of the day: the scope, at the most one replay reads
+UNDECIDED = 1_000  # of which calls refused before any decision (rate limited): skipped
+OTHERS = 5_000  # records of other agents, outside the scope
+KEPT = 16_384  # VECTRA_AUDIT_BODY_BYTES
+BATCH = 1_000
+AGENT_ID = "7d444840-9dc0-41a2-bd5a-5d2c4b8d6e01"
+DAY = datetime(2026, 11, 30, tzinfo=UTC)
+ADMIN = Principal(subject="operator", roles=frozenset({Role.ADMIN}))
+TOOLS = ("search_docs", "read_file", "create_issue", "list_repos", "send_email", "delete_repo", "run_query")
+
+
+def condition(field: str, operator: str, value: Any) -> dict[str, Any]:
+    return {"field": field, "operator": operator, "value": value}
+
+
+#: What the agent's calls were decided by: reads of its APIs allowed, refunds reviewed, deletes denied.
+LIVE = {"name": "live", "default": "Deny", "rules": [
+    {"name": "block-delete", "priority": 100, "effect": "Deny", "reason": "nothing is deleted",
+     "conditions": [condition("input.method", "eq", "DELETE")]},
+    {"name": "review-refunds", "priority": 90, "effect": "Hitl",
+     "conditions": [condition("input.method", "eq", "POST"), condition("input.host", "eq", "api.stripe.com"),
+                    condition("input.path", "startsWith", "/v1/refunds")]},
+    {"name": "no-admin", "priority": 80, "effect": "Deny",
+     "conditions": [condition("input.path", "startsWith", "/admin")]},
+    {"name": "reads", "priority": 50, "effect": "Allow",
+     "conditions": [condition("input.method", "in", ["GET", "HEAD"])]},
+    {"name": "stripe-writes", "priority": 40, "effect": "Allow",
+     "conditions": [condition("input.host", "eq", "api.stripe.com"), condition("input.method", "in", ["POST", "PUT"])]},
+    {"name": "github-writes", "priority": 40, "effect": "Allow",
+     "conditions": [condition("input.host", "eq", "api.github.com"),
+                    condition("input.method", "in", ["POST", "PATCH"])]},
+    {"name": "mcp", "priority": 30, "effect": "Allow",
+     "conditions": [condition("input.host", "eq", "mcp.internal.example.com"),
+                    condition("input.method", "eq", "POST")]},
+    {"name": "uploads", "priority": 30, "effect": "Allow",
+     "conditions": [condition("input.host", "eq", "files.example.com"), condition("input.path", "eq", "/upload")]},
+]}
+
+#: The live rules and more: destructive MCP tools denied, mail and large refunds reviewed, JSON-RPC batches and
+#: night-time writes denied, uploads over 1 MB denied, a debug header refused, a lower risk threshold.
+STRICTER = {"name": "stricter", "default": "Deny", "hitlThreshold": 0.6, "rules": [
+    {"name": "mcp-destructive", "priority": 200, "effect": "Deny", "reason": "destructive tools are off",
+     "conditions": [condition("input.json.params.name", "in", ["delete_repo", "run_query"])]},
+    {"name": "mcp-mail", "priority": 190, "effect": "Hitl",
+     "conditions": [condition("input.json.method", "eq", "tools/call"),
+                    condition("input.json.params.name", "eq", "send_email")]},
+    {"name": "mcp-batches", "priority": 185, "effect": "Deny",
+     "conditions": [condition("input.host", "eq", "mcp.internal.example.com"),
+                    condition("input.body", "startsWith", "[")]},
+    {"name": "large-refunds", "priority": 180, "effect": "Hitl",
+     "conditions": [condition("input.json.amount", "gt", 50_000)]},
+    {"name": "night-writes", "priority": 170, "effect": "Deny",
+     "conditions": [condition("input.method", "in", ["POST", "PUT", "PATCH"]), condition("input.time.hour", "lt", 5)]},
+    {"name": "big-uploads", "priority": 160, "effect": "Deny",
+     "conditions": [condition("input.path", "eq", "/upload"), condition("input.bodySize", "gt", 3_000)]},
+    {"name": "no-debug", "priority": 150, "effect": "Deny",
+     "conditions": [condition("input.headers.x-debug", "exists", True)]},
+    *LIVE["rules"],
+]}
+
+
+# --- the records ----------------------------------------------------------------------------------------------
+def json_bytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def make_call(rng: random.Random, n: int) -> tuple[str, str, list[tuple[str, str]], bytes | None]:
+    """One call: method, url, the headers the upstream would get, the body."""
+    headers = [("accept", "application/json"), ("user-agent", "billing-bot/2.3 (+aiohttp)"),
+               ("authorization", f"Bearer sk_live_{rng.getrandbits(96):024x}"), ("x-request-id", f"req-{n:08d}")]
+    if rng.random() < 0.2:
+        headers.append(("x-api-key", f"key-{rng.getrandbits(64):016x}"))
+    if rng.random() < 0.01:
+        headers.append(("x-debug", "1"))
+    roll = rng.random()
+    if roll < 0.50:
+        host = rng.choice(("api.stripe.com", "api.github.com", "billing.example.com"))
+        path = rng.choice((f"/v1/customers/cus_{rng.getrandbits(40):010x}", f"/v1/invoices?limit={rng.randint(1, 100)}",
+                           f"/repos/acme/site/issues/{rng.randint(1, 5000)}", "/admin/users"))
+        return rng.choice(("GET", "GET", "GET", "HEAD")), f"https://{host}{path}", headers, None
+    headers.append(("content-type", "application/json"))
+    if roll < 0.62:
+        body = {"charge": f"ch_{rng.getrandbits(48):012x}", "amount": rng.choice((500, 1_200, 9_900, 75_000)),
+                "reason": rng.choice(("duplicate", "fraudulent", "requested_by_customer"))}
+        return "POST", "https://api.stripe.com/v1/refunds", headers, json_bytes(body)
+    if roll < 0.70:
+        body = {"email": f"user{n}@example.com", "metadata": {"plan": rng.choice(("pro", "team")), "seat": n % 50}}
+        return "PUT", f"https://api.stripe.com/v1/customers/cus_{n:010x}", headers, json_bytes(body)
+    if roll < 0.74:
+        body = {"title": f"Flaky test #{n}", "body": "It fails on CI. " * rng.randint(1, 40), "labels": ["ci"]}
+        return rng.choice(("POST", "PATCH")), "https://api.github.com/repos/acme/site/issues", headers, json_bytes(body)
+    if roll < 0.90:
+        return "POST", "https://mcp.internal.example.com/mcp", headers, json_bytes(mcp_body(rng, n))
+    if roll < 0.93:
+        return "DELETE", f"https://api.github.com/repos/acme/tmp-{n}", headers, None
+    if roll < 0.99:
+        headers[-1] = ("content-type", "application/octet-stream")
+        return "POST", "https://files.example.com/upload", headers, rng.randbytes(rng.randint(512, 4096))
+    # an export of 20 to 40 KB: more than the 16 KiB the record keeps
+    rows = [{"id": i, "customer": f"cus_{i:010x}", "total": i * 7} for i in range(rng.randint(400, 800))]
+    return "POST", "https://api.stripe.com/v1/exports", headers, json_bytes({"rows": rows, "amount": 60_000})
+
+
+def mcp_body(rng: random.Random, n: int) -> Any:
+    roll = rng.random()
+    if roll < 0.1:
+        return {"jsonrpc": "2.0", "id": n, "method": "tools/list"}
+    if roll < 0.13:  # a JSON-RPC batch
+        return [{"jsonrpc": "2.0", "id": n + i, "method": "tools/call",
+                 "params": {"name": rng.choice(TOOLS), "arguments": {}}} for i in range(3)]
+    tool = rng.choices(TOOLS, (30, 30, 10, 10, 8, 2, 10))[0]
+    return {"jsonrpc": "2.0", "id": n, "method": "tools/call",
+            "params": {"name": tool, "arguments": {"query": f"invoice {n}", "path": f"/docs/{n % 300}.md"}}}
+
+
+def mcp_details(body: bytes | None) -> dict[str, Any]:
+    try:
+        message = json.loads(body) if body else None
+    except ValueError:
+        return {}
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+        return {}
+    tool = message["params"]["name"] if message.get("method") == "tools/call" else None
+    return {"mcp": {"method": message.get("method"), "tool": tool}}
+
+
+def governed_entry(rng: random.Random, n: int, agent: dict[str, Any], trust: float, live: CompiledPolicy,
+                   settings: Settings, moment: datetime) -> AuditEntry:
+    """A ``proxy.request`` record, its effect what the live policy decided about the whole call."""
+    method, url, headers, body = make_call(rng, n)
+    risk = round(min(1.0, rng.betavariate(2, 7) + (0.5 if rng.random() < 0.03 else 0.0)), 4)
+    facts = AgentFacts(AGENT_ID, agent["name"], agent["ownerId"], trust, tuple(agent["roles"]), "live",
+                       capabilities=tuple(agent["capabilities"]), realm=agent["realm"])
+    seen = request_facts(facts, OutboundRequest(method, url, headers, body), moment.timestamp())
+    seen["risk"] = {"score": risk}
+    verdict = judge(settings, live, seen, risk, trust)
+    request = {"headers": [list(pair) for pair in redacted(headers)], "body": None, "bodyEncoding": "utf-8",
+               "bodySize": 0, "bodyTruncated": False}
+    if body is not None:
+        request.update(body_json(body[:KEPT], len(body)))
+    details = {"policyName": "live", "policyVersion": 3, "effect": verdict.effect, "request": request,
+               "agent": agent, **mcp_details(body)}
+    return AuditEntry(actor=AGENT_ID, source="proxy", action="proxy.request", agent_id=AGENT_ID, method=method,
+                      url=url, decision=verdict.effect, rule=verdict.rule, reason=verdict.reason, risk=risk,
+                      trust=trust, upstream_status=200 if verdict.effect == "Allow" else None,
+                      latency_ms=round(rng.uniform(2, 80), 3), details=details)
+
+
+def other_entry(rng: random.Random) -> AuditEntry:
+    """Another agent's call: outside the scope."""
+    other = f"00000000-0000-4000-8000-{rng.randrange(50):012d}"
+    return AuditEntry(actor=other, source="proxy", action="proxy.request", agent_id=other, method="GET",
+                      url="https://api.github.com/user", decision="Allow", risk=0.1, trust=0.5,
+                      details={"effect": "Allow", "request": {"headers": [], "body": None}})
+
+
+def undecided_entry() -> AuditEntry:
+    """The agent's call refused before any decision: in the scope, skipped."""
+    return AuditEntry(actor=AGENT_ID, source="proxy", action="proxy.request", agent_id=AGENT_ID, method="GET",
+                      url="https://api.github.com/user", decision="RateLimited", trust=0.5,
+                      reason="rate limit of 100 requests per 60 s reached")
+
+
+def populate(path: Path, settings: Settings) -> tuple[SqliteStore, float]:
+    """The store at ``path`` with the day's records, appended a batch at a time through the store's append."""
+    rng = random.Random(SEED)
+    started = time.perf_counter()
+    store = SqliteStore(path)
+    live = compile_policy(LIVE)
+    agent = {"name": "billing-bot", "ownerId": "team-finance", "roles": ["agent"],
+             "capabilities": ["api_call", "mail_send"], "realm": "finance"}
+    total = RECORDS + OTHERS
+    kinds = ["governed"] * (RECORDS - UNDECIDED) + ["undecided"] * UNDECIDED + ["other"] * OTHERS
+    rng.shuffle(kinds)
+    trust = 0.62
+    for start in range(0, total, BATCH):
+        entries = []
+        for i in range(start, min(total, start + BATCH)):
+            moment = DAY + timedelta(seconds=i * 86_000 / total)
+            if kinds[i] == "governed":
+                trust = min(0.95, max(0.3, trust + rng.uniform(-0.004, 0.004)))
+                entries.append((governed_entry(rng, i, agent, round(trust, 4), live, settings, moment), moment))
+            else:
+                entries.append((undecided_entry() if kinds[i] == "undecided" else other_entry(rng), moment))
+
+        def chain(head: tuple[int, str] | None, entries: list = entries) -> list[SealedRecord]:
+            last_id, prev_hash = head or (0, GENESIS_HASH)
+            sealed = []
+            for offset, (entry, moment) in enumerate(entries, 1):
+                sealed.append(seal(entry, record_id=last_id + offset, time=record_time(moment), prev_hash=prev_hash))
+                prev_hash = sealed[-1].record.hash
+            return sealed
+
+        store.append_audit(chain)
+    store.insert_agent(Agent(id=AGENT_ID, name="billing-bot", owner_id="team-finance", status=AgentStatus.ACTIVE,
+                             policy_name="live", trust_score=trust, roles=(Role.AGENT,), created_at=DAY,
+                             last_seen_at=None, secret_hash=b"", capabilities=("api_call", "mail_send")))
+    return store, time.perf_counter() - started
+
+
+# --- the measurements -----------------------------------------------------------------------------------------
+SCOPE = ReplayScope(agent_id=AGENT_ID, time_from=DAY, time_to=DAY + timedelta(days=1))
+FILTERS = AuditFilter(agent_id=AGENT_ID, time_from=record_time(DAY), time_to=record_time(DAY + timedelta(days=1)))
+
+
+class Figures:
+    """The least seconds each phase took over the rounds, per evaluator."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[tuple[str, str], float] = {}
+
+    def time(self, evaluator: str, phase: str, call: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        answer = call()
+        took = time.perf_counter() - started
+        key = (evaluator, phase)
+        self.seconds[key] = min(self.seconds.get(key, took), took)
+        return answer
+
+    def get(self, evaluator: str, phase: str) -> float | None:
+        return self.seconds.get((evaluator, phase))
+
+
+def summary(report: ReplayReport) -> dict[str, Any]:
+    moves = Counter(f"{c.original_decision}->{c.replayed_decision}" for c in report.changes)
+    return {"replayed": report.total_replayed, "consistent": report.consistent, "changed": report.changed,
+            "incomplete": report.incomplete, "moves": dict(sorted(moves.items())),
+            "changes": [(c.audit_id, c.replayed_decision, c.rule) for c in report.changes]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one round of each measurement")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds of each measurement (default 3)")
+    args, _ = parser.parse_known_args()
+    rounds = args.rounds or (1 if args.quick else 3)
+    with tempfile.TemporaryDirectory(prefix="vectra-bench-replay-") as folder:
+        tmp = Path(folder)
+        settings = Settings(data_dir=tmp)
+        store, populated = populate(tmp / "vectra.db", settings)
+        size = (tmp / "vectra.db").stat().st_size + sum(p.stat().st_size for p in tmp.glob("vectra.db-*"))
+        print(f"SQLite {sqlite3.sqlite_version}; populated {RECORDS + OTHERS:,} records "
+              f"({RECORDS:,} of the agent's, {UNDECIDED:,} of them of no decision) in {populated:.1f} s, "
+              f"{size / 2**20:.0f} MiB; {rounds} round(s)",
+              flush=True)
+        ctx = ServiceContext(settings=settings, store=store, keyring=Keyring("k", {"k": b"k" * 32}),
+                             admin_token="t" * 32, digest_key=b"d" * 32)
+        candidates = {name: compile_policy(STRICTER, implementation=name) for name in ("cython", "python")}
+        figures = Figures()
+        reports: dict[str, ReplayReport] = {}
+        records: list[Any] = []
+        calls: list[Any] = []
+        try:
+            for _ in range(rounds):  # interleaved, so that load on the machine weighs on both alike
+                # the service compiles the inline document with the evaluator chosen at import (the compiled one)
+                reports["service"] = figures.time("cython", "service", lambda: asyncio.run(
+                    replay(ctx, ADMIN, SCOPE, ReplayCandidate(document=STRICTER))))
+                for name, compiled in candidates.items():
+                    reports[name] = figures.time(name, "engine", lambda c=compiled: replay_records(
+                        settings, c, store.iter_audit_matching(FILTERS, MAX_RECORDS + 1)))
+                    records = figures.time(name, "read",
+                                           lambda: list(store.iter_audit_matching(FILTERS, MAX_RECORDS + 1)))
+                    calls = figures.time(name, "facts",
+                                         lambda r=records: [c for c in map(recorded_call, r) if c is not None])
+                    figures.time(name, "judge", lambda c=compiled, k=calls: [
+                        judge(settings, c, call.facts, call.risk, call.trust) for call in k])
+            unchanged = replay_records(settings, compile_policy(LIVE), records)
+        finally:
+            store.close()
+    report = reports["cython"]
+    print(f"\nreplay of the agent's day by {STRICTER['name']!r} ({len(STRICTER['rules'])} rules, hitlThreshold "
+          f"{STRICTER['hitlThreshold']}): {report.total_replayed:,} replayed, {report.consistent:,} consistent, "
+          f"{report.changed:,} changed {summary(report)['moves']}, {report.incomplete:,} incomplete; "
+          f"{len(records):,} records read")
+    print(f"\n{'seconds (best of the rounds)':<44}{'compiled':>10}{'twin':>10}{'twin/compiled':>15}")
+    rows = (("replay service (lookup, thread, store)", "service"),
+            ("replay_records over the store", "engine"), ("  read: iter_audit_matching (SQL + JSON)", "read"),
+            ("  facts: recorded_call", "facts"), ("  judge: judge()", "judge"))
+    for label, phase in rows:
+        compiled_s, twin_s = figures.get("cython", phase), figures.get("python", phase)
+        twin = f"{twin_s:>10.3f}" if twin_s is not None else f"{'-':>10}"
+        ratio = f"{twin_s / compiled_s:>14.2f}x" if twin_s is not None and compiled_s else f"{'-':>15}"
+        print(f"{label:<44}{compiled_s:>10.3f}{twin}{ratio}")
+    engine, twin_engine, service = (figures.get("cython", "engine"), figures.get("python", "engine"),
+                                    figures.get("cython", "service"))
+    print(f"\nrecords/s: {len(records) / engine:,.0f} compiled over the store, {len(records) / service:,.0f} "
+          f"through the service, {len(records) / twin_engine:,.0f} with the twin over the store")
+    for name, label in (("cython", "compiled"), ("python", "twin")):
+        read, facts, judged = (figures.get(name, phase) for phase in ("read", "facts", "judge"))
+        whole = read + facts + judged
+        print(f"split ({label}): read {read / whole:.0%}, facts {facts / whole:.0%}, judge {judged / whole:.0%} "
+              f"({judged / len(calls) * 1e6:.2f} µs a judgement)")
+    failed = 0
+    if summary(reports["python"]) != summary(report) or summary(reports["service"]) != summary(report):
+        print("THE COMPILED EVALUATOR, THE TWIN AND THE SERVICE GIVE DIFFERENT REPORTS")
+        failed = 1
+    if unchanged.changed:
+        print(f"THE LIVE POLICY REPLAYED CHANGES {unchanged.changed} DECISIONS")
+        failed = 1
+    return failed
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
