@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vectra.domain.models import Governance
+
 __all__ = ["DEFAULT_CAPABILITIES", "REGISTRATION_MODES", "SYNCHRONOUS_MODES", "ConfigError", "Settings",
            "load_settings"]
 
@@ -28,6 +30,8 @@ _CAPABILITY = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 #: the database tells apart 63 capability names ever used (vectra/store/sqlite.py, CAPABILITY_BITS); a vocabulary
 #: of at most 62 leaves a bit for a renamed capability (docs/registry.md)
 MAX_CAPABILITIES = 62
+#: the deepest tree of sub-agents an agent may be given (docs/sessions.md)
+MAX_DELEGATION_DEPTH = 5
 
 
 class ConfigError(ValueError):
@@ -88,6 +92,17 @@ class Settings:
     assertion_max_lifetime_seconds: int = 300
     #: the ``aud`` an agent's token assertion names; None: ``<jwt_issuer>/tokens`` (services/assertions.py)
     assertion_audience: str | None = None
+    #: an agent's session and delegation limits where it has none of its own (docs/sessions.md)
+    max_session_hours: float = 8.0
+    max_daily_sessions: int = 50
+    max_concurrent_sessions: int = 10
+    max_delegation_depth: int = 0
+    #: how much of a call's body its audit record keeps, for replays and shadow policies (0: none)
+    audit_body_bytes: int = 16384
+
+    def session_defaults(self) -> Governance:
+        return Governance(self.max_session_hours, self.max_daily_sessions, self.max_concurrent_sessions,
+                          self.max_delegation_depth)
 
     @property
     def database_path(self) -> Path:
@@ -209,6 +224,11 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
     "max_pending_registrations": _integer,
     "assertion_max_lifetime_seconds": _integer,
     "assertion_audience": _text,
+    "max_session_hours": _number,
+    "max_daily_sessions": _integer,
+    "max_concurrent_sessions": _integer,
+    "max_delegation_depth": _integer,
+    "audit_body_bytes": _integer,
 }
 _ENV_NAMES: dict[str, str] = {
     "host": "VECTRA_HOST",
@@ -262,6 +282,11 @@ _ENV_NAMES: dict[str, str] = {
     "max_pending_registrations": "VECTRA_MAX_PENDING_REGISTRATIONS",
     "assertion_max_lifetime_seconds": "VECTRA_ASSERTION_MAX_LIFETIME_SECONDS",
     "assertion_audience": "VECTRA_ASSERTION_AUDIENCE",
+    "max_session_hours": "VECTRA_MAX_SESSION_HOURS",
+    "max_daily_sessions": "VECTRA_MAX_DAILY_SESSIONS",
+    "max_concurrent_sessions": "VECTRA_MAX_CONCURRENT_SESSIONS",
+    "max_delegation_depth": "VECTRA_MAX_DELEGATION_DEPTH",
+    "audit_body_bytes": "VECTRA_AUDIT_BODY_BYTES",
 }
 _TOML_KEYS = set(_COERCE)
 
@@ -324,7 +349,8 @@ def _check(settings: Settings) -> None:
                  "hitl_max_pending_per_agent", "hitl_sweep_seconds", "webhook_timeout_seconds",
                  "webhook_max_attempts", "webhook_backoff_seconds", "audit_refusal_window_seconds",
                  "online_window_seconds", "registration_rate_per_hour", "max_pending_registrations",
-                 "assertion_max_lifetime_seconds"):
+                 "assertion_max_lifetime_seconds", "max_session_hours", "max_daily_sessions",
+                 "max_concurrent_sessions"):
         if not getattr(settings, name) > 0:
             raise ConfigError(f"{name} must be positive")
     if settings.max_connections is not None and settings.max_connections < 1:
@@ -333,6 +359,10 @@ def _check(settings: Settings) -> None:
         raise ConfigError("hitl_threshold must be from 0 to 1")
     if not 0 <= settings.hitl_trust_factor <= 2:
         raise ConfigError("hitl_trust_factor must be from 0 to 2")
+    if not 0 <= settings.max_delegation_depth <= MAX_DELEGATION_DEPTH:
+        raise ConfigError(f"max_delegation_depth must be from 0 to {MAX_DELEGATION_DEPTH}")
+    if settings.audit_body_bytes < 0:
+        raise ConfigError("audit_body_bytes must not be negative")
     if settings.hitl_max_wait_seconds < 0 or settings.hitl_response_copy_bytes < 0:
         raise ConfigError("hitl_max_wait_seconds and hitl_response_copy_bytes must not be negative")
     if settings.webhook_url is not None:

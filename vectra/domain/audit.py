@@ -140,6 +140,9 @@ class AuditFilter:
     time_to: str | None = None
     action: str | None = None
     source: str | None = None
+    session_id: str | None = None
+    #: True: the records whose shadow policy agreed; False: disagreed; None: any record
+    shadow: bool | None = None
     #: only the records of agents in these realms (ids); None: every record
     realm_scope: frozenset[str] | None = None
 

@@ -107,6 +107,8 @@ class PendingRequest:
     decided_at: datetime | None = None
     comment: str | None = None
     outcome: ReplayOutcome | None = None
+    #: the governed session the call was made in, if any
+    session_id: str | None = None
 
     def current_digest(self, key: bytes) -> str:
         """The digest of the request as it now is (the body must be loaded)."""

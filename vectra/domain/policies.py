@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["GatewayDecision", "PolicyHead", "PolicyProblem", "PolicyRecord", "PolicyVersion", "PutOutcome"]
+__all__ = [
+    "GatewayDecision", "PolicyHead", "PolicyProblem", "PolicyRecord", "PolicyVersion", "PutOutcome", "ShadowVerdict",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +89,19 @@ class GatewayDecision:
     hitl_threshold: float | None = None
     policy_name: str | None = None
     policy_version: int | None = None
+    #: what the agent's shadow policy would have decided, when it has one (it decides nothing)
+    shadow: ShadowVerdict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowVerdict:
+    """A shadow policy version's answer about a call: recorded beside the live decision, never enforced."""
+
+    policy_name: str
+    policy_version: int
+    effect: str
+    rule: str | None
+    reason: str | None
+
+    def agrees_with(self, decision: GatewayDecision) -> bool:
+        return self.effect == decision.effect

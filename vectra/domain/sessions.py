@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["Session", "SessionCounts", "SessionFilter", "SessionStatus"]
+__all__ = ["LimitReached", "Session", "SessionCounts", "SessionFilter", "SessionStatus"]
 
 
 class SessionStatus(enum.StrEnum):
@@ -64,3 +64,13 @@ class SessionFilter:
     agent_id: str | None = None
     status: SessionStatus | None = None
     scope: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitReached:
+    """Why a session could not begin: the limit (``maxConcurrentSessions``, ``maxDailySessions``), its value, and
+    how many sessions count against it."""
+
+    name: str
+    limit: int
+    count: int

@@ -17,6 +17,7 @@ from vectra.domain.models import (
     AgentPage,
     AgentSort,
     AgentStatus,
+    Governance,
     NewAgent,
     Principal,
     Realm,
@@ -26,7 +27,15 @@ from vectra.domain.models import (
 from vectra.services import audit, input_errors, profiles
 from vectra.services.auth import require, require_reader
 from vectra.services.context import ServiceContext
-from vectra.services.inputs import bounded_string, check_page, check_policy_name, optional_string, parse_agent_id
+from vectra.services.governance import GOVERNANCE_FIELDS, check_governance, check_sub_agent
+from vectra.services.inputs import (
+    bounded_string,
+    check_page,
+    check_policy_name,
+    optional_string,
+    parse_agent_id,
+    parse_uuid,
+)
 from vectra.services.realms import find_visible_realm, resolve_realms
 from vectra.services.secrets import CHOSEN_SECRET_RULE, hash_secret, is_acceptable, new_secret
 
@@ -35,8 +44,10 @@ __all__ = [
     "PROFILE_FIELDS",
     "AgentQuery",
     "ProfileChange",
+    "agent_change",
     "assign_policy",
     "delete_agent",
+    "found_agent",
     "get_agent",
     "lift_quarantine",
     "list_agents",
@@ -88,6 +99,10 @@ class ProfileChange:
     description: Any = _UNSET
     metadata: Any = _UNSET
     scope_realms: Any = _UNSET
+    max_session_hours: Any = _UNSET
+    max_daily_sessions: Any = _UNSET
+    max_concurrent_sessions: Any = _UNSET
+    max_delegation_depth: Any = _UNSET
 
 
 def online_since(ctx: ServiceContext) -> datetime:
@@ -144,7 +159,7 @@ def visible_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> Agent
     """The agent, if it exists for ``actor``: an agent of a realm the caller doesn't oversee is not found, and
     neither is an admin or reviewer whose oversight reaches past the caller's (one of every realm, or of a realm
     the caller doesn't oversee), wherever it lives: a realm's admin can't demote, revoke or delete its overseers."""
-    agent = _found(agent_id, ctx.store.get_agent(agent_id))
+    agent = found_agent(agent_id, ctx.store.get_agent(agent_id))
     if not actor.oversees(agent):
         raise NotFound(f"agent {agent_id} not found")
     return agent
@@ -154,7 +169,7 @@ async def get_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> Age
     """Admins and reviewers read any agent of their realms; an agent reads itself."""
     agent_id = parse_agent_id(agent_id)
     if actor.subject == agent_id and actor.agent is not None:
-        return _found(agent_id, ctx.store.get_agent(agent_id))
+        return found_agent(agent_id, ctx.store.get_agent(agent_id))
     if not actor.has(Role.REVIEWER):
         raise Forbidden("an agent may read only its own record", cause="not_own", subject=actor.subject)
     return visible_agent(ctx, actor, agent_id)
@@ -175,11 +190,17 @@ async def register_agent(
     metadata: Mapping[str, str] | None = None,
     public_key: str | None = None,
     scope_realms: Sequence[str] | None = None,
+    governance: Governance | None = None,
+    parent_agent_id: str | None = None,
 ) -> NewAgent:
     """An agent with a client secret (given, or generated and shown once) and, optionally, an Ed25519 key it can
-    sign token assertions with. A realm-scoped admin registers agents in its own realms only."""
-    require(actor, Role.ADMIN)
+    sign token assertions with. A realm-scoped admin registers agents in its own realms only. A sub-agent
+    (``parent_agent_id``) is registered by an admin or by its parent itself, within the parent's reach
+    (:func:`services.governance.check_sub_agent`); it takes the parent's owner unless given one, and its policy."""
+    parent = _parent(ctx, actor, parent_agent_id)
     name = required_text("name", name)
+    if parent is not None and owner_id is None:
+        owner_id = parent.owner_id
     owner_id = required_text("ownerId", owner_id)
     if client_secret is None or client_secret == "":
         client_secret = new_secret()
@@ -189,23 +210,58 @@ async def register_agent(
         raise input_errors.malformed("clientSecret", CHOSEN_SECRET_RULE)
     granted = _roles(roles)
     key = profiles.check_public_key(public_key, required=False)
+    granted_capabilities = profiles.check_capabilities("capabilities", capabilities, ctx.settings.capabilities)
+    limits = check_governance(governance or Governance())
+    if parent is not None:
+        realm_of = parent.realm if realm is None else realm_for(ctx, actor, realm)
+        limits = check_sub_agent(ctx, parent, capabilities=granted_capabilities, governance=limits,
+                                 realm=realm_of, roles=granted)
+    else:
+        realm_of = realm_for(ctx, actor, realm)
     agent = new_agent(
         name=name,
         owner_id=owner_id,
         roles=granted,
         secret_hash=await hash_secret(client_secret),
-        capabilities=profiles.check_capabilities("capabilities", capabilities, ctx.settings.capabilities),
-        realm=realm_for(ctx, actor, realm),
+        policy_name=parent.policy_name if parent is not None else None,
+        capabilities=granted_capabilities,
+        realm=realm_of,
         version=profiles.optional_version(version),
         description=profiles.optional_description(description),
         metadata=profiles.check_metadata("metadata", metadata),
         public_key=key,
         did=did_of(key) if key else None,
         scope_realms=_scope_for(ctx, actor, granted, scope_realms),
+        governance=limits,
+        parent_agent_id=parent.id if parent is not None else None,
     )
+    details = {"name": agent.name, **({"parentAgentId": parent.id} if parent is not None else {})}
     await audit.record_change(ctx, actor, "agent.registered", lambda: create_agent(ctx, agent),
-                              agent_id=agent.id, details={"name": agent.name})
+                              agent_id=agent.id, details=details)
     return NewAgent(agent=agent, client_secret=client_secret)
+
+
+def _parent(ctx: ServiceContext, actor: Principal, parent_agent_id: str | None) -> Agent | None:
+    """The parent of an agent being registered: any agent an admin oversees, or the calling agent itself. Without
+    a parent, registering needs an admin."""
+    if parent_agent_id is None:
+        require(actor, Role.ADMIN)
+        return None
+    parent_id = parse_uuid("parentAgentId", parent_agent_id)
+    if actor.has(Role.ADMIN):
+        try:
+            parent = visible_agent(ctx, actor, parent_id)
+        except NotFound:
+            raise NotFound(f"agent {parent_id} not found", pointer="parentAgentId") from None
+    elif actor.agent is None or actor.subject != parent_id:
+        raise Forbidden("an agent registers sub-agents of its own only (parentAgentId is the agent itself)",
+                        cause="not_own", subject=actor.subject)
+    else:
+        parent = actor.agent
+    if parent.status is not AgentStatus.ACTIVE:
+        raise Forbidden(f"agent {parent.id} is {parent.status.value.lower()}: it can't register sub-agents",
+                        cause="agent_status", subject=actor.subject)
+    return parent
 
 
 def new_agent(*, name: str, owner_id: str | None, roles: tuple[Role, ...], secret_hash: bytes,
@@ -244,18 +300,29 @@ async def update_agent(ctx: ServiceContext, actor: Principal, agent_id: str, cha
         changes["metadata"] = profiles.check_metadata("metadata", change.metadata)
     if change.scope_realms is not _UNSET:
         changes["scope_realms"] = _scope_for(ctx, actor, current.roles, change.scope_realms)
+    limits = {field: getattr(change, field) for field, *_ in GOVERNANCE_FIELDS.values()
+              if getattr(change, field) is not _UNSET}
+    changes.update(limits)
     if not changes:
         return current
-    updated = dataclasses.replace(current, **changes)
+    profile = {field: value for field, value in changes.items() if field not in limits}
+    governance = check_governance(dataclasses.replace(current.governance, **limits))
+    updated = dataclasses.replace(current, **profile, governance=governance)
+    if current.parent_agent_id is not None and (limits or "capabilities" in changes):
+        parent = ctx.store.get_agent(current.parent_agent_id)
+        if parent is not None:
+            check_sub_agent(ctx, parent, capabilities=updated.capabilities, governance=governance,
+                            realm=updated.realm, roles=updated.roles)
 
     details = {camel: _shown(changes[field]) for camel, field in PROFILE_FIELDS.items() if field in changes}
-    return await _agent_change(ctx, actor, "agent.updated", agent_id,
-                               lambda: _found(agent_id, ctx.store.set_agent_profile(updated)), details=details)
+    return await agent_change(ctx, actor, "agent.updated", agent_id,
+                               lambda: found_agent(agent_id, ctx.store.set_agent_profile(updated)), details=details)
 
 
 #: the fields ``PATCH /agents/{id}`` changes, by the contract's name: the :class:`ProfileChange` field of each
 PROFILE_FIELDS = {"name": "name", "capabilities": "capabilities", "realm": "realm", "version": "version",
-                  "description": "description", "metadata": "metadata", "scopeRealms": "scope_realms"}
+                  "description": "description", "metadata": "metadata", "scopeRealms": "scope_realms",
+                  **{camel: field for camel, (field, *_) in GOVERNANCE_FIELDS.items()}}
 
 
 def _shown(value: object) -> object:
@@ -303,9 +370,9 @@ async def assign_policy(ctx: ServiceContext, actor: Principal, agent_id: str, po
     def assign() -> Agent:
         if ctx.store.policy_head(policy_name) is None:
             raise NotFound(f"policy {policy_name!r} not found", pointer="policyName")
-        return _found(agent_id, ctx.store.set_agent_policy(agent_id, policy_name))
+        return found_agent(agent_id, ctx.store.set_agent_policy(agent_id, policy_name))
 
-    return await _agent_change(ctx, actor, "agent.policy_assigned", agent_id, assign,
+    return await agent_change(ctx, actor, "agent.policy_assigned", agent_id, assign,
                                details={"policyName": policy_name})
 
 
@@ -318,7 +385,7 @@ async def delete_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> 
         if not ctx.store.delete_agent(agent_id):
             raise NotFound(f"agent {agent_id} not found")
 
-    await _agent_change(ctx, actor, "agent.deleted", agent_id, delete)
+    await agent_change(ctx, actor, "agent.deleted", agent_id, delete)
 
 
 async def revoke_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> Agent:
@@ -326,8 +393,8 @@ async def revoke_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> 
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
     visible_agent(ctx, actor, agent_id)
-    return await _agent_change(ctx, actor, "agent.revoked", agent_id,
-                               lambda: _found(agent_id, ctx.store.set_agent_status(agent_id, AgentStatus.REVOKED)))
+    return await agent_change(ctx, actor, "agent.revoked", agent_id,
+                               lambda: found_agent(agent_id, ctx.store.set_agent_status(agent_id, AgentStatus.REVOKED)))
 
 
 async def lift_quarantine(ctx: ServiceContext, actor: Principal, agent_id: str) -> Agent:
@@ -341,14 +408,14 @@ async def lift_quarantine(ctx: ServiceContext, actor: Principal, agent_id: str) 
         agent = ctx.store.set_agent_status(agent_id, AgentStatus.ACTIVE, trust_score=DEFAULT_TRUST,
                                            only_if=AgentStatus.QUARANTINED)
         if agent is None:
-            current = _found(agent_id, ctx.store.get_agent(agent_id))
+            current = found_agent(agent_id, ctx.store.get_agent(agent_id))
             raise Conflict(f"agent {agent_id} is {current.status.value}, not Quarantined")
         return agent
 
-    return await _agent_change(ctx, actor, "agent.quarantine_lifted", agent_id, lift)
+    return await agent_change(ctx, actor, "agent.quarantine_lifted", agent_id, lift)
 
 
-async def _agent_change(ctx: ServiceContext, actor: Principal, action: str, agent_id: str, make: Callable[[], R],
+async def agent_change(ctx: ServiceContext, actor: Principal, action: str, agent_id: str, make: Callable[[], R],
                         details: Mapping[str, Any] | None = None) -> R:
     """A change of one agent, recorded with it; this daemon's cached copy is dropped whatever the outcome."""
     try:
@@ -357,7 +424,7 @@ async def _agent_change(ctx: ServiceContext, actor: Principal, action: str, agen
         ctx.agents.invalidate(agent_id)
 
 
-def _found(agent_id: str, agent: Agent | None) -> Agent:
+def found_agent(agent_id: str, agent: Agent | None) -> Agent:
     if agent is None:
         raise NotFound(f"agent {agent_id} not found")
     return agent

@@ -122,10 +122,21 @@ def _fault(row: StoredAudit, expected_id: int, prev_hash: str) -> int | None:
         return row.id
     if not isinstance(document, dict) or document.get("id") != row.id or document.get("prevHash") != prev_hash:
         return row.id
-    if any(document.get(name) != value for name, value in row.columns.items()):
+    if any(_copied(document, name) != value for name, value in row.columns.items()):
         return row.id  # a filter column no longer says what the record says
     return None
 
+
+
+def _copied(document: Mapping[str, Any], name: str) -> Any:
+    """What a filter column copies of the record: its field ``name``, or a value of its details (``details.a.b``);
+    a boolean as the 0 or 1 the column holds, anything else the column doesn't keep as None."""
+    if not name.startswith("details."):
+        return document.get(name)
+    value: Any = document
+    for key in name.split("."):
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return int(value) if isinstance(value, bool) else value if isinstance(value, str) else None
 
 
 def _name(pointer: str, value: str | None) -> str | None:

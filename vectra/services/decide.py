@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from policy_core import AgentHistory, CompiledPolicy, Policy, PolicyError, RiskScorer, compile_policy, hitl_threshold
 from vectra.config import Settings
 from vectra.domain.models import Agent, AgentStatus
-from vectra.domain.policies import GatewayDecision
+from vectra.domain.policies import GatewayDecision, ShadowVerdict
 from vectra.services.context import ServiceContext
 from vectra.services.policy_cache import CurrentPolicy
 
@@ -65,17 +65,18 @@ class AgentFacts:
 
 def decide(
     ctx: ServiceContext, agent: AgentFacts, request: OutboundRequest, *, draft: Policy | None = None,
-    history: AgentHistory | None = None, current: CurrentPolicy | None = None,
+    history: AgentHistory | None = None, current: CurrentPolicy | None = None, shadow: CurrentPolicy | None = None,
 ) -> GatewayDecision:
     """Decide with the agent's stored policy, or with ``draft`` (a policy being tried, not stored).
 
     ``current`` is the agent's policy when the caller has just looked it up (the proxy does, for its rate limit),
-    so that it isn't looked up twice.
+    so that it isn't looked up twice. ``shadow`` is a policy version that judges the call too, with the same facts
+    and risk, and decides nothing: its verdict is the decision's ``shadow``.
     """
     if agent.status is not AgentStatus.ACTIVE:
         return _refused(agent, f"agent is {agent.status.value.lower()}")
     if draft is not None:
-        return _evaluate(ctx, agent, request, compile_policy(draft), draft.name, None, history)
+        return _evaluate(ctx, agent, request, compile_policy(draft), draft.name, None, history, None)
     if not agent.policy_name:
         return _refused(agent, "agent has no policy assigned")
     try:
@@ -85,18 +86,22 @@ def decide(
         return _refused(agent, f"policy {agent.policy_name!r} can't be compiled: {exc}", agent.policy_name)
     if current is None:
         return _refused(agent, f"policy {agent.policy_name!r} no longer exists", agent.policy_name)
-    return _evaluate(ctx, agent, request, current.compiled, current.name, current.version, history)
+    return _evaluate(ctx, agent, request, current.compiled, current.name, current.version, history, shadow)
 
 
 def _evaluate(
     ctx: ServiceContext, agent: AgentFacts, request: OutboundRequest, policy: CompiledPolicy, name: str,
-    version: int | None, history: AgentHistory | None,
+    version: int | None, history: AgentHistory | None, shadow: CurrentPolicy | None,
 ) -> GatewayDecision:
     now = time.time()
     facts = request_facts(agent, request, now)
     risk = _SCORER.score(facts, history or _NO_HISTORY, now)
     facts["risk"] = {"score": risk.score}
     verdict = judge(ctx.settings, policy, facts, risk.score, agent.trust_score)
+    shadowed = None
+    if shadow is not None:
+        other = judge(ctx.settings, shadow.compiled, facts, risk.score, agent.trust_score)
+        shadowed = ShadowVerdict(shadow.name, shadow.version, other.effect, other.rule, other.reason)
     return GatewayDecision(
         effect=verdict.effect,
         rule=verdict.rule,
@@ -108,6 +113,7 @@ def _evaluate(
         hitl_threshold=verdict.threshold,
         policy_name=name,
         policy_version=version,
+        shadow=shadowed,
     )
 
 

@@ -443,5 +443,6 @@ def _entry(actor: str, pending: PendingRequest, action: str, decision: str, *, r
         url=pending.url, decision=decision, rule=pending.rule, reason=reason, risk=pending.risk,
         upstream_status=upstream_status, latency_ms=latency_ms,
         details={"pendingId": pending.id, "digest": pending.digest, "policyName": pending.policy_name,
-                 "policyVersion": pending.policy_version},
+                 "policyVersion": pending.policy_version,
+                 **({"sessionId": pending.session_id} if pending.session_id else {})},
     )

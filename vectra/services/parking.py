@@ -38,6 +38,7 @@ def new_pending(
     body: bytes,
     decision: GatewayDecision,
     expiry_seconds: int | None,
+    session_id: str | None = None,
 ) -> PendingRequest:
     """The call as it will be stored; ``upstream_headers`` as the forwarder would send them (Host is dropped: the
     replay sets it from the URL)."""
@@ -61,6 +62,7 @@ def new_pending(
                               decision.policy_version),
         created_at=now,
         expires_at=now + timedelta(seconds=expiry_seconds or ctx.settings.hitl_expiry_seconds),
+        session_id=session_id,
     )
 
 

@@ -46,6 +46,17 @@ class CompiledPolicies:
 
     def current(self, store: Store, name: str) -> CurrentPolicy | None:
         """The policy's current version, compiled; ``None`` when the policy does not exist."""
+        head = self._head(store, name)
+        return None if head is None else self._compiled(store, head, head.version)
+
+    def version(self, store: Store, name: str, version: int) -> CurrentPolicy | None:
+        """One version of the policy (a shadow policy's), compiled; ``None`` when the policy or version is gone."""
+        head = self._head(store, name)
+        if head is None or not 1 <= version <= head.version:
+            return None
+        return self._compiled(store, head, version)
+
+    def _head(self, store: Store, name: str) -> PolicyHead | None:
         seen = store.changes_seen()
         known = self._heads.get(name)
         if known is not None and known[0] == seen:
@@ -55,12 +66,14 @@ class CompiledPolicies:
             if len(self._heads) >= self._capacity * 4:
                 self._heads.clear()
             self._heads[name] = (seen, head)
-        if head is None:
-            return None
-        key = (name, head.version, head.created_at.isoformat())
+        return head
+
+    def _compiled(self, store: Store, head: PolicyHead, version: int) -> CurrentPolicy | None:
+        name = head.name
+        key = (name, version, head.created_at.isoformat())
         entry = self._entries.get(key)
         if entry is None:
-            record = store.get_policy(name, head.version)
+            record = store.get_policy(name, version)
             if record is None:  # deleted since the lookup above
                 return None
             try:
@@ -75,7 +88,7 @@ class CompiledPolicies:
             self._entries.move_to_end(key)
         if isinstance(entry, PolicyError):
             raise PolicyError(entry.pointer, entry.message)  # a fresh one: a re-raised one grows its traceback
-        return CurrentPolicy(name, head.version, *entry)
+        return CurrentPolicy(name, version, *entry)
 
     def __len__(self) -> int:
         return len(self._entries)

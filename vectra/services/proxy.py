@@ -49,6 +49,8 @@ from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, decide
 from vectra.services.parking import new_pending, park
 from vectra.services.policy_cache import CurrentPolicy
+from vectra.services.recorded_call import BodyCopy, agent_view, request_view
+from vectra.services.sessions import SESSION_HEADER, open_session_for
 from vectra.services.trust import move_trust
 
 __all__ = [
@@ -72,6 +74,8 @@ class ProxyCall:
     headers: Sequence[tuple[str, str]]
     body: Body
     source: AuditSource
+    #: the governed session the call names (gRPC's field); None: the ``Vectra-Session`` header's, if any
+    session_id: str | None = None
 
 
 @dataclass(eq=False)
@@ -110,12 +114,16 @@ async def proxy(ctx: ServiceContext, call: ProxyCall) -> Forwarded | Parked:
     agent = record.agent
     limit = ctx.settings.max_proxy_body_bytes
     upstream_headers = await record.refusing_bad_input(lambda: request_headers(call.headers, call.target.authority))
+    shadow = _shadow_policy(ctx, agent)
     body = call.body
-    if current is not None and current.reads_body:
+    if any(policy is not None and policy.reads_body for policy in (current, shadow)):
         body = await record.refusing_bad_input(read_body(body, limit))
-    decision = decide(ctx, AgentFacts.of(agent), _outbound(call, upstream_headers, body),
-                      history=ctx.histories.observe(agent.id), current=current)
-    record.decision = decision
+    elif body is not None and not isinstance(body, bytes):
+        body = record.copying(body)
+    facts = AgentFacts.of(agent)
+    decision = decide(ctx, facts, _outbound(call, upstream_headers, body),
+                      history=ctx.histories.observe(agent.id), current=current, shadow=shadow)
+    record.decided(decision, facts, upstream_headers, body)
     extra_headers = list(rate.headers.items())
     if decision.effect == "Deny":
         ctx.histories.violation(agent.id)
@@ -123,8 +131,10 @@ async def proxy(ctx: ServiceContext, call: ProxyCall) -> Forwarded | Parked:
         raise Denied(_denial(decision), rule=decision.rule, reason=decision.reason, headers=rate.headers)
     if decision.effect == "Hitl":
         body = await record.refusing_bad_input(read_body(body, limit))
+        record.body = body
         expiry = current.compiled.hitl_expiry_seconds if current is not None else None
-        pending = new_pending(ctx, agent.id, call.method, call.target, upstream_headers, body, decision, expiry)
+        pending = new_pending(ctx, agent.id, call.method, call.target, upstream_headers, body, decision, expiry,
+                              record.session_id)
         if not await record.park(pending):
             wait = _until_a_place_frees(ctx, agent.id)
             raise RateLimited(f"{ctx.settings.hitl_max_pending_per_agent} requests of this agent are already waiting "
@@ -142,8 +152,10 @@ async def check(ctx: ServiceContext, call: ProxyCall) -> Checked:
     body = call.body if isinstance(call.body, bytes) else None
     upstream_headers = await record.refusing_bad_input(lambda: request_headers(call.headers, call.target.authority))
     outbound = _outbound(call, upstream_headers, body)
-    decision = decide(ctx, AgentFacts.of(agent), outbound, history=ctx.histories.observe(agent.id), current=current)
-    record.decision = decision
+    facts = AgentFacts.of(agent)
+    decision = decide(ctx, facts, outbound, history=ctx.histories.observe(agent.id), current=current,
+                      shadow=_shadow_policy(ctx, agent))
+    record.decided(decision, facts, upstream_headers, body)
     if decision.effect == "Deny":
         ctx.histories.violation(agent.id)
     await record.outcome(decision.effect, "")
@@ -216,6 +228,9 @@ async def _admit(
     agent = calling_agent(ctx, call.headers)
     record = _Recorder(ctx, agent, call, action, started, moves_trust=moves_trust)
     await _refuse_if_audit_failing(record)
+    named = call.session_id if call.session_id is not None else _header(call.headers, SESSION_HEADER)
+    if named is not None:
+        await _enter_session(record, named)
     current = _current_policy(ctx, agent)
     rate = await _rate_limit(ctx, agent, current)
     if not rate.allowed:
@@ -231,6 +246,27 @@ def calling_agent(ctx: ServiceContext, headers: Sequence[tuple[str, str]]) -> Ag
         raise Forbidden("the proxy is for agents: use an agent's token, not the operator token",
                         cause="operator_token", subject=principal.subject)
     return principal.agent
+
+
+async def _enter_session(record: _Recorder, session_id: str) -> None:
+    """Refuse a call naming a session the agent can't make calls in (not its own, ended, past its duration); the
+    refusal is recorded in the session when the session is the agent's."""
+    try:
+        record.session_id = open_session_for(record.ctx, record.agent, session_id).id
+    except Denied as exc:
+        record.session_id = exc.extra.get("sessionId")
+        await record.outcome("SessionRefused", "", reason=exc.detail)
+        raise
+
+
+def _shadow_policy(ctx: ServiceContext, agent: Agent) -> CurrentPolicy | None:
+    """The compiled shadow policy version of ``agent``, if one is attached and still compiles."""
+    if agent.shadow is None:
+        return None
+    try:
+        return ctx.policies.version(ctx.store, agent.shadow.policy_name, agent.shadow.policy_version)
+    except PolicyError:
+        return None
 
 
 async def _refuse_if_audit_failing(record: _Recorder) -> None:
@@ -307,6 +343,24 @@ class _Recorder:
         self.started = started
         self.moves_trust = moves_trust
         self.decision: GatewayDecision | None = None
+        self.session_id: str | None = None
+        self.facts: AgentFacts | None = None
+        self.upstream_headers: Sequence[tuple[str, str]] = ()
+        self.body: bytes | BodyCopy | None = None
+
+    def decided(self, decision: GatewayDecision, facts: AgentFacts, upstream_headers: Sequence[tuple[str, str]],
+                body: Body | BodyCopy) -> None:
+        """The decision taken, on what: the record keeps what a replay needs to judge the call again."""
+        self.decision = decision
+        self.facts = facts
+        self.upstream_headers = upstream_headers
+        self.body = body if isinstance(body, (bytes, BodyCopy)) else None
+
+    def copying(self, body: AsyncIterable[bytes]) -> AsyncIterable[bytes]:
+        """``body``, passing through a copy of its first bytes that the record keeps."""
+        copy = BodyCopy(self.ctx.settings.audit_body_bytes)
+        self.body = copy
+        return copy.tee(body)
 
     async def refusing_bad_input(self, step: Awaitable[T] | Callable[[], T]) -> T:
         """Run ``step``; a bad header or a body over the limit is recorded as ``Invalid`` before it is raised."""
@@ -341,8 +395,12 @@ class _Recorder:
                details: dict[str, Any] | None = None) -> AuditEntry:
         decision = self.decision
         extra: dict[str, Any] = dict(details or {})
+        if self.session_id is not None:
+            extra["sessionId"] = self.session_id
         if decision is not None and decision.policy_name is not None:
             extra.update(policyName=decision.policy_name, policyVersion=decision.policy_version)
+        if decision is not None and self.facts is not None:
+            extra.update(self._judged_on(decision, self.facts))
         return AuditEntry(
             actor=self.agent.id,
             source=self.call.source,
@@ -359,6 +417,21 @@ class _Recorder:
             latency_ms=round((time.perf_counter() - self.started) * 1000, 3),
             details=extra,
         )
+
+
+    def _judged_on(self, decision: GatewayDecision, facts: AgentFacts) -> dict[str, Any]:
+        """The details of a decided call: its policy's effect, what it was judged on, its shadow's verdict."""
+        judged: dict[str, Any] = {
+            "request": request_view(self.upstream_headers, self.body, self.ctx.settings.audit_body_bytes),
+            "agent": agent_view(facts),
+        }
+        if decision.policy_version is not None:
+            judged["effect"] = decision.effect
+        shadow = decision.shadow
+        if shadow is not None:
+            judged["shadow"] = {"policyName": shadow.policy_name, "policyVersion": shadow.policy_version,
+                                "effect": shadow.effect, "rule": shadow.rule, "agrees": shadow.agrees_with(decision)}
+        return judged
 
 
 async def _committed(step: Awaitable[T]) -> T:

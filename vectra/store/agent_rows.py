@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from vectra.domain.models import Agent, AgentFilter, AgentSort, AgentStatus, Realm, Role
+from vectra.domain.models import Agent, AgentFilter, AgentSort, AgentStatus, Governance, Realm, Role, ShadowPolicy
 from vectra.domain.registrations import Registration, RegistrationStatus
 from vectra.store.pending_rows import stamp
 
@@ -33,6 +33,7 @@ __all__ = [
     "registration_row",
     "search_fold",
     "search_text",
+    "shadow_json",
     "within_scope",
 ]
 
@@ -82,7 +83,39 @@ def agent_from_row(row: Mapping[str, Any]) -> Agent:
         public_key=row["public_key"],
         did=row["did"],
         scope_realms=tuple(json.loads(row["scope_realms"])),
+        governance=governance_from_json(row["governance"]),
+        parent_agent_id=row["parent_agent_id"],
+        shadow=shadow_from_json(row["shadow_policy"]),
     )
+
+
+def governance_from_json(text: str) -> Governance:
+    limits = json.loads(text)
+    return Governance(**{name: limits.get(key) for key, name in _GOVERNANCE_KEYS.items()})
+
+
+def governance_json(governance: Governance) -> str:
+    """The limits the agent has of its own (unset ones are left out: they follow the defaults)."""
+    return json.dumps({key: getattr(governance, name) for key, name in _GOVERNANCE_KEYS.items()
+                       if getattr(governance, name) is not None}, sort_keys=True)
+
+
+def shadow_from_json(text: str | None) -> ShadowPolicy | None:
+    if not text:
+        return None
+    shadow = json.loads(text)
+    return ShadowPolicy(shadow["policyName"], shadow["policyVersion"], datetime.fromisoformat(shadow["since"]))
+
+
+def shadow_json(shadow: ShadowPolicy | None) -> str | None:
+    if shadow is None:
+        return None
+    return json.dumps({"policyName": shadow.policy_name, "policyVersion": shadow.policy_version,
+                       "since": stamp(shadow.since)})
+
+
+_GOVERNANCE_KEYS = {"maxSessionHours": "max_session_hours", "maxDailySessions": "max_daily_sessions",
+                    "maxConcurrentSessions": "max_concurrent_sessions", "maxDelegationDepth": "max_delegation_depth"}
 
 
 def agent_row(agent: Agent, capability_bits: int, seq: int) -> dict[str, Any]:
@@ -99,6 +132,8 @@ def agent_row(agent: Agent, capability_bits: int, seq: int) -> dict[str, Any]:
         "secret_hash": agent.secret_hash,
         "created_at": stamp(agent.created_at),
         "last_seen_at": stamp(agent.last_seen_at) if agent.last_seen_at else None,
+        "parent_agent_id": agent.parent_agent_id,
+        "shadow_policy": shadow_json(agent.shadow),
         **profile_columns(agent, capability_bits),
     }
 
@@ -118,6 +153,7 @@ def profile_columns(agent: Agent, capability_bits: int) -> dict[str, Any]:
         "public_key": agent.public_key,
         "did": agent.did,
         "scope_realms": json.dumps(list(agent.scope_realms)),
+        "governance": governance_json(agent.governance),
     }
 
 

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from vectra.domain.audit import AuditFilter, AuditRecord, SealedRecord, StoredAudit
-from vectra.domain.models import Agent, AgentFilter, AgentPage, AgentStatus, Page, Realm
+from vectra.domain.models import Agent, AgentFilter, AgentPage, AgentStatus, Page, Realm, ShadowPolicy
 from vectra.domain.pending import PendingFilter, PendingRequest, PendingStatus, ReplayOutcome
 from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutOutcome
 from vectra.domain.registrations import Registration, RegistrationStatus
+from vectra.domain.sessions import LimitReached, Session, SessionFilter, SessionStatus
 
 __all__ = ["Store"]
 
@@ -44,6 +45,9 @@ class Store(Protocol):
         case); ``capabilities``: agents having all of them (a name no agent ever had matches none)."""
     def delete_agent(self, agent_id: str) -> bool: ...
     def set_agent_policy(self, agent_id: str, policy_name: str | None) -> Agent | None: ...
+    def set_agent_shadow(self, agent_id: str, shadow: ShadowPolicy | None) -> Agent | None:
+        """Attach a shadow policy to the agent, or (None) detach it; None when there is no such agent."""
+
     def set_agent_profile(self, agent: Agent) -> Agent | None:
         """Write the agent's name, capabilities, realm, version, description, metadata, key and scope (Unavailable
         as :meth:`insert_agent` for a capability that can't be stored)."""
@@ -146,3 +150,25 @@ class Store(Protocol):
 
     def iter_audit(self) -> Iterator[StoredAudit]:
         """Every stored record in id order, read a bounded chunk at a time."""
+
+    def iter_audit_matching(self, filters: AuditFilter, limit: int) -> Iterator[AuditRecord]:
+        """The first ``limit`` records matching ``filters``, oldest first, read a bounded chunk at a time."""
+
+    def shadow_counts(self, agent_id: str, since: datetime) -> tuple[int, int]:
+        """How many of the agent's records since ``since`` its shadow policy judged, and how many agreed."""
+
+    # sessions
+    def open_session(self, session: Session, max_concurrent: int, max_daily: int) -> LimitReached | None:
+        """Store ``session`` unless its agent has ``max_concurrent`` open sessions or began ``max_daily`` in the
+        last 24 hours: then nothing is stored and the limit reached is returned. One transaction."""
+
+    def get_session(self, session_id: str, *, with_counts: bool = True) -> Session | None:
+        """The session with its counts from the audit log and parked requests (empty ones without
+        ``with_counts``: the proxy's check of a call's session doesn't count)."""
+
+    def list_sessions(self, filters: SessionFilter, page: int, page_size: int) -> Page[Session]:
+        """Sessions matching ``filters``, newest first, each with its counts."""
+
+    def end_session(self, session_id: str, status: SessionStatus, *, at: datetime, by: str,
+                    reason: str | None) -> bool:
+        """End an open session (active, within its duration) as ``status``; False when it was not open."""

@@ -201,6 +201,37 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX used_assertions_expiry ON used_assertions (expires_at);
     """,
+    # 9: governed sessions (docs/sessions.md): an agent's own session limits (JSON, the defaults' where a limit is
+    # unset), the agent that registered it and the policy version judging its calls in shadow; the sessions; the
+    # session of a parked request; and, copied out of each audit record's details for their filters, its session and
+    # whether its shadow policy agreed (1), disagreed (0) or judged nothing (NULL). Verification checks the copies.
+    """
+    ALTER TABLE agents ADD COLUMN governance TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE agents ADD COLUMN parent_agent_id TEXT;
+    ALTER TABLE agents ADD COLUMN shadow_policy TEXT;
+    CREATE INDEX agents_parent ON agents (parent_agent_id) WHERE parent_agent_id IS NOT NULL;
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        ended_at TEXT,
+        end_reason TEXT,
+        ended_by TEXT,
+        policy_name TEXT,
+        policy_version INTEGER
+    );
+    CREATE INDEX sessions_agent ON sessions (agent_id, created_at);
+    CREATE INDEX sessions_status ON sessions (status, expires_at);
+    ALTER TABLE pending_requests ADD COLUMN session_id TEXT;
+    CREATE INDEX pending_requests_session ON pending_requests (session_id, status) WHERE session_id IS NOT NULL;
+    ALTER TABLE audit_log ADD COLUMN session_id TEXT;
+    ALTER TABLE audit_log ADD COLUMN shadow INTEGER;
+    CREATE INDEX audit_log_session ON audit_log (session_id, id) WHERE session_id IS NOT NULL;
+    CREATE INDEX audit_log_shadow ON audit_log (agent_id, shadow, id) WHERE shadow IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: FTS5's trigram tokenizer came with SQLite 3.34

@@ -23,7 +23,7 @@ __all__ = ["LIST_COLUMNS", "outcome_columns", "pending_from_row", "pending_row",
 LIST_COLUMNS = (
     "id, agent_id, method, url, headers, sealed_headers, body_size, rule, reason, risk, risk_factors, policy_name, "
     "policy_version, digest, status, created_at, expires_at, decided_by, decided_at, comment, outcome, outcome_body, "
-    "outcome_sealed"
+    "outcome_sealed, session_id"
 )
 
 
@@ -66,6 +66,7 @@ def pending_row(pending: PendingRequest, cipher: FieldCipher) -> dict[str, Any]:
         "risk": pending.risk, "risk_factors": json.dumps(pending.risk_factors), "policy_name": pending.policy_name,
         "policy_version": pending.policy_version, "digest": pending.digest, "status": pending.status.value,
         "created_at": stamp(pending.created_at), "expires_at": stamp(pending.expires_at),
+        "session_id": pending.session_id,
     }
 
 
@@ -93,7 +94,7 @@ def _pending(row: dict[str, Any], cipher: FieldCipher) -> PendingRequest:
         created_at=datetime.fromisoformat(row["created_at"]), expires_at=datetime.fromisoformat(row["expires_at"]),
         decided_by=row["decided_by"],
         decided_at=datetime.fromisoformat(row["decided_at"]) if row["decided_at"] else None,
-        comment=row["comment"], outcome=_outcome(row, cipher),
+        comment=row["comment"], outcome=_outcome(row, cipher), session_id=row["session_id"],
     )
 
 

@@ -10,19 +10,20 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlite_utils
 
-from vectra.domain.audit import AuditEntry, AuditFilter, AuditRecord, SealedRecord, StoredAudit
+from vectra.domain.audit import AuditEntry, AuditFilter, AuditRecord, SealedRecord, StoredAudit, record_time
 from vectra.domain.errors import Conflict, Unavailable
-from vectra.domain.models import Agent, AgentFilter, AgentPage, AgentStatus, Page, Realm
+from vectra.domain.models import Agent, AgentFilter, AgentPage, AgentStatus, Page, Realm, ShadowPolicy
 from vectra.domain.pending import PendingFilter, PendingRequest, PendingStatus, ReplayOutcome
 from vectra.domain.policies import PolicyHead, PolicyRecord, PolicyVersion, PutOutcome
 from vectra.domain.registrations import Registration, RegistrationStatus
+from vectra.domain.sessions import LimitReached, Session, SessionCounts, SessionFilter, SessionStatus
 from vectra.store.agent_rows import (
     AGENT_SELECT,
     agent_from_row,
@@ -35,11 +36,13 @@ from vectra.store.agent_rows import (
     realm_from_row,
     registration_from_row,
     registration_row,
+    shadow_json,
     within_scope,
 )
 from vectra.store.cipher import KEY_BYTES, FieldCipher
 from vectra.store.migrations import migrate
 from vectra.store.pending_rows import LIST_COLUMNS, outcome_columns, pending_from_row, pending_row, stamp
+from vectra.store.session_rows import COUNTS_QUERY, PENDING_COUNTS_QUERY, session_from_row, session_row, sessions_where
 
 __all__ = ["CAPABILITY_BITS", "SqliteStore"]
 
@@ -286,6 +289,9 @@ class SqliteStore:
 
     def set_agent_policy(self, agent_id: str, policy_name: str | None) -> Agent | None:
         return self._update_agent(agent_id, {"policy_name": policy_name})
+
+    def set_agent_shadow(self, agent_id: str, shadow: ShadowPolicy | None) -> Agent | None:
+        return self._update_agent(agent_id, {"shadow_policy": shadow_json(shadow)})
 
     def set_agent_profile(self, agent: Agent) -> Agent | None:
         """Write ``agent``'s name and profile (capabilities, realm, version, description, metadata, key, scope)."""
@@ -656,10 +662,88 @@ class SqliteStore:
                 ))
             for row in rows:
                 columns = {field: row[column] for column, field in _AUDIT_COLUMNS.items()}
+                columns.update((".".join(("details", *path)), row[column]) for column, path in _DETAIL_COLUMNS.items())
                 yield StoredAudit(id=row["id"], canonical=row["record"], hash=row["hash"], columns=columns)
             if len(rows) < _AUDIT_CHUNK:
                 return
             last_id = rows[-1]["id"]
+
+
+    def iter_audit_matching(self, filters: AuditFilter, limit: int) -> Iterator[AuditRecord]:
+        """The first ``limit`` records matching ``filters``, oldest first, read a chunk at a time."""
+        where, params = _audit_where(filters)
+        last_id, left = 0, limit
+        while left > 0:
+            chunk = min(left, _AUDIT_CHUNK)
+            keyed = f"{where} AND id > ?" if where else " WHERE id > ?"
+            with self._session():
+                rows = list(self._db.query(f"SELECT id, hash, record FROM audit_log{keyed} ORDER BY id LIMIT ?",
+                                           [*params, last_id, chunk]))
+            for row in rows:
+                yield _audit_from_json(row)
+            if len(rows) < chunk:
+                return
+            left -= len(rows)
+            last_id = rows[-1]["id"]
+
+    def shadow_counts(self, agent_id: str, since: datetime) -> tuple[int, int]:
+        """How many of the agent's records since ``since`` a shadow policy judged, and how many of those agreed."""
+        with self._session() as conn:
+            judged, agreed = conn.execute(
+                "SELECT count(*), ifnull(sum(shadow), 0) FROM audit_log "
+                "WHERE agent_id = ? AND shadow IS NOT NULL AND time >= ?", [agent_id, record_time(since)],
+            ).fetchone()
+        return judged, agreed
+
+    # sessions ----------------------------------------------------------------------------------
+    def open_session(self, session: Session, max_concurrent: int, max_daily: int) -> LimitReached | None:
+        """Store ``session`` unless its agent is at a limit (then nothing is stored): checked and inserted in one
+        write transaction, so that two sessions begun at once can't both take the last place."""
+        with self._transaction() as conn:
+            now = stamp(session.created_at)
+            active = conn.execute("SELECT count(*) FROM sessions WHERE agent_id = ? AND status = 'active' "
+                                  "AND expires_at > ?", [session.agent_id, now]).fetchone()[0]
+            if active >= max_concurrent:
+                return LimitReached("maxConcurrentSessions", max_concurrent, active)
+            day_ago = stamp(session.created_at - timedelta(days=1))
+            today = conn.execute("SELECT count(*) FROM sessions WHERE agent_id = ? AND created_at > ?",
+                                 [session.agent_id, day_ago]).fetchone()[0]
+            if today >= max_daily:
+                return LimitReached("maxDailySessions", max_daily, today)
+            self._db["sessions"].insert(session_row(session))
+        return None
+
+    def get_session(self, session_id: str, *, with_counts: bool = True) -> Session | None:
+        with self._session() as conn:
+            rows = list(self._db.query("SELECT * FROM sessions WHERE id = ?", [session_id]))
+            if not rows:
+                return None
+            return session_from_row(rows[0], _session_counts(conn, session_id) if with_counts else SessionCounts())
+
+    def list_sessions(self, filters: SessionFilter, page: int, page_size: int) -> Page[Session]:
+        where, params = sessions_where(filters)
+        with self._session() as conn:
+            total = conn.execute(f"SELECT count(*) FROM sessions{where}", params).fetchone()[0]
+            rows = self._db.query(f"SELECT * FROM sessions{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+                                  [*params, page_size, (page - 1) * page_size])
+            items = [session_from_row(row, _session_counts(conn, row["id"])) for row in rows]
+        return Page(items=items, page=page, page_size=page_size, total_count=total)
+
+    def end_session(self, session_id: str, status: SessionStatus, *, at: datetime, by: str,
+                    reason: str | None) -> bool:
+        """End an open session (active and within its duration); False when it was not open."""
+        with self._session() as conn:
+            return conn.execute(
+                "UPDATE sessions SET status = ?, ended_at = ?, ended_by = ?, end_reason = ? "
+                "WHERE id = ? AND status = 'active' AND expires_at > ?",
+                [status.value, stamp(at), by, reason, session_id, stamp(at)],
+            ).rowcount == 1
+
+
+def _session_counts(conn: sqlite3.Connection, session_id: str) -> SessionCounts:
+    governed, allowed, denied = conn.execute(COUNTS_QUERY, [session_id]).fetchone()
+    pending, approved = conn.execute(PENDING_COUNTS_QUERY, [session_id]).fetchone()
+    return SessionCounts(governed=governed, allowed=allowed, denied=denied, pending=pending, approved=approved)
 
 
 # audit_log column -> the record field it copies (for filtering; verification checks the copies)
@@ -671,9 +755,14 @@ _AUDIT_COLUMNS = {
     "action": "action",
     "decision": "decision",
 }
+# audit_log column -> the path in the record's details of the value it copies
+_DETAIL_COLUMNS = {
+    "session_id": ("sessionId",),
+    "shadow": ("shadow", "agrees"),
+}
 _INSERT_AUDIT = (
-    f"INSERT INTO audit_log (id, hash, record, {', '.join(_AUDIT_COLUMNS)}) "
-    f"VALUES (?, ?, ?{', ?' * len(_AUDIT_COLUMNS)})"
+    f"INSERT INTO audit_log (id, hash, record, {', '.join([*_AUDIT_COLUMNS, *_DETAIL_COLUMNS])}) "
+    f"VALUES (?, ?, ?{', ?' * (len(_AUDIT_COLUMNS) + len(_DETAIL_COLUMNS))})"
 )
 _AUDIT_CHUNK = 1000
 #: how long past its expiry a spent assertion's jti is still kept (see ``use_assertion``)
@@ -690,7 +779,15 @@ def _audit_row(sealed: SealedRecord) -> tuple[Any, ...]:
     record = sealed.record
     # each column is named like the field it copies: the record's time, the others its entry's
     copies = (record.time if column == "time" else getattr(record.entry, column) for column in _AUDIT_COLUMNS)
-    return (record.id, record.hash, sealed.canonical.decode(), *copies)
+    details = (_detail(record.entry.details, path) for path in _DETAIL_COLUMNS.values())
+    return (record.id, record.hash, sealed.canonical.decode(), *copies, *details)
+
+
+def _detail(details: Any, path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in a record's details (None where there is none); a boolean is kept as 0 or 1."""
+    for key in path:
+        details = details.get(key) if isinstance(details, Mapping) else None
+    return int(details) if isinstance(details, bool) else details if isinstance(details, str) else None
 
 
 def _audit_where(filters: AuditFilter) -> tuple[str, list[Any]]:
@@ -701,6 +798,8 @@ def _audit_where(filters: AuditFilter) -> tuple[str, list[Any]]:
         "time <= ?": filters.time_to,
         "action = ?": filters.action,
         "source = ?": filters.source,
+        "session_id = ?": filters.session_id,
+        "shadow = ?": None if filters.shadow is None else int(filters.shadow),
     }
     chosen = {sql: value for sql, value in conditions.items() if value is not None}
     sql, params = list(chosen), list(chosen.values())
@@ -711,6 +810,17 @@ def _audit_where(filters: AuditFilter) -> tuple[str, list[Any]]:
     if not sql:
         return "", []
     return " WHERE " + " AND ".join(sql), params
+
+
+def _audit_from_json(row: dict[str, Any]) -> AuditRecord:
+    """A record from its stored JSON alone (what a replay or an export reads); a damaged one is left empty."""
+    try:
+        document = json.loads(row["record"])
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        document = {"id": row["id"]}
+    return AuditRecord.from_document(document, row["hash"])
 
 
 def _audit_from_row(row: dict[str, Any]) -> AuditRecord:
