@@ -11,7 +11,7 @@ interleaved: the scope reads around them, the replay skips the second kind.
 
 Then replays the agent's day (``ReplayScope(agent_id, from, to)``) with a stricter candidate: through the
 ``replay`` service (agent lookup, worker thread, store), and split into its phases: reading the records from the
-store (``iter_audit_matching``: SQL and JSON), turning each into facts (``recorded_call``) and judging them
+store (``iter_audit_matching``: SQL and JSON), turning each into facts (``replayable``) and judging them
 (``judge``). Each is timed ``--rounds`` times (best kept), compiled evaluator and pure-Python twin interleaved;
 prints seconds, records/s, the compiled / twin ratio and the phases' shares. Both evaluators must give the same
 report (exit code 1 otherwise), and the live policy replayed must change nothing.
@@ -20,6 +20,7 @@ report (exit code 1 otherwise), and the live policy replayed must change nothing
 # no `from __future__ import annotations`: run.py loads this file as a module it doesn't put in sys.modules
 import argparse
 import asyncio
+import dataclasses
 import json
 import random
 import sqlite3
@@ -38,20 +39,19 @@ from policy_core import CompiledPolicy, compile_policy
 from vectra.config import Settings
 from vectra.domain.audit import GENESIS_HASH, AuditEntry, AuditFilter, SealedRecord, record_time, seal
 from vectra.domain.models import Agent, AgentStatus, Principal, Role
-from vectra.domain.pending import redacted
 from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, judge, request_facts
-from vectra.services.hitl_json import body_json
 from vectra.services.keyring import Keyring
 from vectra.services.policy_replay import (
     MAX_RECORDS,
     ReplayCandidate,
     ReplayReport,
     ReplayScope,
-    recorded_call,
     replay,
     replay_records,
+    replayable,
 )
+from vectra.services.recorded_call import agent_view, request_view
 from vectra.store import SqliteStore
 
 SEED = 20261201
@@ -181,22 +181,18 @@ def mcp_details(body: bytes | None) -> dict[str, Any]:
     return {"mcp": {"method": message.get("method"), "tool": tool}}
 
 
-def governed_entry(rng: random.Random, n: int, agent: dict[str, Any], trust: float, live: CompiledPolicy,
-                   settings: Settings, moment: datetime) -> AuditEntry:
-    """A ``proxy.request`` record, its effect what the live policy decided about the whole call."""
+def governed_entry(rng: random.Random, n: int, agent: AgentFacts, live: CompiledPolicy, settings: Settings,
+                   moment: datetime) -> AuditEntry:
+    """A ``proxy.request`` record as the proxy writes it, its effect what the live policy decided about the whole
+    call."""
     method, url, headers, body = make_call(rng, n)
     risk = round(min(1.0, rng.betavariate(2, 7) + (0.5 if rng.random() < 0.03 else 0.0)), 4)
-    facts = AgentFacts(AGENT_ID, agent["name"], agent["ownerId"], trust, tuple(agent["roles"]), "live",
-                       capabilities=tuple(agent["capabilities"]), realm=agent["realm"])
-    seen = request_facts(facts, OutboundRequest(method, url, headers, body), moment.timestamp())
+    trust = agent.trust_score
+    seen = request_facts(agent, OutboundRequest(method, url, headers, body), moment.timestamp())
     seen["risk"] = {"score": risk}
     verdict = judge(settings, live, seen, risk, trust)
-    request = {"headers": [list(pair) for pair in redacted(headers)], "body": None, "bodyEncoding": "utf-8",
-               "bodySize": 0, "bodyTruncated": False}
-    if body is not None:
-        request.update(body_json(body[:KEPT], len(body)))
-    details = {"policyName": "live", "policyVersion": 3, "effect": verdict.effect, "request": request,
-               "agent": agent, **mcp_details(body)}
+    details = {"policyName": "live", "policyVersion": 3, "effect": verdict.effect,
+               "request": request_view(headers, body, KEPT), "agent": agent_view(agent), **mcp_details(body)}
     return AuditEntry(actor=AGENT_ID, source="proxy", action="proxy.request", agent_id=AGENT_ID, method=method,
                       url=url, decision=verdict.effect, rule=verdict.rule, reason=verdict.reason, risk=risk,
                       trust=trust, upstream_status=200 if verdict.effect == "Allow" else None,
@@ -224,19 +220,19 @@ def populate(path: Path, settings: Settings) -> tuple[SqliteStore, float]:
     started = time.perf_counter()
     store = SqliteStore(path)
     live = compile_policy(LIVE)
-    agent = {"name": "billing-bot", "ownerId": "team-finance", "roles": ["agent"],
-             "capabilities": ["api_call", "mail_send"], "realm": "finance"}
+    agent = AgentFacts(AGENT_ID, "billing-bot", "team-finance", 0.62, ("agent",), "live",
+                       capabilities=("api_call", "mail_send"), realm="finance")
     total = RECORDS + OTHERS
     kinds = ["governed"] * (RECORDS - UNDECIDED) + ["undecided"] * UNDECIDED + ["other"] * OTHERS
     rng.shuffle(kinds)
-    trust = 0.62
     for start in range(0, total, BATCH):
         entries = []
         for i in range(start, min(total, start + BATCH)):
             moment = DAY + timedelta(seconds=i * 86_000 / total)
             if kinds[i] == "governed":
-                trust = min(0.95, max(0.3, trust + rng.uniform(-0.004, 0.004)))
-                entries.append((governed_entry(rng, i, agent, round(trust, 4), live, settings, moment), moment))
+                trust = min(0.95, max(0.3, agent.trust_score + rng.uniform(-0.004, 0.004)))
+                agent = dataclasses.replace(agent, trust_score=round(trust, 4))
+                entries.append((governed_entry(rng, i, agent, live, settings, moment), moment))
             else:
                 entries.append((undecided_entry() if kinds[i] == "undecided" else other_entry(rng), moment))
 
@@ -250,7 +246,7 @@ def populate(path: Path, settings: Settings) -> tuple[SqliteStore, float]:
 
         store.append_audit(chain)
     store.insert_agent(Agent(id=AGENT_ID, name="billing-bot", owner_id="team-finance", status=AgentStatus.ACTIVE,
-                             policy_name="live", trust_score=trust, roles=(Role.AGENT,), created_at=DAY,
+                             policy_name="live", trust_score=agent.trust_score, roles=(Role.AGENT,), created_at=DAY,
                              last_seen_at=None, secret_hash=b"", capabilities=("api_call", "mail_send")))
     return store, time.perf_counter() - started
 
@@ -318,7 +314,7 @@ def main() -> int:
                     records = figures.time(name, "read",
                                            lambda: list(store.iter_audit_matching(FILTERS, MAX_RECORDS + 1)))
                     calls = figures.time(name, "facts",
-                                         lambda r=records: [c for c in map(recorded_call, r) if c is not None])
+                                         lambda r=records: [c for c in map(replayable, r) if c is not None])
                     figures.time(name, "judge", lambda c=compiled, k=calls: [
                         judge(settings, c, call.facts, call.risk, call.trust) for call in k])
             unchanged = replay_records(settings, compile_policy(LIVE), records)
@@ -332,7 +328,7 @@ def main() -> int:
     print(f"\n{'seconds (best of the rounds)':<44}{'compiled':>10}{'twin':>10}{'twin/compiled':>15}")
     rows = (("replay service (lookup, thread, store)", "service"),
             ("replay_records over the store", "engine"), ("  read: iter_audit_matching (SQL + JSON)", "read"),
-            ("  facts: recorded_call", "facts"), ("  judge: judge()", "judge"))
+            ("  facts: replayable", "facts"), ("  judge: judge()", "judge"))
     for label, phase in rows:
         compiled_s, twin_s = figures.get("cython", phase), figures.get("python", phase)
         twin = f"{twin_s:>10.3f}" if twin_s is not None else f"{'-':>10}"

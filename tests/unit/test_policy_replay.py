@@ -4,6 +4,7 @@ rule live calls are judged by, from what each record kept of its call."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 from collections.abc import Sequence
@@ -15,12 +16,12 @@ import pytest
 
 from policy_core import compile_policy
 from vectra.domain.audit import GENESIS_HASH, AuditEntry, AuditFilter, AuditRecord, record_time, seal
-from vectra.domain.errors import Forbidden, InvalidInput
+from vectra.domain.errors import Forbidden, InvalidInput, NotFound
 from vectra.domain.models import Agent, AgentStatus, Principal, Realm, Role
-from vectra.domain.pending import redacted
+from vectra.domain.sessions import Session, SessionStatus
 from vectra.services.audit import verify_chain
 from vectra.services.context import ServiceContext
-from vectra.services.hitl_json import body_json
+from vectra.services.decide import AgentFacts
 from vectra.services.policy_replay import (
     MAX_RECORDS,
     ReplayCandidate,
@@ -29,12 +30,16 @@ from vectra.services.policy_replay import (
     replay,
     replay_records,
 )
+from vectra.services.recorded_call import agent_view, request_view
 from vectra.store import SqliteStore
 
 AGENT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 API = "https://api.example.com"
 DAY = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 ADMIN = Principal(subject="operator", roles=frozenset({Role.ADMIN}))
+#: The agent as its calls' decisions saw it (its trust is each record's own).
+BILLING = AgentFacts(AGENT, "billing-bot", "team-finance", 0.5, ("agent",), "live", capabilities=("api_call",),
+                     realm="finance")
 
 #: What the agent's calls were decided by when they were made: deletes denied, payments reviewed, the rest allowed.
 LIVE = {"name": "live", "default": "Allow", "rules": [
@@ -76,14 +81,8 @@ class Call:
     def entry(self) -> AuditEntry:
         details: dict[str, Any] = {"policyName": "live", "policyVersion": 1, **self.extra}
         if self.effect is not None:
-            body = self.body or b""
-            details.update(
-                effect=self.effect,
-                request={"headers": [list(pair) for pair in redacted(self.headers)],
-                         **body_json(body[:self.kept], len(body))} | ({} if self.body else {"body": None}),
-                agent={"name": "billing-bot", "ownerId": "team-finance", "roles": ["agent"],
-                       "capabilities": ["api_call"], "realm": "finance"},
-            )
+            details.update(effect=self.effect, request=request_view(self.headers, self.body, self.kept),
+                           agent=agent_view(BILLING))
         return AuditEntry(actor=AGENT, source="proxy", action=self.action, agent_id=AGENT, method=self.method,
                           url=API + self.path, decision=self.effect or "RateLimited", rule=self.rule,
                           risk=self.risk, trust=self.trust, details=details)
@@ -335,3 +334,86 @@ def test_only_admins_and_reviewers_replay(ctx: ServiceContext) -> None:
     caller = Principal(subject=AGENT, roles=frozenset({Role.AGENT}))
     with pytest.raises(Forbidden, match="replaying calls needs the admin or reviewer role"):
         run(ctx, period(), ReplayCandidate(document=LOOSER), principal=caller)
+
+
+OTHER = "9b2f6c1e-0d4e-4a8e-9a55-3f1d2c7b8e90"
+FINANCE = Realm(id="5a0f3c2e-8b1d-4c6f-9e7a-2d4b6c8e0f1a", name="Finance", slug="finance", color=None,
+                created_at=DAY - timedelta(days=30))
+SALES = Realm(id="6b1e4d3f-9c2e-4d7a-8f6b-3e5c7d9f1a2b", name="Sales", slug="sales", color=None,
+              created_at=DAY - timedelta(days=30))
+
+
+def reviewer_of(realm: Realm) -> Principal:
+    overseer = dataclasses.replace(agent(realm), id=OTHER, name="sales-reviewer", roles=(Role.REVIEWER,),
+                                   scope_realms=(realm.id,))
+    return Principal(subject=OTHER, roles=frozenset({Role.REVIEWER}), agent=overseer)
+
+
+@pytest.fixture
+def registered(ctx: ServiceContext) -> ServiceContext:
+    """The agent (of the finance realm) with a day of calls, and the live and stricter policies stored."""
+    for realm in (FINANCE, SALES):
+        ctx.store.insert_realm(realm)
+    ctx.store.insert_agent(agent(FINANCE))
+    for document in (LIVE, STRICTER):
+        ctx.store.save_policy(document["name"], json.dumps(document), "test", DAY)
+    append(ctx.store, HISTORY)
+    return ctx
+
+
+def test_an_agents_period_replays_its_records_of_that_period_alone(registered: ServiceContext) -> None:
+    ctx = registered
+    foreign = dataclasses.replace(Call("GET", "/export/all", "Allow").entry(), actor=OTHER, agent_id=OTHER)
+    ctx.store.append_audit(lambda head: [seal(foreign, record_id=head[0] + 1, time=record_time(DAY + timedelta(
+        minutes=30)), prev_hash=head[1])])
+    append(ctx.store, [Call("GET", "/export/tomorrow.csv", "Allow")], start=DAY + timedelta(days=1))
+
+    report = run(ctx, period(), ReplayCandidate(policy_name="stricter"))
+    assert outcomes(report) == [("/orders", "Allow", "Hitl", "review-orders"),
+                                ("/export/customers.csv", "Allow", "Deny", "block-exports"),
+                                ("/users/2", "Allow", "Hitl", None)]
+    assert (report.total_replayed, report.policy_name, report.policy_version) == (7, "stricter", 1)
+    # the first five minutes (both ends included): the first five calls, one a minute, the risky one after them
+    early = run(ctx, period(hours=5 / 60), ReplayCandidate(document=STRICTER))
+    assert (early.total_replayed, early.changed, early.policy_version) == (5, 2, None)
+
+
+def test_a_stored_policy_is_its_current_version_or_the_one_named(registered: ServiceContext) -> None:
+    ctx = registered
+    ctx.store.save_policy("stricter", json.dumps(LOOSER | {"name": "stricter"}), "test", DAY)
+    current = run(ctx, period(), ReplayCandidate(policy_name="stricter"))
+    assert (current.policy_version, [c.replayed_decision for c in current.changes]) == (2, ["Allow", "Allow"])
+    first = run(ctx, period(), ReplayCandidate(policy_name="stricter", version=1))
+    assert (first.policy_version, first.changed) == (1, 3)
+    with pytest.raises(NotFound, match="policy 'stricter' has no version 3"):
+        run(ctx, period(), ReplayCandidate(policy_name="stricter", version=3))
+    with pytest.raises(NotFound, match="policy 'nowhere' not found"):
+        run(ctx, period(), ReplayCandidate(policy_name="nowhere"))
+    with pytest.raises(InvalidInput) as caught:
+        run(ctx, period(), ReplayCandidate(policy_name="stricter", version=0))
+    assert caught.value.extra["pointer"] == "policy.version"
+
+
+def test_a_sessions_records_are_replayed_alone(registered: ServiceContext) -> None:
+    ctx = registered
+    session = Session(id="vs_" + "ab" * 16, agent_id=AGENT, stored_status=SessionStatus.COMPLETED, metadata={},
+                      created_at=DAY, expires_at=DAY + timedelta(hours=8))
+    assert ctx.store.open_session(session, 10, 50) is None
+    append(ctx.store, [Call("POST", "/orders", "Allow", extra={"sessionId": session.id}),
+                       Call("DELETE", "/users/9", "Deny", rule="block-deletes", extra={"sessionId": session.id})])
+    report = run(ctx, ReplayScope(session_id=session.id), ReplayCandidate(policy_name="stricter"))
+    assert (report.total_replayed, outcomes(report)) == (2, [("/orders", "Allow", "Hitl", "review-orders")])
+    with pytest.raises(NotFound, match=r"session vs_0+ not found"):
+        run(ctx, ReplayScope(session_id="vs_" + "0" * 32), ReplayCandidate(document=LOOSER))
+    with pytest.raises(NotFound, match=f"session {session.id} not found"):  # not the reviewer's realm
+        run(ctx, ReplayScope(session_id=session.id), ReplayCandidate(document=LOOSER), principal=reviewer_of(SALES))
+
+
+def test_an_agent_the_caller_does_not_oversee_is_not_found(registered: ServiceContext) -> None:
+    ctx = registered
+    with pytest.raises(NotFound, match=f"agent {AGENT} not found"):
+        run(ctx, period(), ReplayCandidate(document=LOOSER), principal=reviewer_of(SALES))
+    with pytest.raises(NotFound, match=f"agent {OTHER} not found"):
+        run(ctx, dataclasses.replace(period(), agent_id=OTHER), ReplayCandidate(document=LOOSER))
+    # a reviewer of the agent's realm replays it
+    assert run(ctx, period(), ReplayCandidate(document=LOOSER), principal=reviewer_of(FINANCE)).changed == 2

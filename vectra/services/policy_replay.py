@@ -13,8 +13,7 @@ import asyncio
 import base64
 import binascii
 import math
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +29,7 @@ from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, judge, request_facts
 from vectra.services.inputs import parse_agent_id
 from vectra.services.policies import PolicySource, get_policy, parse_draft
+from vectra.services.sessions import parse_session_id
 
 __all__ = [
     "MAX_RECORDS",
@@ -38,16 +38,15 @@ __all__ = [
     "ReplayChange",
     "ReplayReport",
     "ReplayScope",
-    "recorded_call",
-    "replay",
+        "replay",
     "replay_records",
+    "replayable",
 ]
 
 #: The most records one replay reads; a scope holding more is refused, asking for a narrower one.
 MAX_RECORDS = 100_000
 REPLAYED_ACTIONS = frozenset({"proxy.request", "proxy.check"})
 EFFECTS = frozenset({"Allow", "Deny", "Hitl"})
-_SESSION_ID = re.compile(r"^vs_[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +145,7 @@ def replay_records(settings: Settings, compiled: CompiledPolicy, records: Iterab
         if taken > MAX_RECORDS:
             raise InvalidInput(f"the scope holds more than {MAX_RECORDS:,} records: replay a shorter period "
                                "or a single session", pointer="", limit=MAX_RECORDS)
-        call = recorded_call(record)
+        call = replayable(record)
         if call is None:
             continue
         verdict = judge(settings, compiled, call.facts, call.risk, call.trust)
@@ -166,54 +165,50 @@ def replay_records(settings: Settings, compiled: CompiledPolicy, records: Iterab
                         changes=tuple(changes))
 
 
-def recorded_call(record: AuditRecord) -> RecordedCall | None:
+def replayable(record: AuditRecord) -> RecordedCall | None:
     """The call ``record`` governed, as its decision saw it; None for a record that is no governed call (another
-    action, no policy-level effect, no request)."""
+    action, no policy-level effect, no request, no risk or trust)."""
     entry = record.entry
     details = entry.details
     effect = details.get("effect")
     request = details.get("request")
-    if entry.action not in REPLAYED_ACTIONS or effect not in EFFECTS or not isinstance(request, Mapping):
+    risk, trust = _number(entry.risk), _number(entry.trust)
+    if entry.action not in REPLAYED_ACTIONS or effect not in EFFECTS or not isinstance(request, dict) \
+            or risk is None or trust is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(record.time).timestamp()
+    except (TypeError, ValueError):
         return None
     agent = details.get("agent")
-    if not isinstance(agent, Mapping):
+    if not isinstance(agent, dict):
         agent = {}
-    trust = _number(entry.trust)
     facts = AgentFacts(
         id=entry.agent_id or "", name=agent.get("name") or "", owner_id=agent.get("ownerId"), trust_score=trust,
         roles=tuple(agent.get("roles") or ()), policy_name=details.get("policyName"),
         capabilities=tuple(agent.get("capabilities") or ()), realm=agent.get("realm"),
     )
+    headers = request.get("headers")
     body, damaged = _body(request)
-    outbound = OutboundRequest(entry.method or "", entry.url or "", _headers(request.get("headers")), body)
-    # a call refused before its risk was scored (an agent without a policy) is judged as one of no risk
-    risk = _number(entry.risk)
-    try:
-        moment = datetime.fromisoformat(record.time).timestamp()
-    except (TypeError, ValueError):
-        return None
+    # the recorded [name, value] lists as they are: policy_core reads them as it reads the proxy's pairs, and
+    # only when a rule tests a header
+    outbound = OutboundRequest(entry.method or "", entry.url or "", headers if isinstance(headers, list) else [],
+                               body)
     judged = request_facts(facts, outbound, moment)
     judged["risk"] = {"score": risk}
     mcp = details.get("mcp")
-    tool = mcp.get("tool") if isinstance(mcp, Mapping) else None
+    tool = mcp.get("tool") if isinstance(mcp, dict) else None
     return RecordedCall(record, judged, risk, trust, effect, tool if isinstance(tool, str) else None,
                         damaged or request.get("bodyTruncated") is True)
 
 
-def _number(value: object) -> float:
+def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return 0.0
+        return None
     return float(value)
 
 
-def _headers(pairs: object) -> list[tuple[str, str]]:
-    """The recorded ``[[name, value], ...]`` (secrets already ``[redacted]``) as the pairs the proxy judges."""
-    if not isinstance(pairs, list):
-        return []
-    return [(pair[0], pair[1]) for pair in pairs if isinstance(pair, list) and len(pair) == 2]
-
-
-def _body(request: Mapping[str, Any]) -> tuple[str | bytes | None, bool]:
+def _body(request: dict[str, Any]) -> tuple[str | bytes | None, bool]:
     """The recorded body, and whether it is damaged (base64 that doesn't decode: judged as no body)."""
     body = request.get("body")
     if not isinstance(body, str):
@@ -232,9 +227,7 @@ def _checked_scope(scope: ReplayScope) -> AuditFilter:
     if scope.session_id is not None:
         if scope.agent_id is not None or scope.time_from is not None or scope.time_to is not None:
             raise input_errors.either(["sessionId", "agentId"])
-        if not isinstance(scope.session_id, str) or not _SESSION_ID.fullmatch(scope.session_id):
-            raise input_errors.malformed("sessionId", "a session id (vs_ and 32 hexadecimal digits)")
-        return AuditFilter(session_id=scope.session_id)
+        return AuditFilter(session_id=parse_session_id(scope.session_id))
     if scope.agent_id is None:
         raise input_errors.either(["sessionId", "agentId"])
     agent_id = parse_agent_id(scope.agent_id)
@@ -272,7 +265,7 @@ def _overseen(ctx: ServiceContext, principal: Principal, filters: AuditFilter) -
     """``filters`` for the agent the caller oversees (a session's: the session's agent); NotFound otherwise."""
     agent_id = filters.agent_id
     if filters.session_id is not None:
-        session = ctx.store.get_session(filters.session_id)
+        session = ctx.store.get_session(filters.session_id, with_counts=False)
         if session is None:
             raise NotFound(f"session {filters.session_id} not found")
         agent_id = session.agent_id
