@@ -38,7 +38,7 @@ __all__ = [
     "ReplayChange",
     "ReplayReport",
     "ReplayScope",
-        "replay",
+    "replay",
     "replay_records",
     "replayable",
 ]
