@@ -3,7 +3,8 @@
 Stages, each usable alone: :mod:`~policy_core.document` (text ⇄ mapping), :mod:`~policy_core.parse`
 (mapping → typed :mod:`~policy_core.model`, validation), :mod:`~policy_core.compile` (model → evaluator),
 :mod:`~policy_core.evaluator` (compiled Cython or its pure-Python twin), :mod:`~policy_core.risk`,
-:mod:`~policy_core.trust`.
+:mod:`~policy_core.trust`, and :mod:`~policy_core.mcp` (a body read as an MCP message: the ``input.mcp.*`` fields,
+:func:`mcp_call` for audit records).
 
     >>> policy = compile_policy(load_document(text))
     >>> policy.evaluate({"method": "DELETE", "url": "https://api.example.com/users/1", "agent": {...}})
@@ -17,6 +18,7 @@ from .decision import Decision
 from .document import load_document, policy_to_document
 from .errors import PolicyError
 from .evaluator import IMPLEMENTATION, PolicyRequest, prepare_request
+from .mcp import McpCall, mcp_call
 from .model import AllOf, AnyOf, Condition, Effect, Not, Policy, RateLimit, Rule
 from .parse import parse_policy
 from .risk import AgentHistory, RiskAssessment, RiskConfig, RiskScorer
@@ -33,6 +35,7 @@ __all__ = [
     "Condition",
     "Decision",
     "Effect",
+    "McpCall",
     "Not",
     "Policy",
     "PolicyError",
@@ -46,6 +49,7 @@ __all__ = [
     "compile_policy",
     "hitl_threshold",
     "load_document",
+    "mcp_call",
     "parse_policy",
     "policy_to_document",
     "prepare_request",

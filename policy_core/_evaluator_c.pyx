@@ -14,8 +14,9 @@ What makes it fast:
   merging the index buckets; in front of it, a direct-mapped table finds a plain lower-case host by a hash of its
   bytes inside the URL (checked with ``memcmp``), so no host string is built or hashed for most requests.
 
-Cold paths (headers, query strings, bodies, JSON, CIDRs, number parsing) call the same helpers as the twin, in
-:mod:`policy_core._values`; the differential property tests hold the two implementations to the same answers.
+Cold paths (headers, query strings, bodies, JSON, MCP messages, CIDRs, number parsing) call the same helpers as
+the twin, in :mod:`policy_core._values` and :mod:`policy_core.mcp`; the differential property tests hold the two
+implementations to the same answers.
 """
 
 cimport cython
@@ -26,6 +27,7 @@ import time as _time
 from collections.abc import Mapping
 
 from policy_core import _values
+from policy_core.mcp import mcp_view
 
 cdef extern from "Python.h":
     ctypedef unsigned char Py_UCS1
@@ -52,6 +54,7 @@ cdef object _agent_roles = _values.agent_roles
 cdef object _time_parts = _values.time_parts
 cdef object _ip_in_networks = _values.ip_in_networks
 cdef object _json_equal = _values.json_equal
+cdef object _mcp_view = mcp_view
 cdef object _Mapping = Mapping
 cdef object _now = _time.time
 
@@ -80,6 +83,10 @@ cdef enum:
     F_RISK = 19
     F_TIME_HOUR = 20
     F_TIME_WEEKDAY = 21
+    F_MCP_METHOD = 22
+    F_MCP_TOOL = 23
+    F_MCP_ARGUMENTS = 24
+    F_MCP_BATCH = 25
 
 cdef enum:
     OP_EQ = 1
@@ -164,6 +171,7 @@ cdef class _Extras:
     cdef object body_text
     cdef object body_size
     cdef object json
+    cdef tuple mcp  # (method, tool, arguments, batch), None until a rule asks
     cdef object hour
     cdef object weekday
 
@@ -328,6 +336,13 @@ cdef class PolicyRequest:
             self.x.body_text, self.x.body_size = _body_parts(self.x.body)
         return 0
 
+    cdef object _load_json(self):
+        if not self.x.json_done:
+            self.x.json_done = True
+            self._load_body()
+            self.x.json = _parse_json(self.x.body_text, self.x.body_size)
+        return self.x.json
+
     cdef object get(self, int code, object arg):
         cdef object value
         cdef dict agent
@@ -362,13 +377,17 @@ cdef class PolicyRequest:
             self._load_body()
             return self.x.body_size
         if code == F_JSON:
-            if not self.x.json_done:
-                self.x.json_done = True
-                self._load_body()
-                self.x.json = _parse_json(self.x.body_text, self.x.body_size)
-            if self.x.json is MISSING:
+            value = self._load_json()
+            if value is MISSING:
                 return MISSING
-            return _walk_json(self.x.json, arg)
+            return _walk_json(value, arg)
+        if code >= F_MCP_METHOD and code <= F_MCP_BATCH:
+            if self.x.mcp is None:
+                self.x.mcp = _mcp_view(self._load_json())
+            value = self.x.mcp[code - F_MCP_METHOD]
+            if code == F_MCP_ARGUMENTS and value is not MISSING:
+                return _walk_json(value, arg)
+            return value
         if code == F_RISK:
             value = self.x.risk
             if isinstance(value, _Mapping):

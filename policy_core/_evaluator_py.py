@@ -27,6 +27,7 @@ from . import _values
 from ._url import split_url
 from ._values import MISSING
 from .decision import Decision
+from .mcp import mcp_view
 
 __all__ = ["Evaluator", "PolicyRequest", "prepare_request"]
 
@@ -37,6 +38,7 @@ _CACHE_LIMIT = 4096
 F_METHOD, F_URL, F_SCHEME, F_HOST, F_PORT, F_PATH, F_QUERY, F_QUERY_PARAM, F_HEADER = range(1, 10)
 F_BODY, F_JSON, F_BODY_SIZE, F_AGENT_ID, F_AGENT_NAME, F_AGENT_OWNER, F_AGENT_TRUST = range(10, 17)
 F_AGENT_ROLES, F_AGENT_KEY, F_RISK, F_TIME_HOUR, F_TIME_WEEKDAY = range(17, 22)
+F_MCP_METHOD, F_MCP_TOOL, F_MCP_ARGUMENTS, F_MCP_BATCH = range(22, 26)
 OP_EQ, OP_GT, OP_GE, OP_LT, OP_LE, OP_IN, OP_CONTAINS, OP_STARTS, OP_ENDS, OP_REGEX, OP_EXISTS, OP_CIDR = (
     range(1, 13)
 )
@@ -64,6 +66,7 @@ class PolicyRequest:
         "_headers",
         "_headers_raw",
         "_json",
+        "_mcp",
         "_query_params",
         "_risk",
         "_source",
@@ -83,6 +86,7 @@ class PolicyRequest:
         self._body_text = None
         self._body_size = None
         self._json = None
+        self._mcp = None
         self._agent = agent if isinstance(agent, Mapping) else None
         self._risk = risk
         self._time = time
@@ -172,6 +176,12 @@ class PolicyRequest:
             self._json = _values.parse_json(self.body_text(), self.body_size)
         return self._json
 
+    def mcp(self) -> tuple:
+        """``(method, tool, arguments, batch)`` of the body as an MCP message (see :mod:`policy_core.mcp`)."""
+        if self._mcp is None:
+            self._mcp = mcp_view(self.json())
+        return self._mcp
+
     def time_parts(self) -> tuple:
         self._load()
         if self._time_parts is None:
@@ -197,6 +207,11 @@ class PolicyRequest:
         if code == F_JSON:
             document = self.json()
             return document if document is MISSING else _values.walk_json(document, arg)
+        if F_MCP_METHOD <= code <= F_MCP_BATCH:
+            value = self.mcp()[code - F_MCP_METHOD]
+            if code == F_MCP_ARGUMENTS and value is not MISSING:
+                return _values.walk_json(value, arg)
+            return value
         self._load()
         if code == F_RISK:
             risk = self._risk

@@ -31,7 +31,7 @@ from .model import AllOf, AnyOf, Condition, ConditionNode, Not, Policy
 from .operators import OP_CIDR, OP_CONTAINS, OP_ENDS, OP_EQ, OP_EXISTS, OP_IN, OP_REGEX, OP_STARTS, OPERATORS
 from .parse import compile_regex, glob_to_regex, parse_policy
 
-__all__ = ["CompiledPolicy", "compile_policy", "lower_policy"]
+__all__ = ["CompiledPolicy", "compile_policy", "lower_policy", "reads_body"]
 
 NODE_LEAF = 0
 NODE_ANY = 1
@@ -179,6 +179,9 @@ def lower_policy(policy: Policy) -> tuple[list, Decision, dict]:
 class CompiledPolicy:
     """A policy ready to evaluate. ``evaluate(request)`` never raises (see :mod:`policy_core.evaluator`).
 
+    ``reads_body``: some condition tests a field read from the body (``input.body``, ``input.json``,
+    ``input.bodySize``, ``input.mcp.*``), so a proxy must hold the whole body before deciding.
+
     ``request`` is a mapping (``method``, ``url``, ``headers``, ``body``, ``agent``, ``risk``, ``time``) or a
     :class:`~policy_core.PolicyRequest` prepared once for several evaluations.
     """
@@ -194,6 +197,7 @@ class CompiledPolicy:
         "owner",
         "policy",
         "rate_limit",
+        "reads_body",
         "rule_count",
     )
 
@@ -213,11 +217,27 @@ class CompiledPolicy:
         )
         self.hitl_expiry_seconds = policy.hitl_expiry_seconds
         self.implementation = implementation
+        self.reads_body = reads_body(policy)
         rules, default, buckets = lower_policy(policy)
         self.evaluate = module.Evaluator(rules, default, buckets).evaluate
 
     def __repr__(self) -> str:
         return f"<CompiledPolicy {self.name!r} rules={self.rule_count} implementation={self.implementation}>"
+
+
+def reads_body(policy: Policy) -> bool:
+    """Whether a condition of ``policy`` tests a field read from the body (:data:`policy_core.fields.BODY_CODES`)."""
+    nodes: list[ConditionNode] = [condition for rule in policy.rules for condition in rule.conditions]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, Condition):
+            if F.resolve_field(node.field).code in F.BODY_CODES:
+                return True
+        elif isinstance(node, (AnyOf, AllOf)):
+            nodes.extend(node.conditions)
+        elif isinstance(node, Not):
+            nodes.append(node.condition)
+    return False
 
 
 def compile_policy(document: Mapping | Policy, *, implementation: str | None = None) -> CompiledPolicy:

@@ -29,10 +29,20 @@ input.agent.<key>          any         any other key of the agent mapping (capab
 input.risk.score           number      the request's ``risk`` (a number, or a mapping with ``score``)
 input.time.hour            number      0..23, UTC, of the request's ``time`` (default: now)
 input.time.weekday         number      0..6, UTC, 0 = Monday ... 6 = Sunday
+input.mcp.method           string      the JSON-RPC method when the JSON body is a JSON-RPC 2.0 request or
+                                       notification (an object with ``"jsonrpc": "2.0"`` and a string
+                                       ``method``)
+input.mcp.tool             string      ``params.name`` (a string) when the method is ``tools/call``
+input.mcp.arguments        any         ``params.arguments`` when the method is ``tools/call``; a path
+  [.<path>]                            walks it like ``input.json``
+input.mcp.batch            number      the number of messages when the JSON body is an array holding at least
+                                       one JSON-RPC 2.0 object (a batch: method, tool and arguments are then
+                                       missing)
 =========================  ==========  ====================================================================
 
 The ``input.`` prefix is optional. The fixed names are matched case-insensitively (``input.bodysize`` works);
-the part after ``headers.`` is lower-cased; query parameters, JSON paths and agent keys are case-sensitive.
+the part after ``headers.`` is lower-cased; query parameters, JSON paths (of ``input.json`` and
+``input.mcp.arguments``) and agent keys are case-sensitive.
 Aliases: ``input.agentId`` → ``input.agent.id``, ``input.trustScore`` and ``input.agent.trust_score`` →
 ``input.agent.trustScore``, ``input.targetUrl`` → ``input.url``, ``input.agent.owner_id`` →
 ``input.agent.ownerId``, ``input.risk`` → ``input.risk.score``.
@@ -47,6 +57,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 __all__ = [
+    "BODY_CODES",
     "FIELD_NAMES",
     "KIND_ANY",
     "KIND_LIST",
@@ -79,6 +90,16 @@ F_AGENT_KEY = 18
 F_RISK = 19
 F_TIME_HOUR = 20
 F_TIME_WEEKDAY = 21
+F_MCP_METHOD = 22
+F_MCP_TOOL = 23
+F_MCP_ARGUMENTS = 24
+F_MCP_BATCH = 25
+
+#: The codes of the fields read from the body: a policy testing one must see the whole body before deciding.
+BODY_CODES = frozenset({F_BODY, F_JSON, F_BODY_SIZE, F_MCP_METHOD, F_MCP_TOOL, F_MCP_ARGUMENTS, F_MCP_BATCH})
+
+#: The fields whose argument is a JSON path (the empty path: the whole value).
+_PATH_CODES = (F_JSON, F_MCP_ARGUMENTS)
 
 KIND_STRING = "string"
 KIND_NUMBER = "number"
@@ -123,10 +144,16 @@ _FIXED: dict[str, tuple[int, str, str]] = {
     "risk.score": (F_RISK, "input.risk.score", KIND_NUMBER),
     "time.hour": (F_TIME_HOUR, "input.time.hour", KIND_NUMBER),
     "time.weekday": (F_TIME_WEEKDAY, "input.time.weekday", KIND_NUMBER),
+    "mcp.method": (F_MCP_METHOD, "input.mcp.method", KIND_STRING),
+    "mcp.tool": (F_MCP_TOOL, "input.mcp.tool", KIND_STRING),
+    "mcp.arguments": (F_MCP_ARGUMENTS, "input.mcp.arguments", KIND_ANY),
+    "mcp.batch": (F_MCP_BATCH, "input.mcp.batch", KIND_NUMBER),
 }
 
+_MCP_ARGUMENTS = "mcp.arguments."
+
 #: The canonical names of the fixed fields (the prefixed families are ``input.headers.<name>``,
-#: ``input.query.<param>``, ``input.json.<path>`` and ``input.agent.<key>``).
+#: ``input.query.<param>``, ``input.json.<path>``, ``input.mcp.arguments.<path>`` and ``input.agent.<key>``).
 FIELD_NAMES: tuple[str, ...] = tuple(sorted({canonical for _, canonical, _ in _FIXED.values()}))
 
 
@@ -138,7 +165,12 @@ def resolve_field(name: object) -> FieldRef:
     fixed = _FIXED.get(rest.lower())
     if fixed is not None:
         code, canonical, kind = fixed
-        return FieldRef(code, () if code == F_JSON else None, canonical, kind)
+        return FieldRef(code, () if code in _PATH_CODES else None, canonical, kind)
+    if rest[: len(_MCP_ARGUMENTS)].lower() == _MCP_ARGUMENTS:
+        tail = rest[len(_MCP_ARGUMENTS) :]
+        if not tail:
+            raise ValueError(f"field {name!r} needs a path after 'mcp.arguments.'")
+        return FieldRef(F_MCP_ARGUMENTS, _json_path(tail), f"input.mcp.arguments.{tail}", KIND_ANY)
     head, dot, tail = rest.partition(".")
     family = head.lower()
     if dot and tail:

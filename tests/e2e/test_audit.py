@@ -88,9 +88,10 @@ def test_a_client_can_check_a_listed_record_by_hashing_its_canonical_json(admin:
     target = register_agent(admin, "hash-check")
     record = records_about(admin, target["id"])[0]
     unhashed = {k: v for k, v in record.items() if k != "hash"}
+    digest = hashlib.sha256(rfc8785.dumps(unhashed)).hexdigest()
 
-    assert hashlib.sha256(rfc8785.dumps(unhashed)).hexdigest() == record["hash"]
-    assert record["schemaVersion"] == 1
+    assert hashlib.sha256((record["prevHash"] + digest).encode("ascii")).hexdigest() == record["hash"]
+    assert record["schemaVersion"] == 2
 
 
 def test_the_list_pages_newest_first_and_filters_by_agent_decision_and_time(admin: httpx.Client) -> None:

@@ -61,7 +61,8 @@ def test_policies_are_loaded_at_start_and_a_restart_adds_no_version(
     data_dir = tmp_path / "data"
     first = make_daemon(data_dir, env={"VECTRA_POLICIES_DIR": str(policies_dir)})
     loaded = summaries(first)
-    assert set(loaded) == {"billing-policy", "research-policy", "capability-policy", "ops-readonly"}
+    assert set(loaded) == {"billing-policy", "research-policy", "capability-policy", "mcp-tool-allowlist",
+                           "mcp-approval-required", "ops-readonly"}
     assert all(item["version"] == 1 and item["updatedBy"] == "policies-dir" for item in loaded.values())
     billing = loaded["billing-policy"]
     assert (billing["description"], billing["owner"], billing["default"], billing["ruleCount"]) == (

@@ -1,5 +1,6 @@
-"""Property tests: the compiled evaluator and the twin agree; evaluation never raises; the indexed evaluator
-agrees with a naive first-match evaluator; risk and trust stay in range."""
+"""Property tests: the compiled evaluator and the twin agree (on generated requests, JSON-RPC/MCP bodies among
+them); evaluation never raises; the indexed evaluator agrees with a naive first-match evaluator; risk and trust
+stay in range."""
 
 from __future__ import annotations
 
@@ -47,10 +48,19 @@ FIELDS = [
     "input.risk.score",
     "input.time.hour",
     "input.time.weekday",
+    "input.mcp.method",
+    "input.mcp.tool",
+    "input.mcp.arguments",
+    "input.mcp.arguments.a",
+    "input.mcp.arguments.a.b",
+    "input.mcp.arguments.list.0",
+    "input.mcp.batch",
 ]
+MCP_METHODS = ["tools/call", "tools/list", "initialize", "notifications/initialized"]
+TOOLS = ["read_file", "Read_File", "delete"]
 
 scalars = st.one_of(
-    st.sampled_from(METHODS + HOSTS + PATHS + ["a", "b", "10", "1.5", "", "admin", "x-tag"]),
+    st.sampled_from(METHODS + HOSTS + PATHS + MCP_METHODS + TOOLS + ["a", "b", "10", "1.5", "", "admin", "x-tag"]),
     st.integers(-3, 500),
     st.floats(-10, 1000, allow_nan=False),
     st.booleans(),
@@ -64,6 +74,28 @@ json_values = st.recursive(
     ),
     max_leaves=8,
 )
+
+
+
+@st.composite
+def jsonrpc_messages(draw) -> dict:
+    """A JSON-RPC message, mostly well formed: a tools/call with a tool and arguments, another method, a
+    notification; sometimes with the wrong version, a method, params, name or arguments of another type."""
+    message: dict[str, Any] = {"jsonrpc": draw(st.sampled_from(["2.0", "2.0", "2.0", "1.0", 2.0]))}
+    if draw(st.booleans()):
+        message["id"] = draw(st.one_of(st.integers(0, 9), st.text(max_size=3)))
+    message["method"] = draw(st.one_of(st.sampled_from(MCP_METHODS), json_values))
+    params: Any = {"name": draw(st.one_of(st.sampled_from(TOOLS), json_values)),
+                   "arguments": draw(st.one_of(json_values, st.dictionaries(st.sampled_from(["a", "list"]),
+                                                                            json_values, max_size=2)))}
+    message["params"] = draw(st.one_of(st.just(params), json_values))
+    return message
+
+
+jsonrpc_bodies = st.one_of(
+    jsonrpc_messages(),
+    st.lists(st.one_of(jsonrpc_messages(), json_values), max_size=3),  # a batch, or an array of other things
+).map(lambda value: json.dumps(value).encode())
 
 
 @st.composite
@@ -167,6 +199,7 @@ def requests(draw) -> dict:
             st.none(),
             st.builds(lambda v: json.dumps(v).encode(), json_values),
             st.builds(lambda v: json.dumps({"a": v, "list": [v]}), json_values),
+            jsonrpc_bodies,
             st.binary(max_size=20),
             st.text(max_size=20),
         )

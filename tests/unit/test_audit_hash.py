@@ -1,4 +1,5 @@
-"""The audit record's hash: SHA-256 over the RFC 8785 canonical JSON of every field but ``hash``."""
+"""The audit record's hash: schema 2 chains SHA-256 of the RFC 8785 canonical JSON of every field but ``hash``
+(the content digest) onto the previous hash; schema 1 records, hashed as the digest alone, keep verifying."""
 
 from __future__ import annotations
 
@@ -9,7 +10,18 @@ import json
 import pytest
 import rfc8785
 
-from vectra.domain.audit import GENESIS_HASH, SCHEMA_VERSION, AuditEntry, AuditRecord, seal
+from vectra.domain.audit import (
+    GENESIS_HASH,
+    SCHEMA_VERSION,
+    AuditEntry,
+    AuditRecord,
+    StoredAudit,
+    chain_hash,
+    content_digest,
+    record_hash,
+    seal,
+)
+from vectra.services.audit import verify_chain
 
 ENTRY = AuditEntry(
     actor="operator",
@@ -38,19 +50,47 @@ CANONICAL = (
     '"decision":"Allow","details":{"a":[1e+21,1e-7,0],"b":1,"n":null,"t":true,"\u00e9":"x",'
     '"\U0001f600":"emoji","\ufb01":"ligature"},"id":1,"latencyMs":1.5,"method":"GET",'
     '"prevHash":"0000000000000000000000000000000000000000000000000000000000000000","reason":"ok",'
-    '"risk":0.25,"rule":"r1","schemaVersion":1,"source":"proxy","time":"2026-01-31T12:00:00.000000Z",'
+    '"risk":0.25,"rule":"r1","schemaVersion":2,"source":"proxy","time":"2026-01-31T12:00:00.000000Z",'
     '"trust":0.5,"upstreamStatus":200,"url":"https://api.example.com/v1/caf\u00e9?q=1"}'
 ).encode()
-KNOWN_HASH = "0072e1626e38cd1ef511abcb24471fc024b74b63ccc371ae276674f781891a6a"
+KNOWN_DIGEST = "e6e40058fde1d892a264238afe52a8ac7e125c2d9891468461fe7c0ff019eeb1"
+# sha256(("0" * 64 + KNOWN_DIGEST).encode("ascii"))
+KNOWN_HASH = "ce5328a34aac3eff5e8a06afd1556ad35bd8ed829957fe2d4d7bc7144634c60f"
+# The same record as schema 1 sealed it: hash = sha256(canonical), nothing chained outside.
+CANONICAL_V1 = CANONICAL.replace(b'"schemaVersion":2', b'"schemaVersion":1')
+KNOWN_HASH_V1 = "0072e1626e38cd1ef511abcb24471fc024b74b63ccc371ae276674f781891a6a"
 
 
 def test_a_fixed_record_canonicalises_and_hashes_to_the_known_vector() -> None:
     sealed = seal(ENTRY, record_id=1, time=TIME, prev_hash=GENESIS_HASH)
 
     assert sealed.canonical == CANONICAL
-    assert hashlib.sha256(CANONICAL).hexdigest() == KNOWN_HASH
-    assert sealed.record.hash == KNOWN_HASH
-    assert sealed.record.schema_version == SCHEMA_VERSION == 1
+    assert hashlib.sha256(CANONICAL).hexdigest() == content_digest(CANONICAL) == KNOWN_DIGEST
+    assert hashlib.sha256(("0" * 64 + KNOWN_DIGEST).encode("ascii")).hexdigest() == KNOWN_HASH
+    assert sealed.record.hash == chain_hash(GENESIS_HASH, KNOWN_DIGEST) == KNOWN_HASH
+    assert sealed.record.schema_version == SCHEMA_VERSION == 2
+
+
+def test_a_schema_1_record_keeps_verifying_by_its_own_formula() -> None:
+    assert record_hash(1, GENESIS_HASH, CANONICAL_V1) == KNOWN_HASH_V1
+    assert verify_chain([_stored(CANONICAL_V1, KNOWN_HASH_V1)]).valid
+
+
+def test_a_schema_2_record_may_follow_schema_1_records_but_never_the_reverse() -> None:
+    first = _stored(CANONICAL_V1, KNOWN_HASH_V1)
+    second = seal(ENTRY, record_id=2, time=TIME, prev_hash=KNOWN_HASH_V1)
+    upgraded = verify_chain([first, _stored(second.canonical, second.record.hash)])
+    v2_first = seal(ENTRY, record_id=1, time=TIME, prev_hash=GENESIS_HASH)
+    v1_after = CANONICAL_V1.replace(b'"id":1', b'"id":2').replace(GENESIS_HASH.encode(), v2_first.record.hash.encode())
+    downgraded = verify_chain([_stored(v2_first.canonical, v2_first.record.hash),
+                               _stored(v1_after, hashlib.sha256(v1_after).hexdigest())])
+
+    assert upgraded.valid and upgraded.head_hash == second.record.hash
+    assert (downgraded.valid, downgraded.first_broken_id) == (False, 2)
+
+
+def test_a_schema_2_hash_recomputed_as_schema_1_does_not_verify() -> None:
+    assert not verify_chain([_stored(CANONICAL, KNOWN_DIGEST)]).valid
 
 
 def test_the_genesis_prev_hash_is_64_zeros() -> None:
@@ -67,14 +107,14 @@ def test_every_entry_field_is_inside_the_hash(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "change", [{"id": 2}, {"time": "2026-01-31T12:00:00.000001Z"}, {"prev_hash": "f" * 64}, {"schema_version": 2}]
+    "change", [{"id": 2}, {"time": "2026-01-31T12:00:00.000001Z"}, {"prev_hash": "f" * 64}, {"schema_version": 1}]
 )
 def test_the_chain_fields_and_schema_version_are_inside_the_hash(change: dict) -> None:
     record = seal(ENTRY, record_id=1, time=TIME, prev_hash=GENESIS_HASH).record
     document = dataclasses.replace(record, **change).document()
 
     assert "hash" not in document
-    assert hashlib.sha256(_jcs(document)).hexdigest() != record.hash
+    assert content_digest(_jcs(document)) != content_digest(_jcs(record.document()))
 
 
 def test_the_hashed_document_has_every_field_of_the_record_but_hash_under_its_rest_name() -> None:
@@ -97,6 +137,10 @@ def test_values_json_cannot_hold_exactly_are_refused() -> None:
         seal(dataclasses.replace(ENTRY, risk=float("nan")), record_id=1, time=TIME, prev_hash=GENESIS_HASH)
     with pytest.raises(ValueError):
         seal(dataclasses.replace(ENTRY, details={"n": 2**60}), record_id=1, time=TIME, prev_hash=GENESIS_HASH)
+
+
+def _stored(canonical: bytes, hash_: str) -> StoredAudit:
+    return StoredAudit(id=json.loads(canonical)["id"], canonical=canonical.decode(), hash=hash_, columns={})
 
 
 def _jcs(document: dict) -> bytes:

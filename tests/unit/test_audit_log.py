@@ -103,9 +103,13 @@ def test_each_record_links_to_the_previous_hash_from_the_genesis(store: SqliteSt
     [
         # the stored JSON of record 4 edited
         (["UPDATE audit_log SET record = replace(record, '\"n\":3', '\"n\":333') WHERE id = 4"], 4),
-        # record 4 edited and its hash recomputed: its successor's link no longer holds
+        # record 4 edited and its hash recomputed (schema 2): its successor's link no longer holds
         (["UPDATE audit_log SET record = replace(record, '\"n\":3', '\"n\":333') WHERE id = 4",
-          "UPDATE audit_log SET hash = lower(hex(sha256(record))) WHERE id = 4"], 5),
+          "UPDATE audit_log SET hash = lower(hex(sha256((SELECT hash FROM audit_log WHERE id = 3) "
+          "|| lower(hex(sha256(record)))))) WHERE id = 4"], 5),
+        # re-hashed by the schema 1 formula instead: the record itself no longer holds
+        (["UPDATE audit_log SET record = replace(record, '\"n\":3', '\"n\":333') WHERE id = 4",
+          "UPDATE audit_log SET hash = lower(hex(sha256(record))) WHERE id = 4"], 4),
         # only a filter column edited: the list would lie, so the record is named
         (["UPDATE audit_log SET decision = 'Deny' WHERE id = 6"], 6),
         # a record deleted: named by its missing id
@@ -115,7 +119,8 @@ def test_each_record_links_to_the_previous_hash_from_the_genesis(store: SqliteSt
         (["UPDATE audit_log SET id = -3 WHERE id = 3", "UPDATE audit_log SET id = 3 WHERE id = 4",
           "UPDATE audit_log SET id = 4 WHERE id = -3"], 3),
     ],
-    ids=["edited", "edited-and-rehashed", "column-edited", "deleted", "first-deleted", "reordered"],
+    ids=["edited", "edited-and-rehashed", "rehashed-as-schema-1", "column-edited", "deleted", "first-deleted",
+         "reordered"],
 )
 def test_verify_names_the_first_broken_record(store: SqliteStore, statements: list[str], broken: int) -> None:
     asyncio.run(filled(store, 10))

@@ -1,9 +1,15 @@
 """The audit record and its hash chain.
 
-A record's hash is SHA-256 over the RFC 8785 (JCS) canonical JSON of the whole record except ``hash``
-itself: every field of :class:`AuditRecord` and of its :class:`AuditEntry`, found by walking the
-dataclasses rather than listed by hand, so a field added later is inside the hash without anyone
-remembering to put it there. The first record links to :data:`GENESIS_HASH` (64 zeros).
+A record's canonical form is the RFC 8785 (JCS) JSON of the whole record except ``hash`` itself: every field
+of :class:`AuditRecord` and of its :class:`AuditEntry`, found by walking the dataclasses rather than listed by
+hand, so a field added later is inside the hash without anyone remembering to put it there (``prevHash``
+included). Its content digest is SHA-256 over those bytes.
+
+Schema 2 (records sealed now): ``hash = SHA-256(ascii(prevHash + contentDigest))``. The link is outside the
+digest, so a record can be shown by its digest alone and the chain still folds through it: an export proves
+the inclusion of one session's records without revealing the records of others that interleave with them.
+Schema 1 (records sealed before): ``hash = contentDigest``; they keep verifying so. The first record links to
+:data:`GENESIS_HASH` (64 zeros).
 """
 
 from __future__ import annotations
@@ -30,11 +36,14 @@ __all__ = [
     "SealedRecord",
     "StoredAudit",
     "canonical_json",
+    "chain_hash",
+    "content_digest",
+    "record_hash",
     "record_time",
     "seal",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 GENESIS_HASH = "0" * 64
 
 
@@ -171,8 +180,27 @@ def seal(entry: AuditEntry, *, record_id: int, time: str, prev_hash: str) -> Sea
     )
     canonical = jcs.dumps(unsealed.document())  # a fresh dict already: no copy as canonical_json makes
     sealed = AuditRecord(id=record_id, time=time, entry=entry, schema_version=SCHEMA_VERSION, prev_hash=prev_hash,
-                         hash=hashlib.sha256(canonical).hexdigest())
+                         hash=chain_hash(prev_hash, content_digest(canonical)))
     return SealedRecord(sealed, canonical)
+
+
+def content_digest(canonical: bytes) -> str:
+    """A record's content digest: SHA-256 (lower-case hex) of its canonical bytes, as the store keeps them."""
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def chain_hash(prev_hash: str, digest: str) -> str:
+    """A schema 2 record's hash: its link to the previous hash folded with its content digest."""
+    return hashlib.sha256((prev_hash + digest).encode("ascii")).hexdigest()
+
+
+def record_hash(schema_version: int, prev_hash: str, canonical: bytes) -> str | None:
+    """The hash a record of ``schema_version`` must have after ``prev_hash``; None for a version never sealed."""
+    if schema_version == 1:
+        return content_digest(canonical)
+    if schema_version == SCHEMA_VERSION:
+        return chain_hash(prev_hash, content_digest(canonical))
+    return None
 
 
 def _camel(name: str) -> str:

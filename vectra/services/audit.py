@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +21,7 @@ from vectra.domain.audit import (
     AuditSource,
     AuditVerification,
     StoredAudit,
+    record_hash,
     record_time,
 )
 from vectra.domain.errors import InvalidInput
@@ -32,7 +32,7 @@ from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.inputs import check_page, parse_agent_id
 
-__all__ = ["list_audit", "record_change", "verify_audit", "verify_chain"]
+__all__ = ["list_audit", "parse_record_time", "record_change", "verify_audit", "verify_chain"]
 
 R = TypeVar("R")
 _NAME = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
@@ -75,8 +75,8 @@ async def list_audit(
     query = AuditFilter(
         agent_id=parse_agent_id(filters.agent_id) if filters.agent_id else None,
         decision=_name("decision", filters.decision),
-        time_from=_time("from", filters.time_from),
-        time_to=_time("to", filters.time_to),
+        time_from=parse_record_time("from", filters.time_from),
+        time_to=parse_record_time("to", filters.time_to),
         action=_name("action", filters.action),
         source=_source(filters.source),
         realm_scope=actor.scope,
@@ -95,37 +95,44 @@ def verify_chain(rows: Iterable[StoredAudit]) -> AuditVerification:
 
     A missing record is named by its id (the ids are a gapless sequence from 1). Removing records from
     the end can't be seen from inside the chain: compare ``count`` and ``headHash`` with a copy kept
-    elsewhere.
+    elsewhere. Each record is hashed by the formula of its own ``schemaVersion`` (1, then 2: a version
+    never goes back, or a record re-sealed by the older formula would pass).
     """
-    count, expected_id, prev_hash, first_broken = 0, 1, GENESIS_HASH, None
+    count, expected_id, prev_hash, version, first_broken = 0, 1, GENESIS_HASH, 1, None
     for row in rows:
         count += 1
         if first_broken is None:
-            first_broken = _fault(row, expected_id, prev_hash)
+            if row.id != expected_id:  # records missing before this one (named), or one out of the sequence
+                first_broken = min(row.id, expected_id)
+            elif (found := _version(row, prev_hash, version)) is None:
+                first_broken = row.id
+            else:
+                version = found
         expected_id, prev_hash = row.id + 1, row.hash
     return AuditVerification(
         valid=first_broken is None, count=count, head_hash=str(prev_hash), first_broken_id=first_broken
     )
 
 
-def _fault(row: StoredAudit, expected_id: int, prev_hash: str) -> int | None:
-    """The id to name if ``row`` breaks the chain here, else None."""
-    if row.id > expected_id:
-        return expected_id  # records are missing before this one
-    if row.id < expected_id:
-        return row.id  # a record that can't be in the sequence
-    if not isinstance(row.canonical, str) or hashlib.sha256(row.canonical.encode()).hexdigest() != row.hash:
-        return row.id
+def _version(row: StoredAudit, prev_hash: str, last_version: int) -> int | None:
+    """The schema version of ``row`` if it holds as the record after ``prev_hash``, else None."""
     try:
-        document = json.loads(row.canonical)
+        document = json.loads(row.canonical) if isinstance(row.canonical, str) else None
     except ValueError:
-        return row.id
+        return None
     if not isinstance(document, dict) or document.get("id") != row.id or document.get("prevHash") != prev_hash:
-        return row.id
+        return None
+    version = document.get("schemaVersion")
+    if type(version) is not int or version < last_version:
+        return None
+    try:
+        if record_hash(version, prev_hash, row.canonical.encode()) != row.hash:
+            return None
+    except UnicodeEncodeError:  # a hash that is not hex text
+        return None
     if any(_copied(document, name) != value for name, value in row.columns.items()):
-        return row.id  # a filter column no longer says what the record says
-    return None
-
+        return None  # a filter column no longer says what the record says
+    return version
 
 
 def _copied(document: Mapping[str, Any], name: str) -> Any:
@@ -153,7 +160,7 @@ def _source(value: str | None) -> str | None:
     return value or None
 
 
-def _time(pointer: str, value: str | None) -> str | None:
+def parse_record_time(pointer: str, value: str | None) -> str | None:
     """An RFC 3339 date-time with an offset, in the records' own format (so that text order is time order)."""
     if not value:
         return None

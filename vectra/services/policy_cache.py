@@ -14,8 +14,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-from policy_core import AllOf, AnyOf, CompiledPolicy, Condition, Not, PolicyError, compile_policy
-from policy_core.fields import F_BODY, F_BODY_SIZE, F_JSON, resolve_field
+from policy_core import CompiledPolicy, PolicyError, compile_policy
 from vectra.domain.policies import PolicyHead
 from vectra.store.base import Store
 
@@ -24,7 +23,7 @@ __all__ = ["CompiledPolicies", "CurrentPolicy"]
 
 @dataclass(frozen=True, slots=True)
 class CurrentPolicy:
-    """``reads_body``: some condition tests the body (``input.body``, ``input.json``, ``input.bodySize``), so the
+    """``reads_body``: some condition tests a field read from the body (``CompiledPolicy.reads_body``), so the
     proxy must hold the body before deciding instead of streaming it."""
 
     name: str
@@ -78,7 +77,7 @@ class CompiledPolicies:
                 return None
             try:
                 compiled = compile_policy(record.document)
-                entry = (compiled, _reads_body(compiled))
+                entry = (compiled, compiled.reads_body)
             except PolicyError as exc:
                 entry = exc
             self._entries[key] = entry
@@ -93,19 +92,3 @@ class CompiledPolicies:
     def __len__(self) -> int:
         return len(self._entries)
 
-
-_BODY_FIELDS = frozenset({F_BODY, F_JSON, F_BODY_SIZE})
-
-
-def _reads_body(compiled: CompiledPolicy) -> bool:
-    nodes = [condition for rule in compiled.policy.rules for condition in rule.conditions]
-    while nodes:
-        node = nodes.pop()
-        if isinstance(node, Condition):
-            if resolve_field(node.field).code in _BODY_FIELDS:
-                return True
-        elif isinstance(node, (AnyOf, AllOf)):
-            nodes.extend(node.conditions)
-        elif isinstance(node, Not):
-            nodes.append(node.condition)
-    return False

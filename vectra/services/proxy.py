@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from policy_core import PolicyError
+from policy_core import PolicyError, mcp_call
 from vectra.domain.audit import AuditEntry, AuditSource
 from vectra.domain.errors import (
     Denied,
@@ -427,6 +427,9 @@ class _Recorder:
         }
         if decision.policy_version is not None:
             judged["effect"] = decision.effect
+        mcp = mcp_call(self.body.whole() if isinstance(self.body, BodyCopy) else self.body)
+        if mcp is not None:
+            judged["mcp"] = {"method": mcp.method, "tool": mcp.tool}
         shadow = decision.shadow
         if shadow is not None:
             judged["shadow"] = {"policyName": shadow.policy_name, "policyVersion": shadow.policy_version,

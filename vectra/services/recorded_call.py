@@ -37,6 +37,10 @@ class BodyCopy:
 
         return passing()
 
+    def whole(self) -> bytes | None:
+        """The body, if it has been streamed to its end and was kept whole."""
+        return bytes(self.kept) if self.finished and self.size == len(self.kept) else None
+
 
 def request_view(headers: Sequence[tuple[str, str]], body: bytes | BodyCopy | None, limit: int) -> dict[str, Any]:
     """The ``request`` detail of a record: ``body`` as held, as copied while streaming, or absent."""

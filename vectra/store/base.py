@@ -151,6 +151,10 @@ class Store(Protocol):
     def iter_audit(self) -> Iterator[StoredAudit]:
         """Every stored record in id order, read a bounded chunk at a time."""
 
+    def iter_audit_range(self, first_id: int, last_id: int) -> Iterator[StoredAudit]:
+        """The stored records with ids from ``first_id`` to ``last_id`` (inclusive) in id order, as
+        :meth:`iter_audit` reads them."""
+
     def iter_audit_matching(self, filters: AuditFilter, limit: int) -> Iterator[AuditRecord]:
         """The first ``limit`` records matching ``filters``, oldest first, read a bounded chunk at a time."""
 

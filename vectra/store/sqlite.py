@@ -654,20 +654,25 @@ class SqliteStore:
         return Page(items=items, page=page, page_size=page_size, total_count=total)
 
     def iter_audit(self) -> Iterator[StoredAudit]:
-        last_id = -1  # below any id, even one planted by hand
+        return self._stream_audit(-1, None)  # -1: below any id, even one planted by hand
+
+    def iter_audit_range(self, first_id: int, last_id: int) -> Iterator[StoredAudit]:
+        return self._stream_audit(first_id - 1, last_id)
+
+    def _stream_audit(self, after_id: int, last_id: int | None) -> Iterator[StoredAudit]:
+        """The stored rows past ``after_id`` (up to ``last_id``), in id order, a chunk per short read session."""
+        bound, params = ("", []) if last_id is None else (" AND id <= ?", [last_id])
         while True:
             with self._session():
-                rows = list(self._db.query(
-                    "SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT ?", [last_id, _AUDIT_CHUNK]
-                ))
+                rows = list(self._db.query(f"SELECT * FROM audit_log WHERE id > ?{bound} ORDER BY id LIMIT ?",
+                                           [after_id, *params, _AUDIT_CHUNK]))
             for row in rows:
                 columns = {field: row[column] for column, field in _AUDIT_COLUMNS.items()}
                 columns.update((".".join(("details", *path)), row[column]) for column, path in _DETAIL_COLUMNS.items())
                 yield StoredAudit(id=row["id"], canonical=row["record"], hash=row["hash"], columns=columns)
             if len(rows) < _AUDIT_CHUNK:
                 return
-            last_id = rows[-1]["id"]
-
+            after_id = rows[-1]["id"]
 
     def iter_audit_matching(self, filters: AuditFilter, limit: int) -> Iterator[AuditRecord]:
         """The first ``limit`` records matching ``filters``, oldest first, read a chunk at a time."""
