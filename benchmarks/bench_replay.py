@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from policy_core import CompiledPolicy, compile_policy
+from policy_core import CompiledPolicy, compile_policy, mcp_call
 from vectra.config import Settings
 from vectra.domain.audit import GENESIS_HASH, AuditEntry, AuditFilter, SealedRecord, record_time, seal
 from vectra.domain.models import Agent, AgentStatus, Principal, Role
@@ -101,13 +101,11 @@ LIVE = {"name": "live", "default": "Deny", "rules": [
 #: night-time writes denied, uploads over 1 MB denied, a debug header refused, a lower risk threshold.
 STRICTER = {"name": "stricter", "default": "Deny", "hitlThreshold": 0.6, "rules": [
     {"name": "mcp-destructive", "priority": 200, "effect": "Deny", "reason": "destructive tools are off",
-     "conditions": [condition("input.json.params.name", "in", ["delete_repo", "run_query"])]},
+     "conditions": [condition("input.mcp.tool", "in", ["delete_repo", "run_query"])]},
     {"name": "mcp-mail", "priority": 190, "effect": "Hitl",
-     "conditions": [condition("input.json.method", "eq", "tools/call"),
-                    condition("input.json.params.name", "eq", "send_email")]},
+     "conditions": [condition("input.mcp.tool", "eq", "send_email")]},
     {"name": "mcp-batches", "priority": 185, "effect": "Deny",
-     "conditions": [condition("input.host", "eq", "mcp.internal.example.com"),
-                    condition("input.body", "startsWith", "[")]},
+     "conditions": [condition("input.mcp.batch", "gt", 0)]},
     {"name": "large-refunds", "priority": 180, "effect": "Hitl",
      "conditions": [condition("input.json.amount", "gt", 50_000)]},
     {"name": "night-writes", "priority": 170, "effect": "Deny",
@@ -175,14 +173,9 @@ def mcp_body(rng: random.Random, n: int) -> Any:
 
 
 def mcp_details(body: bytes | None) -> dict[str, Any]:
-    try:
-        message = json.loads(body) if body else None
-    except ValueError:
-        return {}
-    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
-        return {}
-    tool = message["params"]["name"] if message.get("method") == "tools/call" else None
-    return {"mcp": {"method": message.get("method"), "tool": tool}}
+    """``details.mcp`` as the proxy records it."""
+    call = mcp_call(body)
+    return {} if call is None else {"mcp": {"method": call.method, "tool": call.tool}}
 
 
 def governed_entry(rng: random.Random, n: int, agent: AgentFacts, live: CompiledPolicy, settings: Settings,

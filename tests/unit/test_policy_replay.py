@@ -104,6 +104,14 @@ def append(store: SqliteStore, calls: Sequence[Call], start: datetime = DAY) -> 
     store.append_audit(chain)
 
 
+async def logged(ctx: ServiceContext, calls: Sequence[Call]) -> None:
+    """Record ``calls`` now, through the daemon's audit writer."""
+    await ctx.audit.start()
+    for call in calls:
+        await ctx.audit.append(call.entry())
+    await ctx.audit.stop()
+
+
 def stored(store: SqliteStore) -> list[AuditRecord]:
     """Every record, oldest first, as the store reads it back."""
     return list(reversed(store.list_audit(AuditFilter(), 1, 1000).items))
@@ -246,7 +254,7 @@ def test_bodies_and_mcp_calls_are_judged_and_a_truncated_body_is_incomplete(ctx:
     ])
     on_body = {**LOOSER, "rules": [
         {"name": "no-repo-deletes", "effect": "Deny",
-         "conditions": [{"field": "input.json.params.name", "operator": "eq", "value": "delete_repo"}]},
+         "conditions": [{"field": "input.mcp.tool", "operator": "eq", "value": "delete_repo"}]},
         {"name": "no-drops", "effect": "Deny",
          "conditions": [{"field": "input.body", "operator": "contains", "value": "drop"}]},
     ]}
@@ -280,13 +288,16 @@ def test_records_of_no_decision_are_skipped(ctx: ServiceContext) -> None:
     assert verify_chain(ctx.store.iter_audit()).valid  # the records are the chain's own
 
 
-def test_more_than_100000_records_asks_for_a_narrower_scope(history: SqliteStore, ctx: ServiceContext) -> None:
-    record = stored(history)[1]
+def test_more_than_100000_records_asks_for_a_narrower_scope(ctx: ServiceContext) -> None:
+    """Every record the scope holds counts, the skipped ones too: the bound is on what a replay reads."""
+    append(ctx.store, [Call("POST", "/orders", "Allow"), Call("GET", "/users/1", None)])
+    changed, skipped = stored(ctx.store)
     compiled = compile_policy(STRICTER)
-    report = replay_records(ctx.settings, compiled, itertools.repeat(record, MAX_RECORDS))
-    assert (report.total_replayed, report.changed) == (MAX_RECORDS, MAX_RECORDS)
+    report = replay_records(ctx.settings, compiled,
+                            itertools.chain([changed], itertools.repeat(skipped, MAX_RECORDS - 1)))
+    assert (report.total_replayed, report.changed) == (1, 1)
     with pytest.raises(InvalidInput, match="more than 100,000 records: replay a shorter period"):
-        replay_records(ctx.settings, compiled, itertools.repeat(record, MAX_RECORDS + 1))
+        replay_records(ctx.settings, compiled, itertools.chain([changed], itertools.repeat(skipped, MAX_RECORDS)))
 
 
 # --- the service ------------------------------------------------------------------------------------------------
@@ -399,8 +410,9 @@ def test_a_sessions_records_are_replayed_alone(registered: ServiceContext) -> No
     session = Session(id="vs_" + "ab" * 16, agent_id=AGENT, stored_status=SessionStatus.COMPLETED, metadata={},
                       created_at=DAY, expires_at=DAY + timedelta(hours=8))
     assert ctx.store.open_session(session, 10, 50) is None
-    append(ctx.store, [Call("POST", "/orders", "Allow", extra={"sessionId": session.id}),
-                       Call("DELETE", "/users/9", "Deny", rule="block-deletes", extra={"sessionId": session.id})])
+    asyncio.run(logged(ctx, [Call("POST", "/orders", "Allow", extra={"sessionId": session.id}),
+                             Call("DELETE", "/users/9", "Deny", rule="block-deletes",
+                                  extra={"sessionId": session.id})]))
     report = run(ctx, ReplayScope(session_id=session.id), ReplayCandidate(policy_name="stricter"))
     assert (report.total_replayed, outcomes(report)) == (2, [("/orders", "Allow", "Hitl", "review-orders")])
     with pytest.raises(NotFound, match=r"session vs_0+ not found"):
