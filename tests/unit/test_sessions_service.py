@@ -133,7 +133,7 @@ async def test_another_agents_session_is_not_found_and_not_usable(ctx: ServiceCo
     with pytest.raises(Denied, match="not a session of this agent") as refused:
         sessions.open_session_for(ctx, other, session.id)
     assert "sessionId" not in refused.value.extra  # the refusal is not counted in the owner's session
-    with pytest.raises(Denied, match="names no session"):
+    with pytest.raises(InvalidInput, match="Vectra-Session must be a session id"):
         sessions.open_session_for(ctx, other, "vs_../etc")
     assert sessions.list_sessions(ctx, as_agent(other)).total_count == 0
     with pytest.raises(InvalidInput, match="sessionId"):

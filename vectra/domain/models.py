@@ -111,7 +111,7 @@ class Agent:
     governance: Governance = field(default_factory=lambda: Governance())
     #: the agent that registered it (a sub-agent), or None
     parent_agent_id: str | None = None
-    #: a policy version judging every call beside the live policy, deciding nothing (docs/shadow.md)
+    #: a policy version judging every call beside the live policy, deciding nothing (docs/sessions.md, "Shadow mode")
     shadow: ShadowPolicy | None = None
 
     def is_online(self, since: datetime) -> bool:

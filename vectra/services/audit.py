@@ -30,7 +30,7 @@ from vectra.services import input_errors
 from vectra.services.audit_log import Applied
 from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
-from vectra.services.inputs import check_page, parse_agent_id
+from vectra.services.inputs import check_page, parse_agent_id, parse_session_id
 
 __all__ = ["list_audit", "parse_record_time", "record_change", "verify_audit", "verify_chain"]
 
@@ -79,6 +79,8 @@ async def list_audit(
         time_to=parse_record_time("to", filters.time_to),
         action=_name("action", filters.action),
         source=_source(filters.source),
+        session_id=parse_session_id(filters.session_id) if filters.session_id is not None else None,
+        shadow=filters.shadow,
         realm_scope=actor.scope,
     )
     return await asyncio.to_thread(ctx.store.list_audit, query, page, page_size)

@@ -90,3 +90,13 @@ def check_policy_name(name: object, pointer: str = "policyName") -> str:
     if name == RESERVED_POLICY_NAME:
         raise input_errors.reserved(pointer, name)
     return name
+
+
+_SESSION_ID = re.compile(r"vs_[0-9a-f]{32}")
+
+
+def parse_session_id(value: object, pointer: str = "sessionId") -> str:
+    """A governed session's id (``vs_`` and 32 hexadecimal digits), or InvalidInput naming ``pointer``."""
+    if not isinstance(value, str) or not _SESSION_ID.fullmatch(value):
+        raise input_errors.malformed(pointer, "a session id (vs_ and 32 hexadecimal digits)")
+    return value

@@ -228,7 +228,13 @@ async def _admit(
     agent = calling_agent(ctx, call.headers)
     record = _Recorder(ctx, agent, call, action, started, moves_trust=moves_trust)
     await _refuse_if_audit_failing(record)
-    named = call.session_id if call.session_id is not None else _header(call.headers, SESSION_HEADER)
+    named = call.session_id
+    if named is None:
+        given = [value for key, value in call.headers if key.lower() == SESSION_HEADER]
+        if len(given) > 1:
+            await record.outcome("Invalid", "", reason="the call names two sessions")
+            raise InvalidInput("a call names one session: Vectra-Session is given twice", pointer="Vectra-Session")
+        named = given[0] if given else None
     if named is not None:
         await _enter_session(record, named)
     current = _current_policy(ctx, agent)
@@ -252,7 +258,8 @@ async def _enter_session(record: _Recorder, session_id: str) -> None:
     """Refuse a call naming a session the agent can't make calls in (not its own, ended, past its duration); the
     refusal is recorded in the session when the session is the agent's."""
     try:
-        record.session_id = open_session_for(record.ctx, record.agent, session_id).id
+        record.session_id = (await record.refusing_bad_input(
+            lambda: open_session_for(record.ctx, record.agent, session_id))).id
     except Denied as exc:
         record.session_id = exc.extra.get("sessionId")
         await record.outcome("SessionRefused", "", reason=exc.detail)

@@ -10,20 +10,19 @@ its duration refuses every call that names it.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from vectra.domain.audit import AuditFilter, AuditRecord
-from vectra.domain.errors import Conflict, Denied, Forbidden, InvalidInput, NotFound, RateLimited
+from vectra.domain.errors import Conflict, Denied, Forbidden, NotFound, RateLimited
 from vectra.domain.models import Agent, AgentStatus, Page, Principal, Role
 from vectra.domain.sessions import Session, SessionFilter, SessionStatus
 from vectra.services import audit, input_errors, profiles
 from vectra.services.agents import visible_agent
 from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
-from vectra.services.inputs import bounded_string, check_page, parse_agent_id
+from vectra.services.inputs import bounded_string, check_page, parse_agent_id, parse_session_id
 
 __all__ = [
     "MAX_AUDIT_LIMIT",
@@ -33,7 +32,6 @@ __all__ = [
     "interrupt_session",
     "list_sessions",
     "open_session_for",
-    "parse_session_id",
     "session_audit",
     "start_session",
 ]
@@ -42,13 +40,6 @@ __all__ = [
 SESSION_HEADER = "vectra-session"
 MAX_AUDIT_LIMIT = 1000
 MAX_REASON_LENGTH = 1000
-_SESSION_ID = re.compile(r"vs_[0-9a-f]{32}")
-
-
-def parse_session_id(value: object) -> str:
-    if not isinstance(value, str) or not _SESSION_ID.fullmatch(value):
-        raise input_errors.malformed("sessionId", "a session id (vs_ and 32 hexadecimal digits)")
-    return value
 
 
 async def start_session(ctx: ServiceContext, actor: Principal, agent_id: str,
@@ -140,11 +131,8 @@ def session_audit(ctx: ServiceContext, actor: Principal, session_id: str, limit:
 
 def open_session_for(ctx: ServiceContext, agent: Agent, session_id: str) -> Session:
     """The session a call names, if the calling agent may still make calls in it; else Denied saying why, with
-    the session's id (``sessionId``) when the session is the agent's own."""
-    try:
-        session_id = parse_session_id(session_id)
-    except InvalidInput:
-        raise Denied("the call names no session the gateway knows (Vectra-Session)") from None
+    the session's id (``sessionId``) when the session is the agent's own. A malformed id is InvalidInput."""
+    session_id = parse_session_id(session_id, "Vectra-Session")
     session = ctx.store.get_session(session_id, with_counts=False)
     if session is None or session.agent_id != agent.id:
         raise Denied(f"session {session_id} is not a session of this agent")
