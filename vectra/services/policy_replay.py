@@ -27,9 +27,8 @@ from vectra.services import input_errors
 from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, judge, request_facts
-from vectra.services.inputs import parse_agent_id
+from vectra.services.inputs import parse_agent_id, parse_session_id
 from vectra.services.policies import PolicySource, get_policy, parse_draft
-from vectra.services.sessions import parse_session_id
 
 __all__ = [
     "MAX_RECORDS",
