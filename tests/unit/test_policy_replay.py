@@ -74,7 +74,6 @@ class Call:
     headers: Sequence[tuple[str, str]] = (("accept", "application/json"),)
     body: bytes | None = None
     kept: int = 16384  # VECTRA_AUDIT_BODY_BYTES
-    minute: int = 0
     action: str = "proxy.request"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -89,14 +88,14 @@ class Call:
 
 
 def append(store: SqliteStore, calls: Sequence[Call], start: datetime = DAY) -> None:
-    """Seal ``calls`` into the chain after the stored head, one a minute from ``start`` (plus each call's own
-    ``minute``), through the store's append."""
+    """Seal ``calls`` into the chain after the stored head, one a minute from ``start`` (the first a minute after
+    it), through the store's append."""
 
     def chain(head: tuple[int, str] | None) -> list[Any]:
         last_id, prev_hash = head or (0, GENESIS_HASH)
         sealed = []
         for i, call in enumerate(calls, 1):
-            moment = start + timedelta(minutes=i + call.minute)
+            moment = start + timedelta(minutes=i)
             sealed.append(seal(call.entry(), record_id=last_id + i, time=record_time(moment), prev_hash=prev_hash))
             prev_hash = sealed[-1].record.hash
         return sealed
