@@ -7,13 +7,15 @@ then runs every check it has: no 5xx; the status, content type, headers and body
 invalid input is refused with a 4xx and valid input is not; a 405 names in ``Allow`` what the path serves; a
 protected operation refuses a request without credentials. On top of those, :func:`refusals_change_nothing`: a
 request answered with a 4xx leaves the database as it was: agents (status, trust, roles, policy), policies and
-every version, HITL requests and their decisions. The audit log may gain the refusal's own record, nothing else.
+every version, HITL requests and their decisions, sessions. The audit log may gain the refusal's own record,
+nothing else.
 Two checks are narrowed, each to let one documented answer through (:func:`valid_input_is_accepted`,
 :func:`created_resources_are_found`); a workflow test follows the spec's links as the admin.
 
 A module fixture sets up something real for the paths with ids to hit: agents of each role, spare agents to
-revoke and delete, a policy assigned and one not, and calls parked for review through the proxy to a real local
-upstream. Half the generated ids are swapped for one of those (chosen by the generated value itself, so a replay
+revoke and delete, a policy assigned and one not, calls parked for review through the proxy to a real local
+upstream, and sessions of the agent with a call in each (some for the admin to complete, some for the reviewer to
+interrupt). Half the generated ids are swapped for one of those (chosen by the generated value itself, so a replay
 makes the same choice); the others stay random and meet 404s.
 
 ``/proxy/{url}`` is left out: it forwards to whatever URL it is given, and its abuse (SSRF, smuggling, oversized
@@ -47,6 +49,7 @@ from tests.integration.upstream import UpstreamServer
 from vectra.domain.errors import InvalidInput
 from vectra.rest.app import SPEC_PATH
 from vectra.services.inputs import check_policy_name, parse_uuid
+from vectra.services.sessions import parse_session_id
 
 pytestmark = pytest.mark.e2e
 
@@ -62,13 +65,16 @@ SCHEMA = schemathesis.openapi.from_path(SPEC_PATH, config=CONFIG).exclude(path_r
 
 # Where the spec's schema is open on purpose, so that schema-valid input can still be refused, with a 400 whose
 # pointer says where: a policy document is checked by the policy compiler (its errors point into the document),
-# /simulate's URL must have a host, a public key must decode to an Ed25519 key and metadata keys keep to their
-# pattern, which no schema states exactly (openapi.yaml says each). Such a 400 is the documented answer; any other
-# refusal of valid input is still a failure.
+# /simulate's URL must have a host, a public key must decode to an Ed25519 key, metadata keys keep to their
+# pattern and a period's `from` is not after its `to`, which no schema states exactly (openapi.yaml says each).
+# Such a 400 is the documented answer; any other refusal of valid input is still a failure.
 _CHECKED_PAST_THE_SCHEMA = {
     "PUT /policies/{name}": ("",),
     "POST /simulate": ("agent.policy", "request.url"),
     "POST /agents": ("publicKey", "metadata"),
+    "POST /sessions": ("metadata",),
+    "POST /replay": ("policy.document", "from"),
+    "GET /compliance": ("from",),
     "PATCH /agents/{agentId}": ("metadata",),
     "POST /registrations": ("publicKey", "metadata"),
 }
@@ -112,6 +118,7 @@ def world(daemon: Daemon, upstream: UpstreamServer) -> Iterator[World]:
             assert answer.status_code == 202, answer.text
             parked.append(answer.json()["id"])
         policy = admin.get(f"/agents/{agent.id}").json()["policyName"]
+        sessions = [_session(agent, upstream) for _ in range(6)]
     tokens = {"admin": daemon.admin_token, "reviewer": daemon.token_for(reviewer), "agent": agent.token}
     policies = [policy, free]
     targets = {
@@ -125,11 +132,25 @@ def world(daemon: Daemon, upstream: UpstreamServer) -> Iterator[World]:
         ("reviewer", "POST /hitl/{id}/deny:id"): parked[6:],
         ("agent", "agentId"): [agent.id, spares[0]],
         ("agent", "id"): parked,
+        ("admin", "sessionId"): sessions[:2],
+        ("admin", "POST /sessions/{sessionId}/complete:sessionId"): sessions[2:3],
+        ("reviewer", "sessionId"): sessions[3:4],
+        ("reviewer", "POST /sessions/{sessionId}/interrupt:sessionId"): sessions[4:5],
+        ("agent", "sessionId"): sessions[5:],
     }
     for role in ROLES:
         targets[(role, "name")] = targets[(role, "policyName")] = policies
     yield World(daemon, tokens, targets)
     agent.client.close()
+
+
+def _session(agent: Agent, upstream: UpstreamServer) -> str:
+    """A session of the agent, with a call in it (for its audit trail, compliance export and replay)."""
+    begun = agent.client.post("/sessions", json={"agentId": agent.id})
+    assert begun.status_code == 201, begun.text
+    session = begun.json()["id"]
+    assert agent.call("GET", f"{upstream.base}/in-session", headers={"Vectra-Session": session}).status_code == 200
+    return session
 
 
 def _quarantined(daemon: Daemon, admin: httpx.Client, upstream: UpstreamServer) -> str:
@@ -156,7 +177,7 @@ _TABLES = {
     # every column but last_seen_at: that is the sighting of an authenticated caller, whatever it asked
     "agents": "SELECT id, name, owner_id, status, policy_name, trust_score, roles, secret_hash, created_at, realm_id, "
               "version, description, metadata, capabilities, public_key, did, scope_realms, capability_bits, "
-              "search_text FROM agents ORDER BY id",
+              "search_text, governance, parent_agent_id, shadow_policy FROM agents ORDER BY id",
     "capability_bits": "SELECT * FROM capability_bits ORDER BY name",
     "realms": "SELECT * FROM realms ORDER BY id",
     "registrations": "SELECT * FROM registrations ORDER BY id",
@@ -164,6 +185,7 @@ _TABLES = {
     "policies": "SELECT * FROM policies ORDER BY name",
     "policy_versions": "SELECT * FROM policy_versions ORDER BY name, version",
     "pending_requests": "SELECT * FROM pending_requests ORDER BY id",
+    "sessions": "SELECT * FROM sessions ORDER BY id",
 }
 
 
@@ -224,9 +246,14 @@ OUR_CHECKS = [valid_input_is_accepted, created_resources_are_found]
 # -- aiming ids at what exists -----------------------------------------------------------------------------------
 
 def _valid(parameter: str, value: object) -> bool:
-    """Whether the services take ``value`` for a policy name or an id."""
+    """Whether the services take ``value`` for a policy name, a session id or another id."""
     try:
-        check_policy_name(value, parameter) if parameter.endswith(("name", "Name")) else parse_uuid(parameter, value)
+        if parameter.endswith(("name", "Name")):
+            check_policy_name(value, parameter)
+        elif parameter == "sessionId":
+            parse_session_id(value)
+        else:
+            parse_uuid(parameter, value)
     except InvalidInput:
         return False
     return True
@@ -239,7 +266,7 @@ def aim(case: schemathesis.Case, world: World, role: str) -> None:
     for parameters in (case.path_parameters, case.query, body):
         for parameter, value in list((parameters or {}).items()):
             known = world.aimed(role, case.operation.label, parameter)
-            if parameters is body and parameter not in ("policyName", "agentId"):
+            if parameters is body and parameter not in ("policyName", "agentId", "sessionId"):
                 continue  # a body's ``name`` is the realm's or agent's own, not a policy's
             if not known or not _valid(parameter, value):
                 continue

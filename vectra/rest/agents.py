@@ -6,16 +6,22 @@ from typing import Any
 
 from connexion.lifecycle import ConnexionResponse
 
-from vectra.domain.models import Agent
+from vectra.domain.models import Agent, Governance
 from vectra.rest.caller import authenticated
 from vectra.rest.representations import agent_json, agent_page_json
 from vectra.rest.responses import json_response
 from vectra.services import agents
 from vectra.services.context import ServiceContext
+from vectra.services.governance import GOVERNANCE_FIELDS
 
 
 def _shown(ctx: ServiceContext, agent: Agent) -> ConnexionResponse:
-    return json_response(agent_json(agent, agents.online_since(ctx)))
+    return json_response(agent_json(agent, agents.online_since(ctx), ctx.settings.session_defaults()))
+
+
+def _governance(body: dict[str, Any]) -> Governance:
+    """The limits a registration gives (those left out, or null, take the daemon's defaults)."""
+    return Governance(**{field: body.get(camel) for camel, (field, *_) in GOVERNANCE_FIELDS.items()})
 
 
 async def list_agents(page: int = 1, page_size: int = 25, q: str | None = None, status: str | None = None,
@@ -26,7 +32,7 @@ async def list_agents(page: int = 1, page_size: int = 25, q: str | None = None, 
     query = agents.AgentQuery(q=q, status=status, online=online, realm=realm, capabilities=capabilities,
                               owner_id=owner_id, sort_by=sort_by, sort_dir=sort_dir)
     listed = await agents.list_agents(ctx, actor, page, page_size, query)
-    return json_response(agent_page_json(listed, agents.online_since(ctx)))
+    return json_response(agent_page_json(listed, agents.online_since(ctx), ctx.settings.session_defaults()))
 
 
 async def get_agent(agent_id: str) -> ConnexionResponse:
@@ -50,6 +56,8 @@ async def register_agent(body: dict[str, Any]) -> ConnexionResponse:
         metadata=body.get("metadata"),
         public_key=body.get("publicKey"),
         scope_realms=body.get("scopeRealms"),
+        governance=_governance(body),
+        parent_agent_id=body.get("parentAgentId"),
     )
     answer = {"id": created.agent.id, "name": created.agent.name, "clientSecret": created.client_secret}
     if created.agent.did:

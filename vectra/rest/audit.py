@@ -27,10 +27,12 @@ async def list_audit(
     source: str | None = None,
     from_: str | None = None,
     to: str | None = None,
+    session_id: str | None = None,
+    shadow: str | None = None,
 ) -> ConnexionResponse:
     ctx, actor = authenticated()
     filters = AuditFilter(agent_id=agent_id, decision=decision, action=action, source=source, time_from=from_,
-                          time_to=to)
+                          time_to=to, session_id=session_id, shadow=None if shadow is None else shadow == "agreed")
     return json_response(page_json(await audit.list_audit(ctx, actor, filters, page, page_size), audit_record_json))
 
 

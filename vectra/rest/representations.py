@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from inflection import camelize
 
-from vectra.domain.models import Agent, AgentPage, Page, Realm
+from vectra.domain.models import Agent, AgentPage, Governance, Page, Realm, ShadowPolicy
 from vectra.domain.policies import GatewayDecision, PolicyProblem, PolicyRecord, PolicyVersion
+from vectra.domain.sessions import Session
 from vectra.domain.times import rfc3339
+
+if TYPE_CHECKING:
+    from vectra.services.policy_replay import ReplayReport
+    from vectra.services.shadow import ShadowStatus
 
 __all__ = [
     "agent_json",
@@ -23,6 +28,10 @@ __all__ = [
     "policy_version_json",
     "realm_json",
     "realm_page_json",
+    "replay_report_json",
+    "session_json",
+    "session_page_json",
+    "shadow_status_json",
     "validation_json",
 ]
 
@@ -34,7 +43,9 @@ def realm_json(realm: Realm) -> dict[str, Any]:
             "createdAt": rfc3339(realm.created_at)}
 
 
-def agent_json(agent: Agent, online_since: datetime) -> dict[str, Any]:
+def agent_json(agent: Agent, online_since: datetime, defaults: Governance) -> dict[str, Any]:
+    """The agent, its governance limits as in effect (its own, else the daemon's ``defaults``)."""
+    limits = agent.governance.resolved(defaults)
     return {
         "id": agent.id,
         "name": agent.name,
@@ -56,11 +67,74 @@ def agent_json(agent: Agent, online_since: datetime) -> dict[str, Any]:
         "publicKey": agent.public_key,
         "did": agent.did,
         "scopeRealms": list(agent.scope_realms),
+        "maxSessionHours": limits.max_session_hours,
+        "maxDailySessions": limits.max_daily_sessions,
+        "maxConcurrentSessions": limits.max_concurrent_sessions,
+        "maxDelegationDepth": limits.max_delegation_depth,
+        "parentAgentId": agent.parent_agent_id,
+        "shadowPolicy": shadow_policy_json(agent.shadow) if agent.shadow else None,
     }
 
 
-def agent_page_json(page: AgentPage, online_since: datetime) -> dict[str, Any]:
-    return {**paged_json(page, lambda agent: agent_json(agent, online_since)), "onlineCount": page.online_count}
+def agent_page_json(page: AgentPage, online_since: datetime, defaults: Governance) -> dict[str, Any]:
+    return {**paged_json(page, lambda agent: agent_json(agent, online_since, defaults)),
+            "onlineCount": page.online_count}
+
+
+def shadow_policy_json(shadow: ShadowPolicy) -> dict[str, Any]:
+    return {"policyName": shadow.policy_name, "policyVersion": shadow.policy_version, "since": rfc3339(shadow.since)}
+
+
+def shadow_status_json(status: ShadowStatus) -> dict[str, Any]:
+    return {"agentId": status.agent_id, "policyName": status.policy_name, "policyVersion": status.policy_version,
+            "since": rfc3339(status.since), "judged": status.judged, "agreed": status.agreed,
+            "disagreed": status.disagreed}
+
+
+def session_json(session: Session) -> dict[str, Any]:
+    counts = session.counts
+    return {
+        "id": session.id,
+        "agentId": session.agent_id,
+        "status": session.status(datetime.now(UTC)).value,
+        "metadata": dict(session.metadata),
+        "createdAt": rfc3339(session.created_at),
+        "expiresAt": rfc3339(session.expires_at),
+        "endedAt": rfc3339(session.ended_at),
+        "endReason": session.end_reason,
+        "endedBy": session.ended_by,
+        "policyName": session.policy_name,
+        "policyVersion": session.policy_version,
+        "counts": {"governed": counts.governed, "allowed": counts.allowed, "denied": counts.denied,
+                   "pending": counts.pending, "approved": counts.approved},
+    }
+
+
+def session_page_json(page: Page[Session]) -> dict[str, Any]:
+    return paged_json(page, session_json)
+
+
+def replay_report_json(report: ReplayReport) -> dict[str, Any]:
+    return {
+        "totalReplayed": report.total_replayed,
+        "consistent": report.consistent,
+        "changed": report.changed,
+        "incomplete": report.incomplete,
+        "policy": {"name": report.policy_name, "version": report.policy_version},
+        "changes": [{
+            "auditId": change.audit_id,
+            "time": change.time,
+            "method": change.method,
+            "url": change.url,
+            "tool": change.tool,
+            "originalDecision": change.original_decision,
+            "replayedDecision": change.replayed_decision,
+            "originalRule": change.original_rule,
+            "rule": change.rule,
+            "reason": change.reason,
+            "bodyTruncated": change.body_truncated,
+        } for change in report.changes],
+    }
 
 
 def realm_page_json(page: Page[Realm]) -> dict[str, Any]:

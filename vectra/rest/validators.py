@@ -61,16 +61,29 @@ def _formats() -> FormatChecker:
 _FORMATS = _formats()
 
 
-def _alternatives(keyword: str, limit: Any) -> list[str] | None:
-    """The field names of ``oneOf: [{required: [a]}, {required: [b]}]`` or ``not: {required: [a, b]}``."""
+def _alternatives(keyword: str, limit: Any) -> list[list[str]] | None:
+    """The fields each alternative requires: ``oneOf: [{required: [a]}, {required: [b, c], not: ...}]`` (a
+    branch's ``not`` keeps the others' fields out of it) or ``not: {required: [a, b]}`` (one field each)."""
     if keyword == "not" and isinstance(limit, dict) and set(limit) == {"required"}:
-        names = list(limit["required"])
-    elif keyword == "oneOf" and all(isinstance(branch, dict) and set(branch) == {"required"}
-                                    and len(branch["required"]) == 1 for branch in limit):
-        names = [branch["required"][0] for branch in limit]
+        names = [[name] for name in limit["required"]]
+    elif keyword == "oneOf" and all(isinstance(branch, dict) and "required" in branch
+                                    and set(branch) <= {"required", "not"} and branch["required"]
+                                    for branch in limit):
+        names = [list(branch["required"]) for branch in limit]
     else:
         return None
     return names if len(names) >= 2 else None
+
+
+def _choice(alternatives: list[list[str]], instance: Any, base: str) -> InvalidInput:
+    """Exactly one alternative, named by its first field: the fields it lacks when one alone was chosen
+    (``to is required``), else ``give either sessionId or agentId``."""
+    chosen = [names for names in alternatives if isinstance(instance, dict) and names[0] in instance]
+    if len(chosen) == 1:
+        missing = [name for name in chosen[0] if name not in instance]
+        if missing:
+            return input_errors.required(_pointer([missing[0]], base))
+    return input_errors.either([_pointer([names[0]], base) for names in alternatives])
 
 
 def _pointer(path: Iterable[Any], root: str = "") -> str:
@@ -92,7 +105,7 @@ def _refusal(error: ValidationError, root: str = "") -> InvalidInput:
         return input_errors.ruled(pointer, schema["x-refusal"])
     alternatives = _alternatives(keyword, limit)
     if alternatives:
-        return input_errors.either([_pointer([name], _pointer(error.absolute_path, root)) for name in alternatives])
+        return _choice(alternatives, error.instance, _pointer(error.absolute_path, root))
     if keyword == "required":
         missing = next((name for name in limit if name not in error.instance), limit[0])
         return input_errors.required(_pointer([missing], _pointer(error.absolute_path, root)))
