@@ -44,6 +44,8 @@ __all__ = [
 
 #: The most records one replay reads; a scope holding more is refused, asking for a narrower one.
 MAX_RECORDS = 100_000
+#: the most changes a report lists (``changed`` counts them all): an answer stays a few megabytes at most
+MAX_LISTED_CHANGES = 10_000
 REPLAYED_ACTIONS = frozenset({"proxy.request", "proxy.check"})
 EFFECTS = frozenset({"Allow", "Deny", "Hitl"})
 
@@ -137,9 +139,10 @@ async def replay(ctx: ServiceContext, principal: Principal, scope: ReplayScope,
 def replay_records(settings: Settings, compiled: CompiledPolicy, records: Iterable[AuditRecord], *,
                    version: int | None = None) -> ReplayReport:
     """Judge each governed call of ``records`` by ``compiled`` (``version``: the stored version it is, if any);
-    other records are skipped. More than :data:`MAX_RECORDS` records is InvalidInput."""
+    other records are skipped. More than :data:`MAX_RECORDS` records is InvalidInput; the report lists the first
+    :data:`MAX_LISTED_CHANGES` changes and counts them all."""
     changes: list[ReplayChange] = []
-    replayed = consistent = incomplete = 0
+    replayed = consistent = incomplete = changed = 0
     for taken, record in enumerate(records, 1):
         if taken > MAX_RECORDS:
             raise InvalidInput(f"the scope holds more than {MAX_RECORDS:,} records: replay a shorter period "
@@ -153,13 +156,16 @@ def replay_records(settings: Settings, compiled: CompiledPolicy, records: Iterab
         if verdict.effect == call.effect:
             consistent += 1
             continue
+        changed += 1
+        if changed > MAX_LISTED_CHANGES:
+            continue
         entry = record.entry
         changes.append(ReplayChange(
             audit_id=record.id, time=record.time, method=entry.method or "", url=entry.url or "", tool=call.tool,
             original_decision=call.effect, replayed_decision=verdict.effect, original_rule=entry.rule,
             rule=verdict.rule, reason=verdict.reason, body_truncated=call.body_truncated,
         ))
-    return ReplayReport(total_replayed=replayed, consistent=consistent, changed=len(changes),
+    return ReplayReport(total_replayed=replayed, consistent=consistent, changed=changed,
                         incomplete=incomplete, policy_name=compiled.name, policy_version=version,
                         changes=tuple(changes))
 
