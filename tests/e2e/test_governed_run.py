@@ -57,7 +57,9 @@ def run(daemon: Daemon, admin: httpx.Client, upstream: UpstreamServer) -> Iterat
     assert in_session(agent, session, "GET", f"{upstream.base}/reports/q3").status_code == 200
     assert in_session(agent, session, "POST", f"{upstream.base}/notes", json={"text": "draft"}).status_code == 200
     assert in_session(agent, session, "DELETE", f"{upstream.base}/notes/1").status_code == 403
-    assert in_session(agent, session, "PUT", f"{upstream.base}/review/1", content=b"v2").status_code == 202
+    parked = in_session(agent, session, "PUT", f"{upstream.base}/review/1", content=b"v2")
+    assert parked.status_code == 202
+    session["parked"] = parked.headers["location"]
     yield agent, session
     agent.client.close()
 
@@ -90,6 +92,16 @@ def test_an_interrupted_session_refuses_its_next_call_which_never_reaches_the_up
     assert decisions == ["Allow", "Allow", "Deny", "Hitl", "SessionRefused"]
     assert trail["count"] == len(trail["records"]) and trail["sessionId"] == session["id"]
     assert is_problem(admin.post(f"/sessions/{session['id']}/complete"), 409)
+
+
+def test_nothing_parked_in_an_interrupted_session_goes_out_even_approved(
+        run: tuple[Agent, dict[str, Any]], admin: httpx.Client, upstream: UpstreamServer) -> None:
+    _, session = run
+    assert admin.post(f"/sessions/{session['id']}/interrupt", json={"reason": "stop"}).status_code == 200
+    approved = admin.post(f"{session['parked']}/approve", json={})
+    assert is_problem(approved, 409) and "was interrupted" in approved.json()["detail"]
+    assert not any(seen["raw_path"] == "/review/1" for seen in upstream.requests)
+    assert admin.post(f"{session['parked']}/deny", json={"comment": "session stopped"}).status_code == 200
 
 
 def test_a_completed_session_refuses_calls_too(run: tuple[Agent, dict[str, Any]], upstream: UpstreamServer) -> None:
