@@ -252,7 +252,10 @@ def test_another_agents_session_or_an_unknown_one_refuses_the_call(
             assert refused.json()["detail"] == f"session {session} is not a session of this agent"
     assert reached(upstream, "/not-mine") == 0
     malformed = in_session(agent, "nope", "GET", f"{upstream.base}/not-mine")
-    assert is_problem(malformed, 403) and "Vectra-Session" in malformed.json()["detail"]
+    assert is_problem(malformed, 400) and malformed.json()["pointer"] == "Vectra-Session"
+    twice = agent.call("GET", f"{upstream.base}/not-mine",
+                       headers=[("Vectra-Session", theirs), ("Vectra-Session", NO_SESSION)])
+    assert is_problem(twice, 400) and "given twice" in twice.json()["detail"]
     assert reached(upstream, "/not-mine") == 0
 
 

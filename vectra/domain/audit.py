@@ -102,9 +102,8 @@ class AuditRecord:
     @classmethod
     def from_document(cls, document: Mapping[str, Any], hash_: str) -> AuditRecord:
         """The inverse of :meth:`document`; fields the document lacks are left empty."""
-        entry_fields = {f.name for f in dataclasses.fields(AuditEntry)}
-        values = {_snake(key): value for key, value in document.items()}
-        entry = {name: values[name] for name in entry_fields if name in values}
+        values = {_FIELD_OF.get(key) or _snake(key): value for key, value in document.items()}
+        entry = {name: values[name] for name, _ in _ENTRY_KEYS if name in values}
         if not isinstance(entry.get("details"), Mapping):
             entry["details"] = {}
         entry.setdefault("actor", "")
@@ -215,6 +214,8 @@ _RECORD_KEYS = tuple(
     (f.name, _camel(f.name)) for f in dataclasses.fields(AuditRecord) if f.name not in ("entry", "hash")
 )
 _ENTRY_KEYS = tuple((f.name, _camel(f.name)) for f in dataclasses.fields(AuditEntry))
+#: document key -> field name, so that reading a record (100,000 of them for a replay) costs no regex per key
+_FIELD_OF = {key: name for name, key in (*_RECORD_KEYS, *_ENTRY_KEYS)}
 
 
 def _snake(name: str) -> str:

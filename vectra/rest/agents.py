@@ -12,6 +12,7 @@ from vectra.rest.representations import agent_json, agent_page_json
 from vectra.rest.responses import json_response
 from vectra.services import agents
 from vectra.services.context import ServiceContext
+from vectra.services.governance import GOVERNANCE_FIELDS
 
 
 def _shown(ctx: ServiceContext, agent: Agent) -> ConnexionResponse:
@@ -20,9 +21,7 @@ def _shown(ctx: ServiceContext, agent: Agent) -> ConnexionResponse:
 
 def _governance(body: dict[str, Any]) -> Governance:
     """The limits a registration gives (those left out, or null, take the daemon's defaults)."""
-    return Governance(max_session_hours=body.get("maxSessionHours"), max_daily_sessions=body.get("maxDailySessions"),
-                      max_concurrent_sessions=body.get("maxConcurrentSessions"),
-                      max_delegation_depth=body.get("maxDelegationDepth"))
+    return Governance(**{field: body.get(camel) for camel, (field, *_) in GOVERNANCE_FIELDS.items()})
 
 
 async def list_agents(page: int = 1, page_size: int = 25, q: str | None = None, status: str | None = None,

@@ -40,6 +40,7 @@ from vectra.domain.errors import (
 )
 from vectra.domain.models import Agent, AgentStatus, Page, Principal, Role
 from vectra.domain.pending import PendingFilter, PendingRequest, PendingStatus, ReplayOutcome, redacted
+from vectra.domain.sessions import SessionStatus
 from vectra.forward import UpstreamResponse, parse_target
 from vectra.services import input_errors
 from vectra.services.audit_log import Applied
@@ -139,6 +140,7 @@ async def approve(ctx: ServiceContext, actor: Principal, pending_id: str, commen
     if agent is None or agent.status is not AgentStatus.ACTIVE:
         state = "deleted" if agent is None else agent.status.value.lower()
         raise Conflict(f"the request's agent is {state}: its request can't be replayed (deny it, or let it expire)")
+    _refuse_if_session_interrupted(ctx, pending)
     try:
         approved = await _settle(ctx, actor.subject, pending, PendingStatus.APPROVED, comment, "hitl_approved",
                                  digest=pending.digest)
@@ -151,6 +153,17 @@ async def approve(ctx: ServiceContext, actor: Principal, pending_id: str, commen
     replayed = await _reread(ctx, approved.id)
     return Approval(_as_seen_by(actor, replayed),
                     dataclasses.replace(answer, headers=_without_secrets(answer.headers)))
+
+
+def _refuse_if_session_interrupted(ctx: ServiceContext, pending: PendingRequest) -> None:
+    """An interrupted session is an emergency stop: nothing parked in it goes out afterwards, even approved (a
+    completed or expired session's requests were made while it was open, and may be)."""
+    if pending.session_id is None:
+        return
+    session = ctx.store.get_session(pending.session_id, with_counts=False)
+    if session is not None and session.stored_status is SessionStatus.INTERRUPTED:
+        raise Conflict(f"the request's session {session.id} was interrupted: its request can't be replayed "
+                       "(deny it, or let it expire)")
 
 
 async def deny(ctx: ServiceContext, actor: Principal, pending_id: str, comment: str | None = None) -> PendingRequest:

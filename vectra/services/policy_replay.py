@@ -1,0 +1,299 @@
+"""Policy replay: what a candidate policy would have decided about calls already made, judged from their audit
+records by the one rule live calls are judged by (:func:`vectra.services.decide.judge`).
+
+A record of a governed call (``proxy.request``, ``proxy.check``) holds what its decision saw: the request (headers
+redacted, the body up to ``VECTRA_AUDIT_BODY_BYTES``), the agent's facts, its trust, the risk score and the time.
+Replay rebuilds the call from them and judges it again; it does not score risk again, since the agent's history at
+that moment can't be rebuilt (docs/replay.md). Nothing is forwarded, recorded or changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from policy_core import CompiledPolicy, PolicyError, compile_policy
+from vectra.config import Settings
+from vectra.domain.audit import AuditFilter, AuditRecord, record_time
+from vectra.domain.errors import InvalidInput, NotFound
+from vectra.domain.models import Principal
+from vectra.services import input_errors
+from vectra.services.auth import require_reader
+from vectra.services.context import ServiceContext
+from vectra.services.decide import AgentFacts, OutboundRequest, judge, request_facts
+from vectra.services.inputs import parse_agent_id, parse_session_id
+from vectra.services.policies import PolicySource, get_policy, parse_draft
+
+__all__ = [
+    "MAX_RECORDS",
+    "RecordedCall",
+    "ReplayCandidate",
+    "ReplayChange",
+    "ReplayReport",
+    "ReplayScope",
+    "replay",
+    "replay_records",
+    "replayable",
+]
+
+#: The most records one replay reads; a scope holding more is refused, asking for a narrower one.
+MAX_RECORDS = 100_000
+#: the most changes a report lists (``changed`` counts them all): an answer stays a few megabytes at most
+MAX_LISTED_CHANGES = 10_000
+REPLAYED_ACTIONS = frozenset({"proxy.request", "proxy.check"})
+EFFECTS = frozenset({"Allow", "Deny", "Hitl"})
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayScope:
+    """The calls to replay: a session's (``session_id``), or an agent's from ``time_from`` to ``time_to``
+    (inclusive, timezone-aware)."""
+
+    session_id: str | None = None
+    agent_id: str | None = None
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayCandidate:
+    """The policy to judge them by: a stored one (``policy_name``, its current ``version`` when omitted), or an
+    inline ``document`` (JSON or YAML text, or a decoded mapping) that is not stored."""
+
+    policy_name: str | None = None
+    version: int | None = None
+    document: PolicySource = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayChange:
+    """A call the candidate decides otherwise. ``rule`` and ``reason`` are the candidate's; ``body_truncated``:
+    the record kept only the body's first bytes, so a rule on the body may have judged otherwise on all of it."""
+
+    audit_id: int
+    time: str
+    method: str
+    url: str
+    tool: str | None
+    original_decision: str
+    replayed_decision: str
+    original_rule: str | None
+    rule: str | None
+    reason: str | None
+    body_truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    """``consistent + changed == total_replayed``; ``incomplete`` counts the replayed calls (changed or not) whose
+    recorded body was truncated."""
+
+    total_replayed: int
+    consistent: int
+    changed: int
+    incomplete: int
+    policy_name: str
+    policy_version: int | None
+    changes: tuple[ReplayChange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCall:
+    """What a record says of its call, ready to judge: the facts a policy sees (risk and time included), the trust
+    and risk the decision was held to, and what it decided."""
+
+    record: AuditRecord
+    facts: dict[str, Any]
+    risk: float
+    trust: float
+    effect: str
+    tool: str | None
+    body_truncated: bool
+
+
+async def replay(ctx: ServiceContext, principal: Principal, scope: ReplayScope,
+                 candidate: ReplayCandidate) -> ReplayReport:
+    """Judge the scope's recorded calls by the candidate (admin or reviewer, of the agent's realm)."""
+    require_reader(principal, "replaying calls")
+    filters = _checked_scope(scope)
+    draft = _checked_candidate(candidate)
+    filters = _overseen(ctx, principal, filters)
+    if draft is not None:
+        compiled, version = draft, None
+    else:
+        compiled, version = await _stored(ctx, principal, candidate)
+
+    def run() -> ReplayReport:
+        records = ctx.store.iter_audit_matching(filters, MAX_RECORDS + 1)
+        return replay_records(ctx.settings, compiled, records, version=version)
+
+    return await asyncio.to_thread(run)
+
+
+def replay_records(settings: Settings, compiled: CompiledPolicy, records: Iterable[AuditRecord], *,
+                   version: int | None = None) -> ReplayReport:
+    """Judge each governed call of ``records`` by ``compiled`` (``version``: the stored version it is, if any);
+    other records are skipped. More than :data:`MAX_RECORDS` records is InvalidInput; the report lists the first
+    :data:`MAX_LISTED_CHANGES` changes and counts them all."""
+    changes: list[ReplayChange] = []
+    replayed = consistent = incomplete = changed = 0
+    for taken, record in enumerate(records, 1):
+        if taken > MAX_RECORDS:
+            raise InvalidInput(f"the scope holds more than {MAX_RECORDS:,} records: replay a shorter period "
+                               "or a single session", pointer="", limit=MAX_RECORDS)
+        call = replayable(record)
+        if call is None:
+            continue
+        verdict = judge(settings, compiled, call.facts, call.risk, call.trust)
+        replayed += 1
+        incomplete += call.body_truncated
+        if verdict.effect == call.effect:
+            consistent += 1
+            continue
+        changed += 1
+        if changed > MAX_LISTED_CHANGES:
+            continue
+        entry = record.entry
+        changes.append(ReplayChange(
+            audit_id=record.id, time=record.time, method=entry.method or "", url=entry.url or "", tool=call.tool,
+            original_decision=call.effect, replayed_decision=verdict.effect, original_rule=entry.rule,
+            rule=verdict.rule, reason=verdict.reason, body_truncated=call.body_truncated,
+        ))
+    return ReplayReport(total_replayed=replayed, consistent=consistent, changed=changed,
+                        incomplete=incomplete, policy_name=compiled.name, policy_version=version,
+                        changes=tuple(changes))
+
+
+def replayable(record: AuditRecord) -> RecordedCall | None:
+    """The call ``record`` governed, as its decision saw it; None for a record that is no governed call (another
+    action, no policy-level effect, no request, no risk or trust)."""
+    entry = record.entry
+    details = entry.details
+    effect = details.get("effect")
+    request = details.get("request")
+    risk, trust = _number(entry.risk), _number(entry.trust)
+    if entry.action not in REPLAYED_ACTIONS or effect not in EFFECTS or not isinstance(request, dict) \
+            or risk is None or trust is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(record.time).timestamp()
+    except (TypeError, ValueError):
+        return None
+    agent = details.get("agent")
+    if not isinstance(agent, dict):
+        agent = {}
+    facts = AgentFacts(
+        id=entry.agent_id or "", name=agent.get("name") or "", owner_id=agent.get("ownerId"), trust_score=trust,
+        roles=tuple(agent.get("roles") or ()), policy_name=details.get("policyName"),
+        capabilities=tuple(agent.get("capabilities") or ()), realm=agent.get("realm"),
+    )
+    headers = request.get("headers")
+    body, damaged = _body(request)
+    # the recorded [name, value] lists as they are: policy_core reads them as it reads the proxy's pairs, and
+    # only when a rule tests a header
+    outbound = OutboundRequest(entry.method or "", entry.url or "", headers if isinstance(headers, list) else [],
+                               body)
+    judged = request_facts(facts, outbound, moment)
+    judged["risk"] = {"score": risk}
+    mcp = details.get("mcp")
+    tool = mcp.get("tool") if isinstance(mcp, dict) else None
+    return RecordedCall(record, judged, risk, trust, effect, tool if isinstance(tool, str) else None,
+                        damaged or request.get("bodyTruncated") is True)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _body(request: dict[str, Any]) -> tuple[str | bytes | None, bool]:
+    """The recorded body, and whether it is damaged (base64 that doesn't decode: judged as no body)."""
+    body = request.get("body")
+    if not isinstance(body, str):
+        return None, False
+    if request.get("bodyEncoding") != "base64":
+        return body, False
+    try:
+        return base64.b64decode(body, validate=True), False
+    except (binascii.Error, ValueError):
+        return None, True
+
+
+def _checked_scope(scope: ReplayScope) -> AuditFilter:
+    """The scope's shape: a session id, or an agent id with both ends of a period (the agent still to be looked
+    up)."""
+    if scope.session_id is not None:
+        if scope.agent_id is not None or scope.time_from is not None or scope.time_to is not None:
+            raise input_errors.either(["sessionId", "agentId"])
+        return AuditFilter(session_id=parse_session_id(scope.session_id))
+    if scope.agent_id is None:
+        raise input_errors.either(["sessionId", "agentId"])
+    agent_id = parse_agent_id(scope.agent_id)
+    ends = {}
+    for pointer, moment in (("from", scope.time_from), ("to", scope.time_to)):
+        if moment is None:
+            raise input_errors.required(pointer)
+        if not isinstance(moment, datetime) or moment.tzinfo is None:
+            raise input_errors.malformed(pointer, "a date-time with an offset")
+        try:
+            ends[pointer] = record_time(moment)
+        except OverflowError:
+            raise input_errors.malformed(pointer, "a date-time with an offset") from None
+    if ends["from"] > ends["to"]:
+        raise InvalidInput("from must not be after to", pointer="from")
+    return AuditFilter(agent_id=agent_id, time_from=ends["from"], time_to=ends["to"])
+
+
+def _checked_candidate(candidate: ReplayCandidate) -> CompiledPolicy | None:
+    """The inline document, compiled; None for a stored policy (looked up once the scope is known)."""
+    if (candidate.policy_name is None) == (candidate.document is None):
+        raise input_errors.either(["policy.name", "policy.document"])
+    if candidate.document is None:
+        return None
+    if candidate.version is not None:
+        raise input_errors.either(["policy.version", "policy.document"])
+    try:
+        return compile_policy(parse_draft(candidate.document))
+    except PolicyError as exc:
+        pointer = "policy.document" + (f".{exc.pointer}" if exc.pointer else "")
+        raise InvalidInput(f"{pointer}: {exc.message}", pointer=pointer) from None
+
+
+def _overseen(ctx: ServiceContext, principal: Principal, filters: AuditFilter) -> AuditFilter:
+    """``filters`` for the agent the caller oversees (a session's: the session's agent); NotFound otherwise."""
+    agent_id = filters.agent_id
+    if filters.session_id is not None:
+        session = ctx.store.get_session(filters.session_id, with_counts=False)
+        if session is None:
+            raise NotFound(f"session {filters.session_id} not found")
+        agent_id = session.agent_id
+    agent = ctx.agents.get(ctx.store, agent_id) if agent_id is not None else None
+    if agent is None or not principal.oversees(agent):
+        if filters.session_id is not None:
+            raise NotFound(f"session {filters.session_id} not found")
+        raise NotFound(f"agent {agent_id} not found")
+    return AuditFilter(agent_id=agent.id, session_id=filters.session_id, time_from=filters.time_from,
+                       time_to=filters.time_to)
+
+
+async def _stored(ctx: ServiceContext, principal: Principal,
+                  candidate: ReplayCandidate) -> tuple[CompiledPolicy, int]:
+    """The stored policy version, compiled; its name and version checked as ``GET /policies/{name}`` checks
+    them, the pointers put under ``policy``."""
+    try:
+        record = await get_policy(ctx, principal, candidate.policy_name, candidate.version)  # type: ignore[arg-type]
+    except InvalidInput as exc:
+        pointer = f"policy.{exc.extra.get('pointer', 'name')}"
+        raise InvalidInput(f"policy.{exc.detail}", pointer=pointer) from None
+    try:
+        return compile_policy(record.document), record.version
+    except PolicyError as exc:
+        raise InvalidInput(f"policy {record.name!r} version {record.version} can't be compiled: {exc}",
+                           pointer="policy.name") from None
