@@ -351,7 +351,7 @@ def test_an_interrupted_session_refuses_its_calls_without_reaching_the_upstream(
     assert session_of(grpc_stubs, session.id).status == sessions_pb2.SESSION_STATUS_INTERRUPTED
 
 
-def test_check_stream_items_carry_their_session_and_an_ended_one_ends_the_stream(
+def test_check_stream_items_carry_their_session_and_an_ended_one_is_refused_alone(
     grpc_stubs: Stubs, new_agent: Callable[..., GovernedAgent], upstream: UpstreamServer
 ) -> None:
     agent = new_agent()
@@ -366,9 +366,11 @@ def test_check_stream_items_carry_their_session_and_an_ended_one_ends_the_stream
     assert [r.decision.effect for r in answers[0].results] == ["Allow"] * 3
     assert session_of(grpc_stubs, session.id).counts.governed == 2
 
-    stopped = refused(lambda: list(grpc_stubs.proxy.CheckStream(iter([batch(ended.id)]), metadata=agent.auth)))
-    assert stopped.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert stopped.details().startswith(f"session {ended.id} is completed")
+    mixed = list(grpc_stubs.proxy.CheckStream(iter([batch(ended.id, session.id, "vs_bad")]), metadata=agent.auth))
+    assert [(r.decision.effect, r.decision.reason.split(":")[0]) for r in mixed[0].results] == [
+        ("SessionRefused", f"session {ended.id} is completed"), ("Allow", ""),
+        ("Invalid", "Vectra-Session must be a session id (vs_ and 32 hexadecimal digits)")]
+    assert session_of(grpc_stubs, session.id).counts.governed == 3
 
 
 def test_a_completed_session_and_another_agents_session_are_refused(

@@ -10,7 +10,7 @@ from vectra.grpc.caller import authenticated
 from vectra.grpc.generated.vectra.v1 import audit_pb2, audit_pb2_grpc
 from vectra.grpc.messages import page_fields
 from vectra.grpc.status import rpc
-from vectra.services import audit, input_errors
+from vectra.services import audit
 from vectra.services.context import ServiceContext
 
 __all__ = ["AuditServicer", "audit_record_message"]
@@ -43,18 +43,6 @@ def audit_record_message(record: AuditRecord) -> audit_pb2.AuditRecord:
     )
 
 
-#: ListAudit's ``shadow`` filter: the records whose shadow policy agreed with the live one, or those it did not
-_SHADOW_VERDICTS = {"agreed": True, "disagreed": False}
-
-
-def _shadow(verdict: str) -> bool | None:
-    if not verdict:
-        return None
-    if verdict not in _SHADOW_VERDICTS:
-        raise input_errors.not_one_of("shadow", _SHADOW_VERDICTS)
-    return _SHADOW_VERDICTS[verdict]
-
-
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -70,7 +58,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             time_from=request.from_time or None,
             time_to=request.to_time or None,
             session_id=request.session_id or None,
-            shadow=_shadow(request.shadow),
+            shadow=audit.shadow_verdict(request.shadow or None),
         )
         page = await audit.list_audit(self.ctx, actor, filters, request.page or 1, request.page_size or 25)
         return audit_pb2.ListAuditResponse(**page_fields(page, audit_record_message))

@@ -32,7 +32,7 @@ async def list_audit(
 ) -> ConnexionResponse:
     ctx, actor = authenticated()
     filters = AuditFilter(agent_id=agent_id, decision=decision, action=action, source=source, time_from=from_,
-                          time_to=to, session_id=session_id, shadow=None if shadow is None else shadow == "agreed")
+                          time_to=to, session_id=session_id, shadow=audit.shadow_verdict(shadow))
     return json_response(page_json(await audit.list_audit(ctx, actor, filters, page, page_size), audit_record_json))
 
 

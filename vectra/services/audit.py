@@ -86,6 +86,19 @@ async def list_audit(
     return await asyncio.to_thread(ctx.store.list_audit, query, page, page_size)
 
 
+#: the ``shadow`` filter of a listing: the records whose shadow policy agreed with the live decision, or did not
+SHADOW_VERDICTS = {"agreed": True, "disagreed": False}
+
+
+def shadow_verdict(verdict: str | None) -> bool | None:
+    """The ``shadow`` filter as :class:`AuditFilter` takes it (None: any record)."""
+    if verdict is None:
+        return None
+    if verdict not in SHADOW_VERDICTS:
+        raise input_errors.not_one_of("shadow", SHADOW_VERDICTS)
+    return SHADOW_VERDICTS[verdict]
+
+
 async def verify_audit(ctx: ServiceContext, actor: Principal) -> AuditVerification:
     """Walk the whole chain (admin or reviewer), streaming it from the store in a worker thread."""
     require_reader(actor, "reading the audit log")

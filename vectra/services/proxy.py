@@ -162,18 +162,21 @@ async def check(ctx: ServiceContext, call: ProxyCall) -> Checked:
     return Checked(decision, rate)
 
 
-async def check_batch(ctx: ServiceContext, calls: Sequence[ProxyCall | InvalidInput]) -> list[Checked | InvalidInput]:
+async def check_batch(ctx: ServiceContext,
+                      calls: Sequence[ProxyCall | InvalidInput]) -> list[Checked | InvalidInput | Denied]:
     """Many checks, answered in order (``CheckStream``). They are judged together, so that their audit records are
     committed in one group rather than one transaction each. An item the surface could not decode (given as its
-    InvalidInput) or whose check is invalid is answered with that error; any other error (authentication, the audit
-    log failing) is raised, once every check of the batch has finished."""
+    InvalidInput), whose check is invalid or names a session it can't be made in (Denied) is answered with that
+    error; any other error (authentication, the audit log failing) is raised, once every check of the batch has
+    finished."""
     if len(calls) > MAX_CHECKS_PER_BATCH:
         raise InvalidInput(f"a batch holds at most {MAX_CHECKS_PER_BATCH} checks, this one {len(calls)}")
     outcomes = await asyncio.gather(*(_check_or_invalid(ctx, call) for call in calls), return_exceptions=True)
-    failure = next((o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, InvalidInput)), None)
+    answered = (InvalidInput, Denied)
+    failure = next((o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, answered)), None)
     if failure is not None:
         raise failure
-    return outcomes  # type: ignore[return-value]  # only Checked and InvalidInput remain
+    return outcomes  # type: ignore[return-value]  # only Checked, InvalidInput and Denied remain
 
 
 async def _check_or_invalid(ctx: ServiceContext, call: ProxyCall | InvalidInput) -> Checked:

@@ -80,11 +80,11 @@ class ProxyServiceServicer:
         - At most 1,000 checks per batch. A larger batch ends the stream with INVALID_ARGUMENT and none of its checks
         is judged; the results already sent stand. An empty batch gets an empty result.
         - A rate-limit refusal is a result with effect "RateLimited" and `retry_after_seconds`; an invalid check
-        (e.g. a URL that isn't absolute http(s)) is a result with effect "Invalid" whose `reason` says why. The
-        stream goes on.
+        (e.g. a URL that isn't absolute http(s), a malformed session id) is a result with effect "Invalid" whose
+        `reason` says why; a check naming a session that is not the agent's, or has ended or expired, is a result
+        with effect "SessionRefused" whose `reason` says why (Check answers it PERMISSION_DENIED). The stream goes on.
         - An authentication failure ends the stream with Check's status: UNAUTHENTICATED (no, bad or expired token),
-        PERMISSION_DENIED (revoked or quarantined agent, operator token, a check naming a session that is not the
-        agent's or has ended). So does a refusal of the gateway itself, UNAVAILABLE while the audit log can't be
+        PERMISSION_DENIED (revoked or quarantined agent, operator token). So does a refusal of the gateway itself, UNAVAILABLE while the audit log can't be
         written. The batch that met it gets no result, though some of its checks may have been judged and recorded.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
