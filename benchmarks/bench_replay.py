@@ -15,7 +15,7 @@ candidate: through the ``replay`` service (agent lookup, compile, worker thread,
 ``replay_records`` over the store's ``iter_audit_matching`` with the compiled evaluator and with its pure-Python
 twin. Each is timed ``--rounds`` times (default 3, interleaved; best kept), wall clock and CPU. The split is
 measured by streaming the same records without judging them: reading alone (SQL, JSON, ``AuditRecord``), then
-reading and ``replayable`` (the facts); judging is the whole less both (CPU seconds, steadier than wall clock on a
+reading and ``recorded_call`` (the facts); judging is the whole less both (CPU seconds, steadier than wall clock on a
 shared machine). Prints seconds, records/s, twin / compiled (whole and judging alone) and the split. The
 compiled evaluator, the twin and the service must give the same report, and the live policy replayed must change
 nothing (exit code 1 otherwise).
@@ -53,9 +53,8 @@ from vectra.services.policy_replay import (
     ReplayScope,
     replay,
     replay_records,
-    replayable,
 )
-from vectra.services.recorded_call import agent_view, request_view
+from vectra.services.recorded_call import agent_view, recorded_call, request_view
 from vectra.store import SqliteStore
 
 SEED = 20261201
@@ -283,7 +282,7 @@ def read(store: SqliteStore) -> int:
 
 def facts(store: SqliteStore) -> int:
     """Read them and turn each into the facts a policy sees: everything but the judging."""
-    return sum(replayable(record) is not None for record in store.iter_audit_matching(FILTERS, MAX_RECORDS + 1))
+    return sum(recorded_call(record) is not None for record in store.iter_audit_matching(FILTERS, MAX_RECORDS + 1))
 
 
 def main() -> int:
@@ -330,7 +329,7 @@ def main() -> int:
                        ("replay_records, twin", "twin")):
         print(f"{label:<40}{wall[key]:>9.2f}{cpu[key]:>9.2f}{count / wall[key]:>11,.0f}"
               f"{wall[key] / wall['compiled']:>12.2f}x")
-    print("\nsplit of replay_records (CPU s; facts = read and replayable() less read; judge = the whole less both)")
+    print("\nsplit of replay_records (CPU s; facts = read and recorded_call() less read; judge = the whole less both)")
     for name in candidates:
         judging = cpu[name] - cpu["facts"]
         print(f"  {name:<9} read {cpu['read']:5.2f} ({cpu['read'] / cpu[name]:4.0%})   facts "

@@ -14,6 +14,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
+    "SessionRefused",
     "Unauthenticated",
     "Unavailable",
     "UpstreamCircuitOpen",
@@ -79,6 +80,11 @@ class Denied(Forbidden):
     decision, so it is not recorded again as an access refusal."""
 
     default_cause = None
+
+
+class SessionRefused(Denied):
+    """403 for a call naming a session it can't be made in (another agent's, ended, past its duration).
+    ``extra["sessionId"]`` is the session when it is the calling agent's own (the refusal counts in it)."""
 
 
 class NotFound(VectraError):

@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["LimitReached", "Session", "SessionCounts", "SessionFilter", "SessionStatus"]
+__all__ = ["DENIED_DECISIONS", "GOVERNED_ACTIONS", "LimitReached", "Session", "SessionCounts", "SessionFilter",
+           "SessionStatus"]
+
+#: the audit actions of a governed call (a proxied call, or a check), whatever became of it
+GOVERNED_ACTIONS = ("proxy.request", "proxy.check")
+#: the outcomes of a governed call counted as denied: by the policy, by the SSRF guard, or by its session
+DENIED_DECISIONS = ("Deny", "NotAllowed", "SessionRefused")
 
 
 class SessionStatus(enum.StrEnum):
@@ -51,9 +57,6 @@ class Session:
         if self.stored_status is SessionStatus.ACTIVE and now >= self.expires_at:
             return SessionStatus.EXPIRED
         return self.stored_status
-
-    def is_open(self, now: datetime) -> bool:
-        return self.status(now) is SessionStatus.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from vectra.domain.audit import AuditSource
-from vectra.domain.errors import Denied, InvalidInput, PayloadTooLarge
+from vectra.domain.errors import InvalidInput, PayloadTooLarge, SessionRefused
 from vectra.domain.policies import GatewayDecision
 from vectra.domain.times import rfc3339
 from vectra.forward import parse_target
@@ -111,9 +111,9 @@ def _decoded(request: proxy_pb2.CheckRequest, token: str) -> proxy.ProxyCall | I
         return exc
 
 
-def _stream_result(outcome: proxy.Checked | InvalidInput | Denied) -> proxy_pb2.CheckResponse:
+def _stream_result(outcome: proxy.Checked | InvalidInput | SessionRefused) -> proxy_pb2.CheckResponse:
     """One check's result on ``CheckStream``: its answer, "Invalid" or "SessionRefused" with the reason."""
-    if isinstance(outcome, (InvalidInput, Denied)):
+    if isinstance(outcome, (InvalidInput, SessionRefused)):
         effect = "Invalid" if isinstance(outcome, InvalidInput) else "SessionRefused"
         return proxy_pb2.CheckResponse(decision=proxy_pb2.Decision(effect=effect, reason=outcome.detail))
     return _check_response(outcome)

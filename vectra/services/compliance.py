@@ -19,7 +19,7 @@ from vectra.domain.audit import AuditFilter, AuditRecord
 from vectra.domain.errors import InvalidInput
 from vectra.domain.models import Agent, Governance, Principal
 from vectra.domain.pending import PendingStatus
-from vectra.domain.sessions import Session
+from vectra.domain.sessions import DENIED_DECISIONS, GOVERNED_ACTIONS, Session
 from vectra.domain.times import rfc3339
 from vectra.services import input_errors
 from vectra.services.agents import visible_agent
@@ -29,6 +29,7 @@ from vectra.services.auth import require_reader
 from vectra.services.compliance_html import render_html
 from vectra.services.context import ServiceContext
 from vectra.services.inputs import parse_agent_id
+from vectra.services.recorded_call import recorded_tool
 from vectra.services.sessions import get_session
 from vectra.store.base import Store
 
@@ -37,9 +38,6 @@ __all__ = ["KIND", "MAX_RECORDS", "Export", "ParkedOutcomes", "build_export", "p
 KIND = "vectra.compliance/v1"
 #: the most records one export shows (its timeline); past it, a narrower period
 MAX_RECORDS = 100_000
-GOVERNED_ACTIONS = frozenset({"proxy.request", "proxy.check"})
-#: the outcomes counted as denied, as a session's counts count them
-DENIED = frozenset({"Deny", "NotAllowed", "SessionRefused"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +108,7 @@ def build_export(*, scope: Mapping[str, str], session: Session | None, agent: Ag
     """The document from what the store gave: ``records`` oldest first; ``policy`` (name, version) the session's
     when it began, or for a period the agent's now; ``limits`` the agent's effective ones."""
     governed = [r for r in records if r.entry.action in GOVERNED_ACTIONS]
-    denied = sum(r.entry.decision in DENIED for r in governed)
+    denied = sum(r.entry.decision in DENIED_DECISIONS for r in governed)
     rate = denied / len(governed) if governed else 0.0
     summary = {
         "totalEvents": len(records),
@@ -183,10 +181,9 @@ def _limits_json(limits: Governance) -> dict[str, Any]:
 
 def _event(record: AuditRecord) -> dict[str, Any]:
     entry = record.entry
-    mcp = entry.details.get("mcp")
-    tool = mcp.get("tool") if isinstance(mcp, Mapping) else None
     return {"auditId": record.id, "time": record.time, "action": entry.action, "method": entry.method,
-            "url": entry.url, "tool": tool, "decision": entry.decision, "rule": entry.rule, "reason": entry.reason}
+            "url": entry.url, "tool": recorded_tool(entry.details), "decision": entry.decision, "rule": entry.rule,
+            "reason": entry.reason}
 
 
 def _controls(policy: tuple[str | None, int | None], agent: Agent, limits: Governance,

@@ -10,13 +10,9 @@ that moment can't be rebuilt (docs/replay.md). Nothing is forwarded, recorded or
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from policy_core import CompiledPolicy, PolicyError, compile_policy
 from vectra.config import Settings
@@ -26,28 +22,25 @@ from vectra.domain.models import Principal
 from vectra.services import input_errors
 from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
-from vectra.services.decide import AgentFacts, OutboundRequest, judge, request_facts
+from vectra.services.decide import judge
 from vectra.services.inputs import parse_agent_id, parse_session_id
 from vectra.services.policies import PolicySource, get_policy, parse_draft
+from vectra.services.recorded_call import recorded_call
 
 __all__ = [
     "MAX_RECORDS",
-    "RecordedCall",
     "ReplayCandidate",
     "ReplayChange",
     "ReplayReport",
     "ReplayScope",
     "replay",
     "replay_records",
-    "replayable",
 ]
 
 #: The most records one replay reads; a scope holding more is refused, asking for a narrower one.
 MAX_RECORDS = 100_000
 #: the most changes a report lists (``changed`` counts them all): an answer stays a few megabytes at most
 MAX_LISTED_CHANGES = 10_000
-REPLAYED_ACTIONS = frozenset({"proxy.request", "proxy.check"})
-EFFECTS = frozenset({"Allow", "Deny", "Hitl"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,20 +96,6 @@ class ReplayReport:
     changes: tuple[ReplayChange, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedCall:
-    """What a record says of its call, ready to judge: the facts a policy sees (risk and time included), the trust
-    and risk the decision was held to, and what it decided."""
-
-    record: AuditRecord
-    facts: dict[str, Any]
-    risk: float
-    trust: float
-    effect: str
-    tool: str | None
-    body_truncated: bool
-
-
 async def replay(ctx: ServiceContext, principal: Principal, scope: ReplayScope,
                  candidate: ReplayCandidate) -> ReplayReport:
     """Judge the scope's recorded calls by the candidate (admin or reviewer, of the agent's realm)."""
@@ -147,7 +126,7 @@ def replay_records(settings: Settings, compiled: CompiledPolicy, records: Iterab
         if taken > MAX_RECORDS:
             raise InvalidInput(f"the scope holds more than {MAX_RECORDS:,} records: replay a shorter period "
                                "or a single session", pointer="", limit=MAX_RECORDS)
-        call = replayable(record)
+        call = recorded_call(record)
         if call is None:
             continue
         verdict = judge(settings, compiled, call.facts, call.risk, call.trust)
@@ -168,62 +147,6 @@ def replay_records(settings: Settings, compiled: CompiledPolicy, records: Iterab
     return ReplayReport(total_replayed=replayed, consistent=consistent, changed=changed,
                         incomplete=incomplete, policy_name=compiled.name, policy_version=version,
                         changes=tuple(changes))
-
-
-def replayable(record: AuditRecord) -> RecordedCall | None:
-    """The call ``record`` governed, as its decision saw it; None for a record that is no governed call (another
-    action, no policy-level effect, no request, no risk or trust)."""
-    entry = record.entry
-    details = entry.details
-    effect = details.get("effect")
-    request = details.get("request")
-    risk, trust = _number(entry.risk), _number(entry.trust)
-    if entry.action not in REPLAYED_ACTIONS or effect not in EFFECTS or not isinstance(request, dict) \
-            or risk is None or trust is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(record.time).timestamp()
-    except (TypeError, ValueError):
-        return None
-    agent = details.get("agent")
-    if not isinstance(agent, dict):
-        agent = {}
-    facts = AgentFacts(
-        id=entry.agent_id or "", name=agent.get("name") or "", owner_id=agent.get("ownerId"), trust_score=trust,
-        roles=tuple(agent.get("roles") or ()), policy_name=details.get("policyName"),
-        capabilities=tuple(agent.get("capabilities") or ()), realm=agent.get("realm"),
-    )
-    headers = request.get("headers")
-    body, damaged = _body(request)
-    # the recorded [name, value] lists as they are: policy_core reads them as it reads the proxy's pairs, and
-    # only when a rule tests a header
-    outbound = OutboundRequest(entry.method or "", entry.url or "", headers if isinstance(headers, list) else [],
-                               body)
-    judged = request_facts(facts, outbound, moment)
-    judged["risk"] = {"score": risk}
-    mcp = details.get("mcp")
-    tool = mcp.get("tool") if isinstance(mcp, dict) else None
-    return RecordedCall(record, judged, risk, trust, effect, tool if isinstance(tool, str) else None,
-                        damaged or request.get("bodyTruncated") is True)
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _body(request: dict[str, Any]) -> tuple[str | bytes | None, bool]:
-    """The recorded body, and whether it is damaged (base64 that doesn't decode: judged as no body)."""
-    body = request.get("body")
-    if not isinstance(body, str):
-        return None, False
-    if request.get("bodyEncoding") != "base64":
-        return body, False
-    try:
-        return base64.b64decode(body, validate=True), False
-    except (binascii.Error, ValueError):
-        return None, True
 
 
 def _checked_scope(scope: ReplayScope) -> AuditFilter:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from policy_core import PolicyError, mcp_call
+from policy_core import PolicyError
 from vectra.domain.audit import AuditEntry, AuditSource
 from vectra.domain.errors import (
     Denied,
@@ -32,6 +32,7 @@ from vectra.domain.errors import (
     InvalidInput,
     PayloadTooLarge,
     RateLimited,
+    SessionRefused,
     Unavailable,
     UpstreamCircuitOpen,
     UpstreamNotAllowed,
@@ -49,7 +50,7 @@ from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, decide
 from vectra.services.parking import new_pending, park
 from vectra.services.policy_cache import CurrentPolicy
-from vectra.services.recorded_call import BodyCopy, agent_view, request_view
+from vectra.services.recorded_call import BodyCopy, judged_details
 from vectra.services.sessions import SESSION_HEADER, open_session_for
 from vectra.services.trust import move_trust
 
@@ -163,20 +164,20 @@ async def check(ctx: ServiceContext, call: ProxyCall) -> Checked:
 
 
 async def check_batch(ctx: ServiceContext,
-                      calls: Sequence[ProxyCall | InvalidInput]) -> list[Checked | InvalidInput | Denied]:
+                      calls: Sequence[ProxyCall | InvalidInput]) -> list[Checked | InvalidInput | SessionRefused]:
     """Many checks, answered in order (``CheckStream``). They are judged together, so that their audit records are
     committed in one group rather than one transaction each. An item the surface could not decode (given as its
-    InvalidInput), whose check is invalid or names a session it can't be made in (Denied) is answered with that
+    InvalidInput), whose check is invalid or names a session it can't be made in (SessionRefused) is answered with that
     error; any other error (authentication, the audit log failing) is raised, once every check of the batch has
     finished."""
     if len(calls) > MAX_CHECKS_PER_BATCH:
         raise InvalidInput(f"a batch holds at most {MAX_CHECKS_PER_BATCH} checks, this one {len(calls)}")
     outcomes = await asyncio.gather(*(_check_or_invalid(ctx, call) for call in calls), return_exceptions=True)
-    answered = (InvalidInput, Denied)
+    answered = (InvalidInput, SessionRefused)
     failure = next((o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, answered)), None)
     if failure is not None:
         raise failure
-    return outcomes  # type: ignore[return-value]  # only Checked, InvalidInput and Denied remain
+    return outcomes  # type: ignore[return-value]  # only Checked, InvalidInput and SessionRefused remain
 
 
 async def _check_or_invalid(ctx: ServiceContext, call: ProxyCall | InvalidInput) -> Checked:
@@ -263,7 +264,7 @@ async def _enter_session(record: _Recorder, session_id: str) -> None:
     try:
         record.session_id = (await record.refusing_bad_input(
             lambda: open_session_for(record.ctx, record.agent, session_id))).id
-    except Denied as exc:
+    except SessionRefused as exc:
         record.session_id = exc.extra.get("sessionId")
         await record.outcome("SessionRefused", "", reason=exc.detail)
         raise
@@ -410,7 +411,8 @@ class _Recorder:
         if decision is not None and decision.policy_name is not None:
             extra.update(policyName=decision.policy_name, policyVersion=decision.policy_version)
         if decision is not None and self.facts is not None:
-            extra.update(self._judged_on(decision, self.facts))
+            extra.update(judged_details(decision, self.facts, self.upstream_headers, self.body,
+                                        self.ctx.settings.audit_body_bytes))
         return AuditEntry(
             actor=self.agent.id,
             source=self.call.source,
@@ -427,24 +429,6 @@ class _Recorder:
             latency_ms=round((time.perf_counter() - self.started) * 1000, 3),
             details=extra,
         )
-
-
-    def _judged_on(self, decision: GatewayDecision, facts: AgentFacts) -> dict[str, Any]:
-        """The details of a decided call: its policy's effect, what it was judged on, its shadow's verdict."""
-        judged: dict[str, Any] = {
-            "request": request_view(self.upstream_headers, self.body, self.ctx.settings.audit_body_bytes),
-            "agent": agent_view(facts),
-        }
-        if decision.policy_version is not None:
-            judged["effect"] = decision.effect
-        mcp = mcp_call(self.body.whole() if isinstance(self.body, BodyCopy) else self.body)
-        if mcp is not None:
-            judged["mcp"] = {"method": mcp.method, "tool": mcp.tool}
-        shadow = decision.shadow
-        if shadow is not None:
-            judged["shadow"] = {"policyName": shadow.policy_name, "policyVersion": shadow.policy_version,
-                                "effect": shadow.effect, "rule": shadow.rule, "agrees": shadow.agrees_with(decision)}
-        return judged
 
 
 async def _committed(step: Awaitable[T]) -> T:

@@ -1,19 +1,34 @@
 """What a governed call's audit record keeps of the request, so that it can be judged again: by a policy replay
-(docs/replay.md), as a shadow policy judged it live. The method and URL are the record's own fields; the record's
-details add the headers the upstream got (secrets redacted: a replay sees ``[redacted]``), the body up to
-``VECTRA_AUDIT_BODY_BYTES`` (UTF-8 text, else base64, with its size and whether it was cut) and the agent as the
-decision saw it. A body the proxy streams rather than holds is copied as it passes, up to the same bound."""
+(docs/replay.md), as a shadow policy judged it live. Written here (:func:`judged_details`) and read back here
+(:func:`recorded_call`), so that the format lives in one place.
+
+The method and URL are the record's own fields; the record's details add the headers the upstream got (secrets
+redacted: a replay sees ``[redacted]``), the body up to ``VECTRA_AUDIT_BODY_BYTES`` (UTF-8 text, else base64, with
+its size and whether it was cut), the agent as the decision saw it, the policy's effect, the MCP call and the shadow
+policy's verdict. A body the proxy streams rather than holds is copied as it passes, up to the same bound."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+import binascii
+import math
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from policy_core import mcp_call
+from vectra.domain.audit import AuditRecord
 from vectra.domain.pending import redacted
-from vectra.services.decide import AgentFacts
+from vectra.domain.policies import GatewayDecision
+from vectra.domain.sessions import GOVERNED_ACTIONS
+from vectra.services.decide import AgentFacts, OutboundRequest, request_facts
 
-__all__ = ["BodyCopy", "agent_view", "request_view"]
+__all__ = ["EFFECTS", "BodyCopy", "RecordedCall", "agent_view", "judged_details", "recorded_call", "recorded_tool",
+           "request_view"]
+
+#: the effects a policy gives; a record holding one of them (``details.effect``) is a call a policy decided
+EFFECTS = frozenset({"Allow", "Deny", "Hitl"})
 
 
 class BodyCopy:
@@ -60,7 +75,100 @@ def request_view(headers: Sequence[tuple[str, str]], body: bytes | BodyCopy | No
     return view
 
 
+def judged_details(decision: GatewayDecision, facts: AgentFacts, headers: Sequence[tuple[str, str]],
+                   body: bytes | BodyCopy | None, limit: int) -> dict[str, Any]:
+    """The details of a decided call's record: what it was judged on (``request``, ``agent``), its policy's
+    ``effect`` (when a policy version decided, not a refusal before it), the MCP call it made and its shadow
+    policy's verdict."""
+    judged: dict[str, Any] = {"request": request_view(headers, body, limit), "agent": agent_view(facts)}
+    if decision.policy_version is not None:
+        judged["effect"] = decision.effect
+    mcp = mcp_call(body.whole() if isinstance(body, BodyCopy) else body)
+    if mcp is not None:
+        judged["mcp"] = {"method": mcp.method, "tool": mcp.tool}
+    shadow = decision.shadow
+    if shadow is not None:
+        judged["shadow"] = {"policyName": shadow.policy_name, "policyVersion": shadow.policy_version,
+                            "effect": shadow.effect, "rule": shadow.rule, "agrees": shadow.agrees_with(decision)}
+    return judged
+
+
 def agent_view(agent: AgentFacts) -> dict[str, Any]:
     """The ``agent`` detail: the agent's facts a policy may test (its trust is the record's own ``trust``)."""
     return {"name": agent.name, "ownerId": agent.owner_id, "roles": list(agent.roles),
             "capabilities": list(agent.capabilities), "realm": agent.realm}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCall:
+    """What a record says of its call, ready to judge: the facts a policy sees (risk and time included), the trust
+    and risk the decision was held to, and what it decided."""
+
+    record: AuditRecord
+    facts: dict[str, Any]
+    risk: float
+    trust: float
+    effect: str
+    tool: str | None
+    body_truncated: bool
+
+
+def recorded_call(record: AuditRecord) -> RecordedCall | None:
+    """The call ``record`` governed, as its decision saw it; None for a record that is no governed call (another
+    action, no policy-level effect, no request, no risk or trust)."""
+    entry = record.entry
+    details = entry.details
+    effect = details.get("effect")
+    request = details.get("request")
+    risk, trust = _number(entry.risk), _number(entry.trust)
+    if entry.action not in GOVERNED_ACTIONS or effect not in EFFECTS or not isinstance(request, dict) \
+            or risk is None or trust is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(record.time).timestamp()
+    except (TypeError, ValueError):
+        return None
+    agent = details.get("agent")
+    if not isinstance(agent, dict):
+        agent = {}
+    facts = AgentFacts(
+        id=entry.agent_id or "", name=agent.get("name") or "", owner_id=agent.get("ownerId"), trust_score=trust,
+        roles=tuple(agent.get("roles") or ()), policy_name=details.get("policyName"),
+        capabilities=tuple(agent.get("capabilities") or ()), realm=agent.get("realm"),
+    )
+    headers = request.get("headers")
+    body, damaged = _body(request)
+    # the recorded [name, value] lists as they are: policy_core reads them as it reads the proxy's pairs, and
+    # only when a rule tests a header
+    outbound = OutboundRequest(entry.method or "", entry.url or "", headers if isinstance(headers, list) else [],
+                               body)
+    judged = request_facts(facts, outbound, moment)
+    judged["risk"] = {"score": risk}
+    return RecordedCall(record, judged, risk, trust, effect, recorded_tool(details),
+                        damaged or request.get("bodyTruncated") is True)
+
+
+def recorded_tool(details: Mapping[str, Any]) -> str | None:
+    """The MCP tool a recorded call invoked, if it was one."""
+    mcp = details.get("mcp")
+    tool = mcp.get("tool") if isinstance(mcp, Mapping) else None
+    return tool if isinstance(tool, str) else None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _body(request: dict[str, Any]) -> tuple[str | bytes | None, bool]:
+    """The recorded body, and whether it is damaged (base64 that doesn't decode: judged as no body)."""
+    body = request.get("body")
+    if not isinstance(body, str):
+        return None, False
+    if request.get("bodyEncoding") != "base64":
+        return body, False
+    try:
+        return base64.b64decode(body, validate=True), False
+    except (binascii.Error, ValueError):
+        return None, True

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from vectra.domain.audit import AuditFilter, AuditRecord
-from vectra.domain.errors import Conflict, Denied, Forbidden, NotFound, RateLimited
+from vectra.domain.errors import Conflict, Forbidden, NotFound, RateLimited, SessionRefused
 from vectra.domain.models import Agent, AgentStatus, Page, Principal, Role
 from vectra.domain.sessions import Session, SessionFilter, SessionStatus
 from vectra.services import audit, input_errors, profiles
@@ -130,21 +130,21 @@ def session_audit(ctx: ServiceContext, actor: Principal, session_id: str, limit:
 
 
 def open_session_for(ctx: ServiceContext, agent: Agent, session_id: str) -> Session:
-    """The session a call names, if the calling agent may still make calls in it; else Denied saying why, with
+    """The session a call names, if the calling agent may still make calls in it; else SessionRefused saying why, with
     the session's id (``sessionId``) when the session is the agent's own. A malformed id is InvalidInput."""
     session_id = parse_session_id(session_id, "Vectra-Session")
     session = ctx.store.get_session(session_id, with_counts=False)
     if session is None or session.agent_id != agent.id:
-        raise Denied(f"session {session_id} is not a session of this agent")
+        raise SessionRefused(f"session {session_id} is not a session of this agent")
     now = datetime.now(UTC)
     status = session.status(now)
     if status is SessionStatus.EXPIRED:
         hours = (session.expires_at - session.created_at).total_seconds() / 3600
-        raise Denied(f"session {session_id} passed its {hours:g} h limit at {session.expires_at.isoformat()}",
-                     sessionId=session_id)
+        raise SessionRefused(f"session {session_id} passed its {hours:g} h limit at {session.expires_at.isoformat()}",
+                             sessionId=session_id)
     if status is not SessionStatus.ACTIVE:
         why = f": {session.end_reason}" if session.end_reason else ""
-        raise Denied(f"session {session_id} is {status.value}{why}", sessionId=session_id)
+        raise SessionRefused(f"session {session_id} is {status.value}{why}", sessionId=session_id)
     return session
 
 

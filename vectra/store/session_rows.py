@@ -7,17 +7,27 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from vectra.domain.sessions import Session, SessionCounts, SessionFilter, SessionStatus
+from vectra.domain.sessions import (
+    DENIED_DECISIONS,
+    GOVERNED_ACTIONS,
+    Session,
+    SessionCounts,
+    SessionFilter,
+    SessionStatus,
+)
 from vectra.store.agent_rows import within_scope
 from vectra.store.pending_rows import stamp
 
 __all__ = ["COUNTS_QUERY", "PENDING_COUNTS_QUERY", "session_from_row", "session_row", "sessions_where"]
 
+def _listed(names: tuple[str, ...]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
 #: a session's governed calls, allowed and denied ones, from the audit records that carry its id
-COUNTS_QUERY = """
-    SELECT count(*), ifnull(sum(decision = 'Allow'), 0),
-           ifnull(sum(decision IN ('Deny', 'NotAllowed', 'SessionRefused')), 0)
-    FROM audit_log WHERE session_id = ? AND action IN ('proxy.request', 'proxy.check')
+COUNTS_QUERY = f"""
+    SELECT count(*), ifnull(sum(decision = 'Allow'), 0), ifnull(sum(decision IN ({_listed(DENIED_DECISIONS)})), 0)
+    FROM audit_log WHERE session_id = ? AND action IN ({_listed(GOVERNED_ACTIONS)})
 """
 #: its parked requests still waiting, and those a reviewer approved
 PENDING_COUNTS_QUERY = """
