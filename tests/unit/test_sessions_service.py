@@ -19,6 +19,7 @@ from vectra.domain.sessions import SessionStatus
 from vectra.services import agents, sessions
 from vectra.services.context import ServiceContext
 from vectra.services.keyring import Keyring
+from vectra.services.lineage import refuse_if_parent_inactive
 from vectra.store import SqliteStore
 
 OPERATOR = Principal(subject="operator", roles=frozenset({Role.ADMIN}))
@@ -183,3 +184,27 @@ async def test_limits_are_checked_and_patch_keeps_a_sub_agent_within_its_parent(
     reset = await agents.update_agent(ctx, OPERATOR, parent.id, agents.ProfileChange(max_session_hours=None))
     assert reset.governance.max_session_hours is None
     assert ctx.store.get_agent(parent.id).governance == Governance(max_delegation_depth=1)
+
+
+@on_a_loop
+async def test_a_sub_agent_stops_with_its_parent_and_keeps_within_its_limits(ctx: ServiceContext) -> None:
+    parent = await register(ctx, governance=Governance(max_delegation_depth=2, max_session_hours=1,
+                                                       max_concurrent_sessions=1))
+    child = await register(ctx, as_agent(parent), parent_agent_id=parent.id, owner_id=None)
+    grandchild = await register(ctx, as_agent(child), parent_agent_id=child.id)
+    assert (child.owner_id, child.governance.max_session_hours, child.governance.max_concurrent_sessions) == (
+        "team", 1, 1)
+    with pytest.raises(InvalidInput, match="maxSessionHours may be at most 1, the parent's"):
+        await register(ctx, as_agent(parent), parent_agent_id=parent.id, governance=Governance(max_session_hours=24))
+    with pytest.raises(InvalidInput, match="ownerId of a sub-agent its parent registers is the parent's"):
+        await register(ctx, as_agent(parent), parent_agent_id=parent.id, owner_id="finance-admins")
+    refuse_if_parent_inactive(ctx, grandchild)  # every agent above it is active
+
+    await agents.revoke_agent(ctx, OPERATOR, parent.id)
+    for below in (child, grandchild):
+        with pytest.raises(Forbidden, match=f"agent's parent {parent.id} is revoked"):
+            refuse_if_parent_inactive(ctx, ctx.store.get_agent(below.id))
+    with pytest.raises(Conflict, match="has sub-agents"):
+        await agents.delete_agent(ctx, OPERATOR, parent.id)
+    reset = await agents.update_agent(ctx, OPERATOR, child.id, agents.ProfileChange(max_delegation_depth=None))
+    assert reset.governance.max_delegation_depth == 1  # the parent's less one, not the daemon's default

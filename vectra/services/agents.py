@@ -41,6 +41,7 @@ from vectra.services.secrets import CHOSEN_SECRET_RULE, hash_secret, is_acceptab
 
 __all__ = [
     "DEFAULT_TRUST",
+    "MAX_SUB_AGENTS",
     "PROFILE_FIELDS",
     "AgentQuery",
     "ProfileChange",
@@ -63,6 +64,8 @@ __all__ = [
 
 R = TypeVar("R")
 DEFAULT_TRUST = 0.5
+#: the most sub-agents one agent may have (each is a further agent's rate and session limits)
+MAX_SUB_AGENTS = 100
 MAX_NAME_LENGTH = 200
 
 
@@ -196,10 +199,13 @@ async def register_agent(
     """An agent with a client secret (given, or generated and shown once) and, optionally, an Ed25519 key it can
     sign token assertions with. A realm-scoped admin registers agents in its own realms only. A sub-agent
     (``parent_agent_id``) is registered by an admin or by its parent itself, within the parent's reach
-    (:func:`services.governance.check_sub_agent`); it takes the parent's owner unless given one, and its policy."""
+    (:func:`services.governance.check_sub_agent`); it takes the parent's policy and at most its trust, and, when
+    the parent registers it, the parent's owner."""
     parent = _parent(ctx, actor, parent_agent_id)
     name = required_text("name", name)
-    if parent is not None and owner_id is None:
+    if parent is not None and (owner_id is None or not actor.has(Role.ADMIN)):
+        if owner_id is not None and owner_id != parent.owner_id:
+            raise input_errors.ruled("ownerId", "of a sub-agent its parent registers is the parent's")
         owner_id = parent.owner_id
     owner_id = required_text("ownerId", owner_id)
     if client_secret is None or client_secret == "":
@@ -235,6 +241,8 @@ async def register_agent(
         governance=limits,
         parent_agent_id=parent.id if parent is not None else None,
     )
+    if parent is not None:
+        agent = dataclasses.replace(agent, trust_score=min(parent.trust_score, DEFAULT_TRUST))
     details = {"name": agent.name, **({"parentAgentId": parent.id} if parent is not None else {})}
     await audit.record_change(ctx, actor, "agent.registered", lambda: create_agent(ctx, agent),
                               agent_id=agent.id, details=details)
@@ -273,9 +281,13 @@ def new_agent(*, name: str, owner_id: str | None, roles: tuple[Role, ...], secre
 
 
 def create_agent(ctx: ServiceContext, agent: Agent) -> None:
-    """Store a new agent (inside its audit record's transaction); one agent per key."""
+    """Store a new agent (inside its audit record's transaction); one agent per key, and at most
+    :data:`MAX_SUB_AGENTS` sub-agents per parent."""
     if agent.did is not None and ctx.store.get_agent_by_did(agent.did) is not None:
         raise Conflict("an agent with this public key is already registered", pointer="publicKey")
+    if agent.parent_agent_id is not None and ctx.store.count_sub_agents(agent.parent_agent_id) >= MAX_SUB_AGENTS:
+        raise Conflict(f"agent {agent.parent_agent_id} already has {MAX_SUB_AGENTS} sub-agents",
+                       pointer="parentAgentId")
     ctx.store.insert_agent(agent)
 
 
@@ -308,11 +320,11 @@ async def update_agent(ctx: ServiceContext, actor: Principal, agent_id: str, cha
     profile = {field: value for field, value in changes.items() if field not in limits}
     governance = check_governance(dataclasses.replace(current.governance, **limits))
     updated = dataclasses.replace(current, **profile, governance=governance)
-    if current.parent_agent_id is not None and (limits or "capabilities" in changes):
-        parent = ctx.store.get_agent(current.parent_agent_id)
-        if parent is not None:
-            check_sub_agent(ctx, parent, capabilities=updated.capabilities, governance=governance,
-                            realm=updated.realm, roles=updated.roles)
+    if current.parent_agent_id is not None and (limits or "capabilities" in changes or "realm" in changes):
+        parent = found_agent(current.parent_agent_id, ctx.store.get_agent(current.parent_agent_id))
+        governance = check_sub_agent(ctx, parent, capabilities=updated.capabilities, governance=governance,
+                                     realm=updated.realm, roles=updated.roles)
+        updated = dataclasses.replace(updated, governance=governance)
 
     details = {camel: _shown(changes[field]) for camel, field in PROFILE_FIELDS.items() if field in changes}
     return await agent_change(ctx, actor, "agent.updated", agent_id,
@@ -382,6 +394,8 @@ async def delete_agent(ctx: ServiceContext, actor: Principal, agent_id: str) -> 
     visible_agent(ctx, actor, agent_id)
 
     def delete() -> None:
+        if ctx.store.count_sub_agents(agent_id):
+            raise Conflict(f"agent {agent_id} has sub-agents: delete them first (revoking it stops them already)")
         if not ctx.store.delete_agent(agent_id):
             raise NotFound(f"agent {agent_id} not found")
 

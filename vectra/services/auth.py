@@ -11,6 +11,7 @@ from vectra.domain.errors import Forbidden, Unauthenticated, Unavailable
 from vectra.domain.models import Agent, AgentStatus, Principal, Role
 from vectra.services.context import ServiceContext
 from vectra.services.credentials import bearer_token
+from vectra.services.lineage import refuse_if_parent_inactive
 from vectra.services.tokens import verify_token
 
 __all__ = ["OPERATOR", "authenticate", "require", "require_global_admin", "require_reader"]
@@ -37,6 +38,7 @@ def authenticate(ctx: ServiceContext, credentials: str | None) -> Principal:
     if agent.status is not AgentStatus.ACTIVE:
         status = agent.status.value.lower()
         raise Forbidden(f"agent is {status}", reason=status, cause=status, subject=agent.id)
+    refuse_if_parent_inactive(ctx, agent)
     return Principal(subject=agent.id, roles=frozenset(agent.roles), agent=_seen(ctx, agent))
 
 

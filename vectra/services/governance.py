@@ -52,8 +52,10 @@ def effective_limits(ctx: ServiceContext, agent: Agent) -> Governance:
 def check_sub_agent(ctx: ServiceContext, parent: Agent, *, capabilities: Sequence[str], governance: Governance,
                     realm: Realm | None, roles: Sequence[Role]) -> Governance:
     """The child's limits, once it is within its parent's reach (Forbidden when the parent may not delegate at
-    all, InvalidInput naming what goes past it); its depth defaults to one less than the parent's."""
-    depth = effective_limits(ctx, parent).max_delegation_depth or 0
+    all, InvalidInput naming what goes past it): each at most the parent's, which an unset one takes; its depth at
+    most one less than the parent's, and that when unset."""
+    reach = effective_limits(ctx, parent)
+    depth = reach.max_delegation_depth or 0
     if depth < 1:
         raise Forbidden(f"agent {parent.id} may not register sub-agents: its maxDelegationDepth is 0",
                         cause="delegation")
@@ -67,4 +69,12 @@ def check_sub_agent(ctx: ServiceContext, parent: Agent, *, capabilities: Sequenc
         raise input_errors.ruled("realm", "of a sub-agent is its parent's")
     if tuple(roles) != (Role.AGENT,):
         raise input_errors.ruled("roles", "of a sub-agent are [agent]")
-    return governance if child_depth is not None else replace(governance, max_delegation_depth=depth - 1)
+    bounded = {"max_delegation_depth": depth - 1 if child_depth is None else child_depth}
+    for pointer, (name, *_) in GOVERNANCE_FIELDS.items():
+        if name == "max_delegation_depth":
+            continue
+        mine, ceiling = getattr(governance, name), getattr(reach, name)
+        if mine is not None and mine > ceiling:
+            raise input_errors.ruled(pointer, f"may be at most {ceiling:g}, the parent's")
+        bounded[name] = ceiling if mine is None else mine
+    return replace(governance, **bounded)

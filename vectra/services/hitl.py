@@ -48,6 +48,7 @@ from vectra.services.auth import require, require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.hitl_json import pending_summary
 from vectra.services.inputs import check_page, optional_string, parse_agent_id, parse_uuid
+from vectra.services.lineage import inactive_parent
 from vectra.services.pending_watch import RECHECK_SECONDS
 from vectra.services.trust import SYSTEM_ACTOR, show_agent, trust_moved
 
@@ -140,6 +141,8 @@ async def approve(ctx: ServiceContext, actor: Principal, pending_id: str, commen
     if agent is None or agent.status is not AgentStatus.ACTIVE:
         state = "deleted" if agent is None else agent.status.value.lower()
         raise Conflict(f"the request's agent is {state}: its request can't be replayed (deny it, or let it expire)")
+    if (why := inactive_parent(ctx, agent)) is not None:
+        raise Conflict(f"the request's agent's {why}: its request can't be replayed (deny it, or let it expire)")
     _refuse_if_session_interrupted(ctx, pending)
     try:
         approved = await _settle(ctx, actor.subject, pending, PendingStatus.APPROVED, comment, "hitl_approved",

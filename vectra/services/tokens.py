@@ -17,6 +17,7 @@ from vectra.services.assertions import verify_assertion
 from vectra.services.context import ServiceContext
 from vectra.services.inputs import canonical_uuid
 from vectra.services.jwt_causes import cause_of
+from vectra.services.lineage import refuse_if_parent_inactive
 from vectra.services.secrets import check_secret
 
 __all__ = ["ALGORITHM", "MAX_TOKEN_CHARS", "TOKEN_TYPE", "issue_token", "verify_token"]
@@ -49,6 +50,7 @@ async def issue_token(ctx: ServiceContext, agent_id: str, *, client_secret: str 
     if agent.status is not AgentStatus.ACTIVE:
         status = agent.status.value.lower()
         raise Forbidden(f"agent is {status}", reason=status, cause=status, subject=agent.id)
+    refuse_if_parent_inactive(ctx, agent)
     return _issue(ctx, agent)
 
 

@@ -57,6 +57,9 @@ class Store(Protocol):
     ) -> Agent | None:
         """Set the status (and trust); with ``only_if``, only an agent in that status changes (else None)."""
     def touch_agent(self, agent_id: str, seen_at: datetime) -> None: ...
+    def count_sub_agents(self, agent_id: str) -> int:
+        """How many agents ``agent_id`` is the parent of."""
+
     def count_agents_using_policy(self, policy_name: str) -> int: ...
 
     def update_trust(

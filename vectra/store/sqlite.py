@@ -312,6 +312,10 @@ class SqliteStore:
         with self._session() as conn:
             conn.execute("UPDATE agents SET last_seen_at = ? WHERE id = ?", [stamp(seen_at), agent_id])
 
+    def count_sub_agents(self, agent_id: str) -> int:
+        with self._session() as conn:
+            return conn.execute("SELECT count(*) FROM agents WHERE parent_agent_id = ?", [agent_id]).fetchone()[0]
+
     def count_agents_using_policy(self, policy_name: str) -> int:
         with self._session():
             return self._conn.execute("SELECT count(*) FROM agents WHERE policy_name = ?", [policy_name]).fetchone()[0]
