@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import unquote_plus
 
 from vectra.domain import jcs
 
@@ -31,7 +32,7 @@ _SECRET_NAMES = frozenset({"authorization", "proxy-authorization", "cookie", "se
 # X-Client-Secret, X-Session-Id, X-Hub-Signature, X-Jwt, X-Passphrase, X-Ssl-Client-Cert, ...: better a header
 # redacted that needed not be than a credential shown.
 _SECRET_WORDS = re.compile(r"(?i)(auth|token|secret|pass|session|signature|credential|cookie|jwt|cert|"
-                           r"(^|[-_])(api[-_]?)?key($|[-_]))")
+                           r"(^|[-_])(api[-_]?)?key($|[-_])|(^|[-_])sig($|[-_]))")
 
 
 class PendingStatus(enum.StrEnum):
@@ -45,6 +46,20 @@ def is_secret_header(name: str) -> bool:
     """Whether a header carries a credential: encrypted at rest, shown redacted, replayed with its real value."""
     lowered = name.lower()
     return lowered in _SECRET_NAMES or _SECRET_WORDS.search(lowered) is not None
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with the values of its secret-named query parameters (``api_key``, ``access_token``, ``sig``...)
+    shown as ``[redacted]``: what an audit record keeps of it."""
+    head, mark, rest = url.partition("?")
+    if not mark:
+        return url
+    query, hash_mark, fragment = rest.partition("#")
+    parts = []
+    for part in query.split("&"):
+        name, equals, _ = part.partition("=")
+        parts.append(f"{name}={REDACTED}" if equals and is_secret_header(unquote_plus(name)) else part)
+    return f"{head}?{'&'.join(parts)}{hash_mark}{fragment}"
 
 
 def redacted(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

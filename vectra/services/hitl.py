@@ -20,7 +20,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -39,7 +39,7 @@ from vectra.domain.errors import (
     VectraError,
 )
 from vectra.domain.models import Agent, AgentStatus, Page, Principal, Role
-from vectra.domain.pending import PendingFilter, PendingRequest, PendingStatus, ReplayOutcome, redacted
+from vectra.domain.pending import PendingFilter, PendingRequest, PendingStatus, ReplayOutcome, redacted, redacted_url
 from vectra.domain.sessions import SessionStatus
 from vectra.forward import UpstreamResponse, parse_target
 from vectra.services import input_errors
@@ -143,10 +143,9 @@ async def approve(ctx: ServiceContext, actor: Principal, pending_id: str, commen
         raise Conflict(f"the request's agent is {state}: its request can't be replayed (deny it, or let it expire)")
     if (why := inactive_parent(ctx, agent)) is not None:
         raise Conflict(f"the request's agent's {why}: its request can't be replayed (deny it, or let it expire)")
-    _refuse_if_session_interrupted(ctx, pending)
     try:
         approved = await _settle(ctx, actor.subject, pending, PendingStatus.APPROVED, comment, "hitl_approved",
-                                 digest=pending.digest)
+                                 digest=pending.digest, guard=lambda: _refuse_if_session_interrupted(ctx, pending))
     except _Altered:
         await ctx.audit.append(_entry(actor.subject, pending, "hitl.replay_refused", "Refused",
                                       reason="the stored request no longer matches its digest"))
@@ -160,7 +159,8 @@ async def approve(ctx: ServiceContext, actor: Principal, pending_id: str, commen
 
 def _refuse_if_session_interrupted(ctx: ServiceContext, pending: PendingRequest) -> None:
     """An interrupted session is an emergency stop: nothing parked in it goes out afterwards, even approved (a
-    completed or expired session's requests were made while it was open, and may be)."""
+    completed or expired session's requests were made while it was open, and may be). Checked in the approval's
+    transaction, which the audit writer serialises with the interrupt's."""
     if pending.session_id is None:
         return
     session = ctx.store.get_session(pending.session_id, with_counts=False)
@@ -343,14 +343,18 @@ def _refuse_unless_pending(pending: PendingRequest) -> None:
 
 
 async def _settle(ctx: ServiceContext, actor: str, pending: PendingRequest, status: PendingStatus,
-                  comment: str | None, trust_outcome: str, *, digest: str | None = None) -> PendingRequest:
+                  comment: str | None, trust_outcome: str, *, digest: str | None = None,
+                  guard: Callable[[], None] | None = None) -> PendingRequest:
     """Pending → ``status`` with its record and the agent's trust move; Conflict (or NotFound, once expired) when
     another decision came first; _Altered when ``digest`` is given and the request as read in the transaction no
-    longer matches it (then nothing is changed)."""
+    longer matches it (then nothing is changed). ``guard`` runs first in the transaction and may refuse with
+    Conflict."""
     action = f"hitl.{status.value.lower()}"
     entry = _entry(actor, pending, action, status.value, reason=comment)
 
     def change(recorded: AuditEntry) -> Applied[tuple[PendingRequest, Agent | None]]:
+        if guard is not None:
+            guard()
         settled = ctx.store.settle_pending(pending.id, status, by=None if actor == SYSTEM_ACTOR else actor,
                                            at=datetime.now(UTC), comment=comment)
         if settled is None:
@@ -456,7 +460,7 @@ def _entry(actor: str, pending: PendingRequest, action: str, decision: str, *, r
            upstream_status: int | None = None, latency_ms: float | None = None) -> AuditEntry:
     return AuditEntry(
         actor=actor, source=AuditSource.HITL, action=action, agent_id=pending.agent_id, method=pending.method,
-        url=pending.url, decision=decision, rule=pending.rule, reason=reason, risk=pending.risk,
+        url=redacted_url(pending.url), decision=decision, rule=pending.rule, reason=reason, risk=pending.risk,
         upstream_status=upstream_status, latency_ms=latency_ms,
         details={"pendingId": pending.id, "digest": pending.digest, "policyName": pending.policy_name,
                  "policyVersion": pending.policy_version,

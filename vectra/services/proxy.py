@@ -41,7 +41,7 @@ from vectra.domain.errors import (
     VectraError,
 )
 from vectra.domain.models import Agent
-from vectra.domain.pending import PendingRequest
+from vectra.domain.pending import PendingRequest, redacted_url
 from vectra.domain.policies import GatewayDecision
 from vectra.forward import RateDecision, RateLimit, Target, UpstreamResponse
 from vectra.forward.headers import request_headers
@@ -232,19 +232,12 @@ async def _admit(
     agent = calling_agent(ctx, call.headers)
     record = _Recorder(ctx, agent, call, action, started, moves_trust=moves_trust)
     await _refuse_if_audit_failing(record)
-    named = call.session_id
-    if named is None:
-        given = [value for key, value in call.headers if key.lower() == SESSION_HEADER]
-        if len(given) > 1:
-            await record.outcome("Invalid", "", reason="the call names two sessions")
-            raise InvalidInput("a call names one session: Vectra-Session is given twice", pointer="Vectra-Session")
-        named = given[0] if given else None
-    if named is not None:
-        await _enter_session(record, named)
     current = _current_policy(ctx, agent)
     rate = await _rate_limit(ctx, agent, current)
     if not rate.allowed:
         await record.outcome("RateLimited", "rate_limited", reason="rate limit exceeded")
+    else:
+        await _enter_session(record, call)
     return record, current, rate
 
 
@@ -258,9 +251,19 @@ def calling_agent(ctx: ServiceContext, headers: Sequence[tuple[str, str]]) -> Ag
     return principal.agent
 
 
-async def _enter_session(record: _Recorder, session_id: str) -> None:
-    """Refuse a call naming a session the agent can't make calls in (not its own, ended, past its duration); the
-    refusal is recorded in the session when the session is the agent's."""
+async def _enter_session(record: _Recorder, call: ProxyCall) -> None:
+    """The session the call names, if any (its gRPC field, else its one ``Vectra-Session`` header). Refuse a call
+    naming a session the agent can't make calls in (not its own, ended, past its duration); the refusal is recorded
+    in the session when the session is the agent's. Counted by the rate limit first, like any call."""
+    session_id = call.session_id
+    if session_id is None:
+        given = [value for key, value in call.headers if key.lower() == SESSION_HEADER]
+        if len(given) > 1:
+            await record.outcome("Invalid", "", reason="the call names two sessions")
+            raise InvalidInput("a call names one session: Vectra-Session is given twice", pointer="Vectra-Session")
+        if not given:
+            return
+        session_id = given[0]
     try:
         record.session_id = (await record.refusing_bad_input(
             lambda: open_session_for(record.ctx, record.agent, session_id))).id
@@ -360,12 +363,13 @@ class _Recorder:
         self.body: bytes | BodyCopy | None = None
 
     def decided(self, decision: GatewayDecision, facts: AgentFacts, upstream_headers: Sequence[tuple[str, str]],
-                body: Body | BodyCopy) -> None:
+                body: Body) -> None:
         """The decision taken, on what: the record keeps what a replay needs to judge the call again."""
         self.decision = decision
         self.facts = facts
         self.upstream_headers = upstream_headers
-        self.body = body if isinstance(body, (bytes, BodyCopy)) else None
+        if isinstance(body, bytes) or not isinstance(self.body, BodyCopy):
+            self.body = body if isinstance(body, bytes) else None  # else the copy of the stream (copying) stays
 
     def copying(self, body: AsyncIterable[bytes]) -> AsyncIterable[bytes]:
         """``body``, passing through a copy of its first bytes that the record keeps."""
@@ -419,7 +423,7 @@ class _Recorder:
             action=self.action,
             agent_id=self.agent.id,
             method=self.call.method,
-            url=self.call.target.url,
+            url=redacted_url(self.call.target.url),
             decision=name,
             rule=decision.rule if decision is not None else None,
             reason=reason if reason is not None else (decision.reason if decision is not None else None),

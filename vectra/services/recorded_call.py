@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any
 
 from policy_core import mcp_call
 from vectra.domain.audit import AuditRecord
-from vectra.domain.pending import redacted
+from vectra.domain.pending import REDACTED, is_secret_header, redacted, redacted_url
 from vectra.domain.policies import GatewayDecision
 from vectra.domain.sessions import GOVERNED_ACTIONS
 from vectra.services.decide import AgentFacts, OutboundRequest, request_facts
@@ -27,6 +28,8 @@ from vectra.services.decide import AgentFacts, OutboundRequest, request_facts
 __all__ = ["EFFECTS", "BodyCopy", "RecordedCall", "agent_view", "judged_details", "recorded_call", "recorded_tool",
            "request_view"]
 
+#: how much of a call's headers (names and values, in characters) its record keeps: the first ones, in order
+MAX_HEADER_CHARACTERS = 16384
 #: the effects a policy gives; a record holding one of them (``details.effect``) is a call a policy decided
 EFFECTS = frozenset({"Allow", "Deny", "Hitl"})
 
@@ -65,14 +68,68 @@ def request_view(headers: Sequence[tuple[str, str]], body: bytes | BodyCopy | No
         kept, size, cut = body[:limit], len(body), len(body) > limit
     else:
         kept, size, cut = b"", 0, False
-    view: dict[str, Any] = {"headers": [[name, value] for name, value in redacted(headers)], "bodySize": size,
-                            "bodyTruncated": cut}
+    if kept:
+        kept = _without_secrets(kept, headers, cut)
+    kept_headers, room = [], MAX_HEADER_CHARACTERS
+    for name, value in redacted(headers):
+        room -= len(name) + len(value)
+        if room < 0:
+            break
+        kept_headers.append([name, value])
+    view: dict[str, Any] = {"headers": kept_headers, "bodySize": size, "bodyTruncated": cut}
+    if len(kept_headers) < len(headers):
+        view["headersTruncated"] = True
     if kept:
         try:
             view.update(body=kept.decode("utf-8"), bodyEncoding="utf-8")
         except UnicodeDecodeError:
             view.update(body=base64.b64encode(kept).decode("ascii"), bodyEncoding="base64")
     return view
+
+
+def _without_secrets(body: bytes, headers: Sequence[tuple[str, str]], cut: bool) -> bytes:
+    """A JSON or form body with the values of its secret-named fields (``password``, ``client_secret``,
+    ``api_key``, ... at any depth) shown as ``[redacted]``, as headers are; nothing of one that was cut (it can't
+    be read whole to redact it); any other body as it is."""
+    content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
+    form = content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
+    structured = form or body.lstrip()[:1] in (b"{", b"[")
+    if cut and structured:
+        return b""
+    if structured and not form:
+        try:
+            document = json.loads(body)
+        except RecursionError:
+            return b""  # too deep to read whole, so too deep to redact
+        except ValueError:
+            return body  # not JSON after all
+        if _redact_fields(document):
+            return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        return body
+    if form:
+        try:
+            text = body.decode("ascii")
+        except UnicodeDecodeError:
+            return body
+        return redacted_url("?" + text)[1:].encode()
+    return body
+
+
+def _redact_fields(document: Any) -> bool:
+    """Redact, in place, the secret-named fields of a parsed JSON document; whether there were any."""
+    found, stack = False, [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if is_secret_header(key) and not isinstance(value, (dict, list)):
+                    node[key] = REDACTED
+                    found = True
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(item for item in node if isinstance(item, (dict, list)))
+    return found
 
 
 def judged_details(decision: GatewayDecision, facts: AgentFacts, headers: Sequence[tuple[str, str]],
@@ -145,7 +202,7 @@ def recorded_call(record: AuditRecord) -> RecordedCall | None:
     judged = request_facts(facts, outbound, moment)
     judged["risk"] = {"score": risk}
     return RecordedCall(record, judged, risk, trust, effect, recorded_tool(details),
-                        damaged or request.get("bodyTruncated") is True)
+                        damaged or request.get("bodyTruncated") is True or request.get("headersTruncated") is True)
 
 
 def recorded_tool(details: Mapping[str, Any]) -> str | None:

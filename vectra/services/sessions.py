@@ -52,12 +52,12 @@ async def start_session(ctx: ServiceContext, actor: Principal, agent_id: str,
                         cause="agent_status", subject=actor.subject)
     limits = agent.governance.resolved(ctx.settings.session_defaults())
     now = datetime.now(UTC)
-    current = ctx.policies.current(ctx.store, agent.policy_name) if agent.policy_name else None
+    head = ctx.store.policy_head(agent.policy_name) if agent.policy_name else None
     session = Session(
         id="vs_" + secrets.token_hex(16), agent_id=agent_id, stored_status=SessionStatus.ACTIVE,
         metadata=profiles.check_metadata("metadata", metadata), created_at=now,
         expires_at=now + timedelta(hours=limits.max_session_hours or 0),
-        policy_name=agent.policy_name, policy_version=current.version if current is not None else None,
+        policy_name=agent.policy_name, policy_version=head.version if head is not None else None,
     )
 
     def begin() -> Session:

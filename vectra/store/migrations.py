@@ -205,6 +205,7 @@ MIGRATIONS: tuple[str, ...] = (
     # unset), the agent that registered it and the policy version judging its calls in shadow; the sessions; the
     # session of a parked request; and, copied out of each audit record's details for their filters, its session and
     # whether its shadow policy agreed (1), disagreed (0) or judged nothing (NULL). Verification checks the copies.
+    # A session's counts read its records' action and decision from audit_log_session alone.
     """
     ALTER TABLE agents ADD COLUMN governance TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE agents ADD COLUMN parent_agent_id TEXT;
@@ -229,7 +230,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX pending_requests_session ON pending_requests (session_id, status) WHERE session_id IS NOT NULL;
     ALTER TABLE audit_log ADD COLUMN session_id TEXT;
     ALTER TABLE audit_log ADD COLUMN shadow INTEGER;
-    CREATE INDEX audit_log_session ON audit_log (session_id, id) WHERE session_id IS NOT NULL;
+    CREATE INDEX audit_log_session ON audit_log (session_id, id, action, decision) WHERE session_id IS NOT NULL;
     CREATE INDEX audit_log_shadow ON audit_log (agent_id, shadow, id) WHERE shadow IS NOT NULL;
     """,
 )
