@@ -248,7 +248,7 @@ def populate(path: Path, settings: Settings) -> tuple[SqliteStore, float]:
 
 
 # --- the measurements -----------------------------------------------------------------------------------------
-SCOPE = ReplayScope(agent_id=AGENT_ID, time_from=DAY, time_to=DAY + timedelta(days=1))
+SCOPE = ReplayScope(agent_id=AGENT_ID, time_from=DAY.isoformat(), time_to=(DAY + timedelta(days=1)).isoformat())
 FILTERS = AuditFilter(agent_id=AGENT_ID, time_from=record_time(DAY), time_to=record_time(DAY + timedelta(days=1)))
 
 

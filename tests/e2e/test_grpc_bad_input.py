@@ -62,7 +62,7 @@ _NAME_NOT_UTF8 = b"\x0a\x02\xff\xfe\x12\x04team"  # RegisterAgentRequest{name: <
         ("/vectra.v1.TokenService/IssueToken", b"\x0a\x05\x80\x80\x80\x80\x80"),
         ("/vectra.v1.SessionService/CreateSession", b"\x0a\x02\xff\xfe"),
         ("/vectra.v1.SessionService/InterruptSession", b"\x12\xff"),
-        ("/vectra.v1.ReplayService/Replay", b"\x12\x03\x0a\x01\xc3"),  # period.agent_id not UTF-8
+        ("/vectra.v1.ReplayService/Replay", b"\x12\x01\xc3"),  # agent_id not UTF-8
         ("/vectra.v1.ComplianceService/GetCompliance", b"\x12\x02\x08"),  # from_time cut short
         ("/vectra.v1.AgentService/PutShadowPolicy", b"\x12\x01\x80"),
         ("/grpc.health.v1.Health/Check", b"\xff"),
@@ -175,8 +175,17 @@ _SAME_REFUSALS: list[tuple[tuple[str, str, Any], tuple[str, Any], str]] = [
      ("GetSessionCompliance", compliance_pb2.GetSessionComplianceRequest(session_id=_SOME_SESSION, format="pdf")),
      "format must be one of json, html"),
     (("POST", "/replay", {"sessionId": "vs_1", "policy": {"name": "p"}}),
-     ("Replay", replay_pb2.ReplayRequest(session_id="vs_1", ref=replay_pb2.PolicyRef(name="p"))),
+     ("Replay", replay_pb2.ReplayRequest(session_id="vs_1", policy=replay_pb2.ReplayPolicy(name="p"))),
      "sessionId must be a session id (vs_ and 32 hexadecimal digits)"),
+    (("POST", "/replay", {"policy": {"name": "p"}}),
+     ("Replay", replay_pb2.ReplayRequest(policy=replay_pb2.ReplayPolicy(name="p"))),
+     "give either sessionId or agentId"),
+    (("POST", "/replay", {"agentId": _SOME_ID, "from": "2026-02-01T00:00:00Z", "to": "2026-01-31T23:59:59+00:00",
+                          "policy": {"name": "p"}}),
+     ("Replay", replay_pb2.ReplayRequest(agent_id=_SOME_ID, from_time="2026-02-01T00:00:00Z",
+                                         to_time="2026-01-31T23:59:59+00:00",
+                                         policy=replay_pb2.ReplayPolicy(name="p"))),
+     "from must not be after to"),
 ]
 
 

@@ -17,7 +17,6 @@ import grpc
 import httpx
 import pytest
 from google.protobuf import json_format
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from tests.e2e.daemon import Daemon, bearer
 from tests.e2e.proxy_agents import governed
@@ -29,7 +28,6 @@ from vectra.grpc.generated.vectra.v1 import (
     audit_pb2_grpc,
     compliance_pb2,
     compliance_pb2_grpc,
-    policies_pb2,
     proxy_pb2,
     proxy_pb2_grpc,
     replay_pb2,
@@ -522,35 +520,32 @@ def test_replay_shows_what_a_candidate_would_change(
     candidate = f"cand-{uuid.uuid4().hex[:8]}"
     assert admin.put(f"/policies/{candidate}", json=_deny_gets(candidate)).status_code == 201
 
-    report = grpc_stubs.replay.Replay(
-        replay_pb2.ReplayRequest(session_id=session.id, ref=replay_pb2.PolicyRef(name=candidate)),
-        metadata=grpc_stubs.admin)
+    # the request is POST /replay's body, field for field
+    by_session = {"sessionId": session.id, "policy": {"name": candidate, "version": 1}}
+    request = json_format.ParseDict(by_session, replay_pb2.ReplayRequest())
+    assert json_format.MessageToDict(request) == by_session
+    report = grpc_stubs.replay.Replay(request, metadata=grpc_stubs.admin)
     assert (report.total_replayed, report.consistent, report.changed, report.incomplete) == (3, 1, 2, 0)
     assert (report.policy.name, report.policy.version) == (candidate, 1)
     assert [(c.method, c.original_decision, c.replayed_decision, c.rule) for c in report.changes] == \
         [("GET", "Allow", "Deny", "no-gets")] * 2
 
-    inline = policies_pb2.Policy(name="draft", default="Deny")
-    drafted = grpc_stubs.replay.Replay(replay_pb2.ReplayRequest(
-        period=replay_pb2.ReplayPeriod(agent_id=agent.id, from_time=_stamp(datetime.now(UTC) - timedelta(hours=1)),
-                                       to_time=_stamp(datetime.now(UTC) + timedelta(minutes=1))),
-        document=inline), metadata=grpc_stubs.admin)
+    by_period = {"agentId": agent.id, "from": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+                 "to": (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
+                 "policy": {"document": {"name": "draft", "default": "Deny"}}}
+    drafted = grpc_stubs.replay.Replay(json_format.ParseDict(by_period, replay_pb2.ReplayRequest()),
+                                       metadata=grpc_stubs.admin)
     assert (drafted.total_replayed, drafted.changed) == (3, 3)
     assert not drafted.policy.HasField("version")
+    over_rest = admin.post("/replay", json=by_period).json()  # the same body, the same answer
+    assert (over_rest["totalReplayed"], over_rest["changed"], [c["auditId"] for c in over_rest["changes"]]) == \
+        (drafted.total_replayed, drafted.changed, [c.audit_id for c in drafted.changes])
 
     no_scope = refused(lambda: grpc_stubs.replay.Replay(
-        replay_pb2.ReplayRequest(ref=replay_pb2.PolicyRef(name=candidate)), metadata=grpc_stubs.admin))
+        replay_pb2.ReplayRequest(policy=replay_pb2.ReplayPolicy(name=candidate)), metadata=grpc_stubs.admin))
     assert no_scope.code() == grpc.StatusCode.INVALID_ARGUMENT
-    by_agent = refused(lambda: grpc_stubs.replay.Replay(
-        replay_pb2.ReplayRequest(session_id=session.id, ref=replay_pb2.PolicyRef(name=candidate)),
-        metadata=agent.auth))
+    by_agent = refused(lambda: grpc_stubs.replay.Replay(request, metadata=agent.auth))
     assert by_agent.code() == grpc.StatusCode.PERMISSION_DENIED
-
-
-def _stamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def test_the_compliance_export_is_the_json_document_or_the_html_page(

@@ -307,7 +307,8 @@ def agent(realm: Realm | None = None) -> Agent:
 
 
 def period(start: datetime = DAY, hours: float = 24) -> ReplayScope:
-    return ReplayScope(agent_id=AGENT, time_from=start, time_to=start + timedelta(hours=hours))
+    return ReplayScope(agent_id=AGENT, time_from=start.isoformat(),
+                       time_to=(start + timedelta(hours=hours)).isoformat())
 
 
 def run(ctx: ServiceContext, scope: ReplayScope, candidate: ReplayCandidate,
@@ -331,13 +332,21 @@ def test_a_scope_is_a_session_or_an_agents_period(ctx: ServiceContext) -> None:
     with pytest.raises(InvalidInput, match="give either sessionId or agentId"):
         run(ctx, ReplayScope(), ReplayCandidate(document=LOOSER))
     with pytest.raises(InvalidInput, match="to is required"):
-        run(ctx, ReplayScope(agent_id=AGENT, time_from=DAY), ReplayCandidate(document=LOOSER))
+        run(ctx, ReplayScope(agent_id=AGENT, time_from=DAY.isoformat()), ReplayCandidate(document=LOOSER))
     with pytest.raises(InvalidInput, match="from must not be after to"):
         run(ctx, period(hours=-1), ReplayCandidate(document=LOOSER))
+    for written in ("yesterday", "2026-11-30T09:00:00"):  # not a date-time; no offset
+        with pytest.raises(InvalidInput, match=r"^from must be an RFC 3339 date-time with an offset") as caught:
+            run(ctx, dataclasses.replace(period(), time_from=written), ReplayCandidate(document=LOOSER))
+        assert caught.value.extra["pointer"] == "from"
+    with pytest.raises(InvalidInput, match=r"^to must be an RFC 3339 date-time with an offset"):
+        run(ctx, dataclasses.replace(period(), time_to="9999-12-31T23:59:59-23:59"), ReplayCandidate(document=LOOSER))
+    with pytest.raises(InvalidInput, match="give either sessionId or agentId"):
+        run(ctx, dataclasses.replace(period(), session_id="vs_" + "0" * 32), ReplayCandidate(document=LOOSER))
     with pytest.raises(InvalidInput, match="sessionId must be a session id"):
         run(ctx, ReplayScope(session_id="vs_nope"), ReplayCandidate(document=LOOSER))
     with pytest.raises(InvalidInput, match="agentId must be a UUID"):
-        run(ctx, ReplayScope(agent_id="nope", time_from=DAY, time_to=DAY), ReplayCandidate(document=LOOSER))
+        run(ctx, dataclasses.replace(period(), agent_id="nope"), ReplayCandidate(document=LOOSER))
 
 
 def test_only_admins_and_reviewers_replay(ctx: ServiceContext) -> None:

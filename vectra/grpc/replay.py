@@ -1,11 +1,11 @@
-"""gRPC servicer of the Replay API."""
+"""gRPC servicer of the Replay API: the request is POST /replay's body, passed on as it is (empty is unset)."""
 
 from __future__ import annotations
 
 import grpc
 
 from vectra.grpc.caller import authenticated
-from vectra.grpc.fields import optional, time_field
+from vectra.grpc.fields import optional
 from vectra.grpc.generated.vectra.v1 import replay_pb2, replay_pb2_grpc
 from vectra.grpc.policy_messages import document_from_message
 from vectra.grpc.status import rpc
@@ -16,18 +16,14 @@ __all__ = ["ReplayServicer"]
 
 
 def _scope(request: replay_pb2.ReplayRequest) -> policy_replay.ReplayScope:
-    if request.WhichOneof("scope") == "period":
-        period = request.period
-        return policy_replay.ReplayScope(agent_id=period.agent_id, time_from=time_field(period, "from_time", "from"),
-                                         time_to=time_field(period, "to_time", "to"))
-    return policy_replay.ReplayScope(session_id=request.session_id or None)
+    return policy_replay.ReplayScope(session_id=request.session_id or None, agent_id=request.agent_id or None,
+                                     time_from=request.from_time or None, time_to=request.to_time or None)
 
 
-def _candidate(request: replay_pb2.ReplayRequest) -> policy_replay.ReplayCandidate:
-    if request.WhichOneof("policy") == "document":
-        return policy_replay.ReplayCandidate(document=document_from_message(request.document))
-    ref = request.ref
-    return policy_replay.ReplayCandidate(policy_name=ref.name or None, version=optional(ref, "version"))
+def _candidate(policy: replay_pb2.ReplayPolicy) -> policy_replay.ReplayCandidate:
+    document = document_from_message(policy.document) if policy.HasField("document") else None
+    return policy_replay.ReplayCandidate(policy_name=policy.name or None, version=optional(policy, "version"),
+                                         document=document)
 
 
 def _report(report: policy_replay.ReplayReport) -> replay_pb2.ReplayReport:
@@ -53,4 +49,4 @@ class ReplayServicer(replay_pb2_grpc.ReplayServiceServicer):
     @rpc
     async def Replay(self, request: replay_pb2.ReplayRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
-        return _report(await policy_replay.replay(self.ctx, actor, _scope(request), _candidate(request)))
+        return _report(await policy_replay.replay(self.ctx, actor, _scope(request), _candidate(request.policy)))

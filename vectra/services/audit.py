@@ -32,7 +32,7 @@ from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.inputs import check_page, parse_agent_id, parse_session_id
 
-__all__ = ["list_audit", "parse_record_time", "record_change", "verify_audit", "verify_chain"]
+__all__ = ["list_audit", "parse_period", "parse_record_time", "record_change", "verify_audit", "verify_chain"]
 
 R = TypeVar("R")
 _NAME = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
@@ -190,3 +190,14 @@ def parse_record_time(pointer: str, value: str | None) -> str | None:
             pass
     raise InvalidInput(f"{pointer} must be an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z",
                        pointer=pointer)
+
+
+def parse_period(time_from: str | None, time_to: str | None) -> tuple[str, str]:
+    """A period both of whose ends are required (``from``, ``to``: RFC 3339, inclusive), ``from`` not after
+    ``to``; in the records' own format."""
+    start, end = parse_record_time("from", time_from), parse_record_time("to", time_to)
+    if start is None or end is None:
+        raise input_errors.required("from" if start is None else "to")
+    if start > end:
+        raise InvalidInput("from must not be after to", pointer="from")
+    return start, end

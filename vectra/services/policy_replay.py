@@ -12,20 +12,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from policy_core import CompiledPolicy, PolicyError, compile_policy
 from vectra.config import Settings
-from vectra.domain.audit import AuditFilter, AuditRecord, record_time
-from vectra.domain.errors import InvalidInput, NotFound
+from vectra.domain.audit import AuditFilter, AuditRecord
+from vectra.domain.errors import InvalidInput
 from vectra.domain.models import Principal
 from vectra.services import input_errors
+from vectra.services.agents import visible_agent
+from vectra.services.audit import parse_period
 from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.decide import judge
 from vectra.services.inputs import parse_agent_id, parse_session_id
 from vectra.services.policies import PolicySource, get_policy, parse_draft
 from vectra.services.recorded_call import recorded_call
+from vectra.services.sessions import get_session
 
 __all__ = [
     "MAX_RECORDS",
@@ -46,12 +48,12 @@ MAX_LISTED_CHANGES = 10_000
 @dataclass(frozen=True, slots=True)
 class ReplayScope:
     """The calls to replay: a session's (``session_id``), or an agent's from ``time_from`` to ``time_to``
-    (inclusive, timezone-aware)."""
+    (inclusive RFC 3339 date-times with an offset, as the caller wrote them)."""
 
     session_id: str | None = None
     agent_id: str | None = None
-    time_from: datetime | None = None
-    time_to: datetime | None = None
+    time_from: str | None = None
+    time_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +152,8 @@ def replay_records(settings: Settings, compiled: CompiledPolicy, records: Iterab
 
 
 def _checked_scope(scope: ReplayScope) -> AuditFilter:
-    """The scope's shape: a session id, or an agent id with both ends of a period (the agent still to be looked
-    up)."""
+    """The scope's shape: a session id, or an agent id with both ends of a period (whether the caller oversees
+    them is looked up later)."""
     if scope.session_id is not None:
         if scope.agent_id is not None or scope.time_from is not None or scope.time_to is not None:
             raise input_errors.either(["sessionId", "agentId"])
@@ -159,19 +161,8 @@ def _checked_scope(scope: ReplayScope) -> AuditFilter:
     if scope.agent_id is None:
         raise input_errors.either(["sessionId", "agentId"])
     agent_id = parse_agent_id(scope.agent_id)
-    ends = {}
-    for pointer, moment in (("from", scope.time_from), ("to", scope.time_to)):
-        if moment is None:
-            raise input_errors.required(pointer)
-        if not isinstance(moment, datetime) or moment.tzinfo is None:
-            raise input_errors.malformed(pointer, "a date-time with an offset")
-        try:
-            ends[pointer] = record_time(moment)
-        except OverflowError:
-            raise input_errors.malformed(pointer, "a date-time with an offset") from None
-    if ends["from"] > ends["to"]:
-        raise InvalidInput("from must not be after to", pointer="from")
-    return AuditFilter(agent_id=agent_id, time_from=ends["from"], time_to=ends["to"])
+    start, end = parse_period(scope.time_from, scope.time_to)
+    return AuditFilter(agent_id=agent_id, time_from=start, time_to=end)
 
 
 def _checked_candidate(candidate: ReplayCandidate) -> CompiledPolicy | None:
@@ -190,20 +181,13 @@ def _checked_candidate(candidate: ReplayCandidate) -> CompiledPolicy | None:
 
 
 def _overseen(ctx: ServiceContext, principal: Principal, filters: AuditFilter) -> AuditFilter:
-    """``filters`` for the agent the caller oversees (a session's: the session's agent); NotFound otherwise."""
-    agent_id = filters.agent_id
+    """``filters`` for the agent the caller oversees (a session's: the session's agent), by the rule reading the
+    session or the agent follows; NotFound otherwise."""
     if filters.session_id is not None:
-        session = ctx.store.get_session(filters.session_id, with_counts=False)
-        if session is None:
-            raise NotFound(f"session {filters.session_id} not found")
-        agent_id = session.agent_id
-    agent = ctx.agents.get(ctx.store, agent_id) if agent_id is not None else None
-    if agent is None or not principal.oversees(agent):
-        if filters.session_id is not None:
-            raise NotFound(f"session {filters.session_id} not found")
-        raise NotFound(f"agent {agent_id} not found")
-    return AuditFilter(agent_id=agent.id, session_id=filters.session_id, time_from=filters.time_from,
-                       time_to=filters.time_to)
+        session = get_session(ctx, principal, filters.session_id)
+        return AuditFilter(agent_id=session.agent_id, session_id=session.id)
+    visible_agent(ctx, principal, filters.agent_id)  # type: ignore[arg-type]
+    return filters
 
 
 async def _stored(ctx: ServiceContext, principal: Principal,

@@ -23,11 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
-from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from vectra.grpc.generated.vectra.v1 import policies_pb2 as vectra_dot_v1_dot_policies__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16vectra/v1/replay.proto\x12\tvectra.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18vectra/v1/policies.proto\"\x86\x01\n\x0cReplayPeriod\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x33\n\tfrom_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04\x66rom\x12/\n\x07to_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02to\";\n\tPolicyRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x07version\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\n\n\x08_version\"\xaf\x01\n\rReplayRequest\x12\x14\n\nsession_id\x18\x01 \x01(\tH\x00\x12)\n\x06period\x18\x02 \x01(\x0b\x32\x17.vectra.v1.ReplayPeriodH\x00\x12#\n\x03ref\x18\x03 \x01(\x0b\x32\x14.vectra.v1.PolicyRefH\x01\x12%\n\x08\x64ocument\x18\x04 \x01(\x0b\x32\x11.vectra.v1.PolicyH\x01\x42\x07\n\x05scopeB\x08\n\x06policy\"\x9f\x02\n\x0cReplayChange\x12\x10\n\x08\x61udit_id\x18\x01 \x01(\x03\x12\x0c\n\x04time\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\x11\n\x04tool\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x11original_decision\x18\x06 \x01(\t\x12\x19\n\x11replayed_decision\x18\x07 \x01(\t\x12\x1a\n\roriginal_rule\x18\x08 \x01(\tH\x01\x88\x01\x01\x12\x11\n\x04rule\x18\t \x01(\tH\x02\x88\x01\x01\x12\x13\n\x06reason\x18\n \x01(\tH\x03\x88\x01\x01\x12\x16\n\x0e\x62ody_truncated\x18\x0b \x01(\x08\x42\x07\n\x05_toolB\x10\n\x0e_original_ruleB\x07\n\x05_ruleB\t\n\x07_reason\"\xaf\x01\n\x0cReplayReport\x12\x16\n\x0etotal_replayed\x18\x01 \x01(\x03\x12\x12\n\nconsistent\x18\x02 \x01(\x03\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x03\x12\x12\n\nincomplete\x18\x04 \x01(\x03\x12$\n\x06policy\x18\x05 \x01(\x0b\x32\x14.vectra.v1.PolicyRef\x12(\n\x07\x63hanges\x18\x06 \x03(\x0b\x32\x17.vectra.v1.ReplayChange2`\n\rReplayService\x12O\n\x06Replay\x12\x18.vectra.v1.ReplayRequest\x1a\x17.vectra.v1.ReplayReport\"\x12\x82\xd3\xe4\x93\x02\x0c\"\x07/replay:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16vectra/v1/replay.proto\x12\tvectra.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x18vectra/v1/policies.proto\"\x8c\x01\n\rReplayRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x17\n\tfrom_time\x18\x03 \x01(\tR\x04\x66rom\x12\x13\n\x07to_time\x18\x04 \x01(\tR\x02to\x12\'\n\x06policy\x18\x05 \x01(\x0b\x32\x17.vectra.v1.ReplayPolicy\"c\n\x0cReplayPolicy\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x07version\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12#\n\x08\x64ocument\x18\x03 \x01(\x0b\x32\x11.vectra.v1.PolicyB\n\n\x08_version\";\n\tPolicyRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x07version\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\n\n\x08_version\"\x9f\x02\n\x0cReplayChange\x12\x10\n\x08\x61udit_id\x18\x01 \x01(\x03\x12\x0c\n\x04time\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\x11\n\x04tool\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x11original_decision\x18\x06 \x01(\t\x12\x19\n\x11replayed_decision\x18\x07 \x01(\t\x12\x1a\n\roriginal_rule\x18\x08 \x01(\tH\x01\x88\x01\x01\x12\x11\n\x04rule\x18\t \x01(\tH\x02\x88\x01\x01\x12\x13\n\x06reason\x18\n \x01(\tH\x03\x88\x01\x01\x12\x16\n\x0e\x62ody_truncated\x18\x0b \x01(\x08\x42\x07\n\x05_toolB\x10\n\x0e_original_ruleB\x07\n\x05_ruleB\t\n\x07_reason\"\xaf\x01\n\x0cReplayReport\x12\x16\n\x0etotal_replayed\x18\x01 \x01(\x03\x12\x12\n\nconsistent\x18\x02 \x01(\x03\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x03\x12\x12\n\nincomplete\x18\x04 \x01(\x03\x12$\n\x06policy\x18\x05 \x01(\x0b\x32\x14.vectra.v1.PolicyRef\x12(\n\x07\x63hanges\x18\x06 \x03(\x0b\x32\x17.vectra.v1.ReplayChange2`\n\rReplayService\x12O\n\x06Replay\x12\x18.vectra.v1.ReplayRequest\x1a\x17.vectra.v1.ReplayReport\"\x12\x82\xd3\xe4\x93\x02\x0c\"\x07/replay:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,16 +35,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REPLAYSERVICE'].methods_by_name['Replay']._loaded_options = None
   _globals['_REPLAYSERVICE'].methods_by_name['Replay']._serialized_options = b'\202\323\344\223\002\014\"\007/replay:\001*'
-  _globals['_REPLAYPERIOD']._serialized_start=127
-  _globals['_REPLAYPERIOD']._serialized_end=261
-  _globals['_POLICYREF']._serialized_start=263
-  _globals['_POLICYREF']._serialized_end=322
-  _globals['_REPLAYREQUEST']._serialized_start=325
-  _globals['_REPLAYREQUEST']._serialized_end=500
-  _globals['_REPLAYCHANGE']._serialized_start=503
-  _globals['_REPLAYCHANGE']._serialized_end=790
-  _globals['_REPLAYREPORT']._serialized_start=793
-  _globals['_REPLAYREPORT']._serialized_end=968
-  _globals['_REPLAYSERVICE']._serialized_start=970
-  _globals['_REPLAYSERVICE']._serialized_end=1066
+  _globals['_REPLAYREQUEST']._serialized_start=94
+  _globals['_REPLAYREQUEST']._serialized_end=234
+  _globals['_REPLAYPOLICY']._serialized_start=236
+  _globals['_REPLAYPOLICY']._serialized_end=335
+  _globals['_POLICYREF']._serialized_start=337
+  _globals['_POLICYREF']._serialized_end=396
+  _globals['_REPLAYCHANGE']._serialized_start=399
+  _globals['_REPLAYCHANGE']._serialized_end=686
+  _globals['_REPLAYREPORT']._serialized_start=689
+  _globals['_REPLAYREPORT']._serialized_end=864
+  _globals['_REPLAYSERVICE']._serialized_start=866
+  _globals['_REPLAYSERVICE']._serialized_end=962
 # @@protoc_insertion_point(module_scope)

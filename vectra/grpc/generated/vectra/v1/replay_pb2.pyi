@@ -1,7 +1,4 @@
-import datetime
-
 from google.api import annotations_pb2 as _annotations_pb2
-from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from vectra.grpc.generated.vectra.v1 import policies_pb2 as _policies_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -11,15 +8,29 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class ReplayPeriod(_message.Message):
-    __slots__ = ("agent_id", "from_time", "to_time")
+class ReplayRequest(_message.Message):
+    __slots__ = ("session_id", "agent_id", "from_time", "to_time", "policy")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_TIME_FIELD_NUMBER: _ClassVar[int]
     TO_TIME_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
     agent_id: str
-    from_time: _timestamp_pb2.Timestamp
-    to_time: _timestamp_pb2.Timestamp
-    def __init__(self, agent_id: _Optional[str] = ..., from_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., to_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    from_time: str
+    to_time: str
+    policy: ReplayPolicy
+    def __init__(self, session_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., from_time: _Optional[str] = ..., to_time: _Optional[str] = ..., policy: _Optional[_Union[ReplayPolicy, _Mapping]] = ...) -> None: ...
+
+class ReplayPolicy(_message.Message):
+    __slots__ = ("name", "version", "document")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    document: _policies_pb2.Policy
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., document: _Optional[_Union[_policies_pb2.Policy, _Mapping]] = ...) -> None: ...
 
 class PolicyRef(_message.Message):
     __slots__ = ("name", "version")
@@ -28,18 +39,6 @@ class PolicyRef(_message.Message):
     name: str
     version: int
     def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
-
-class ReplayRequest(_message.Message):
-    __slots__ = ("session_id", "period", "ref", "document")
-    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
-    PERIOD_FIELD_NUMBER: _ClassVar[int]
-    REF_FIELD_NUMBER: _ClassVar[int]
-    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
-    session_id: str
-    period: ReplayPeriod
-    ref: PolicyRef
-    document: _policies_pb2.Policy
-    def __init__(self, session_id: _Optional[str] = ..., period: _Optional[_Union[ReplayPeriod, _Mapping]] = ..., ref: _Optional[_Union[PolicyRef, _Mapping]] = ..., document: _Optional[_Union[_policies_pb2.Policy, _Mapping]] = ...) -> None: ...
 
 class ReplayChange(_message.Message):
     __slots__ = ("audit_id", "time", "method", "url", "tool", "original_decision", "replayed_decision", "original_rule", "rule", "reason", "body_truncated")
