@@ -28,9 +28,11 @@ from vectra.services.audit_proof import ChainProof, inclusion_proof
 from vectra.services.auth import require_reader
 from vectra.services.compliance_html import render_html
 from vectra.services.context import ServiceContext
+from vectra.services.governance import limits_document
 from vectra.services.inputs import parse_agent_id
 from vectra.services.recorded_call import recorded_tool
-from vectra.services.sessions import get_session
+from vectra.services.sessions import get_session, session_document
+from vectra.services.shadow import shadow_policy_document
 from vectra.store.base import Store
 
 __all__ = ["KIND", "MAX_RECORDS", "Export", "ParkedOutcomes", "build_export", "period_export", "session_export"]
@@ -125,13 +127,13 @@ def build_export(*, scope: Mapping[str, str], session: Session | None, agent: Ag
         "kind": KIND,
         "generatedAt": rfc3339(generated_at),
         "scope": dict(scope),
-        "session": None if session is None else _session_json(session, generated_at),
+        "session": None if session is None else session_document(session, generated_at),
         "agent": {"id": agent.id, "name": agent.name, "realm": agent.realm.name if agent.realm else None},
         "governanceProfile": {
             "policyName": policy[0],
             "policyVersion": policy[1],
-            "shadowPolicy": _shadow_json(agent),
-            "limits": _limits_json(limits),
+            "shadowPolicy": shadow_policy_document(agent.shadow),
+            "limits": limits_document(limits),
         },
         "summary": summary,
         "timeline": [_event(r) for r in records],
@@ -151,32 +153,6 @@ def _parked_outcomes(store: Store, records: Sequence[AuditRecord]) -> ParkedOutc
         pending += state is not None and state[0] is PendingStatus.PENDING
         approved += state is not None and state[0] is PendingStatus.APPROVED
     return ParkedOutcomes(pending=pending, approved=approved)
-
-
-def _session_json(session: Session, now: datetime) -> dict[str, Any]:
-    counts = session.counts
-    return {
-        "id": session.id, "agentId": session.agent_id, "status": session.status(now).value,
-        "metadata": dict(session.metadata), "createdAt": rfc3339(session.created_at),
-        "expiresAt": rfc3339(session.expires_at), "endedAt": rfc3339(session.ended_at),
-        "endReason": session.end_reason, "endedBy": session.ended_by, "policyName": session.policy_name,
-        "policyVersion": session.policy_version,
-        "counts": {"governed": counts.governed, "allowed": counts.allowed, "denied": counts.denied,
-                   "pending": counts.pending, "approved": counts.approved},
-    }
-
-
-def _shadow_json(agent: Agent) -> dict[str, Any] | None:
-    shadow = agent.shadow
-    if shadow is None:
-        return None
-    return {"policyName": shadow.policy_name, "policyVersion": shadow.policy_version, "since": rfc3339(shadow.since)}
-
-
-def _limits_json(limits: Governance) -> dict[str, Any]:
-    return {"maxSessionHours": limits.max_session_hours, "maxDailySessions": limits.max_daily_sessions,
-            "maxConcurrentSessions": limits.max_concurrent_sessions,
-            "maxDelegationDepth": limits.max_delegation_depth}
 
 
 def _event(record: AuditRecord) -> dict[str, Any]:

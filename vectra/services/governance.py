@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from vectra.domain.errors import Forbidden, InvalidInput
 from vectra.domain.models import Agent, Governance, Realm, Role
 from vectra.services import input_errors
 from vectra.services.context import ServiceContext
 
-__all__ = ["GOVERNANCE_FIELDS", "check_governance", "check_sub_agent", "effective_limits"]
+__all__ = ["GOVERNANCE_FIELDS", "check_governance", "check_sub_agent", "effective_limits", "limits_document"]
 
 #: each limit by the contract's name: its Governance field and its bounds
 GOVERNANCE_FIELDS: dict[str, tuple[str, float, float]] = {
@@ -47,6 +48,11 @@ def check_governance(governance: Governance) -> Governance:
 def effective_limits(ctx: ServiceContext, agent: Agent) -> Governance:
     """Every limit of ``agent``: its own, else the daemon's default."""
     return agent.governance.resolved(ctx.settings.session_defaults())
+
+
+def limits_document(limits: Governance) -> dict[str, Any]:
+    """The limits as JSON values by the contract's names: on an agent and in a compliance export."""
+    return {pointer: getattr(limits, name) for pointer, (name, *_) in GOVERNANCE_FIELDS.items()}
 
 
 def check_sub_agent(ctx: ServiceContext, parent: Agent, *, capabilities: Sequence[str], governance: Governance,

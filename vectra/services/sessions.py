@@ -13,11 +13,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from vectra.domain.audit import AuditFilter, AuditRecord
 from vectra.domain.errors import Conflict, Forbidden, NotFound, RateLimited, SessionRefused
 from vectra.domain.models import Agent, AgentStatus, Page, Principal, Role
 from vectra.domain.sessions import Session, SessionFilter, SessionStatus
+from vectra.domain.times import rfc3339
 from vectra.services import audit, input_errors, profiles
 from vectra.services.agents import visible_agent
 from vectra.services.auth import require_reader
@@ -33,6 +35,7 @@ __all__ = [
     "list_sessions",
     "open_session_for",
     "session_audit",
+    "session_document",
     "start_session",
 ]
 
@@ -127,6 +130,26 @@ def session_audit(ctx: ServiceContext, actor: Principal, session_id: str, limit:
         raise input_errors.out_of_range("limit", 1, MAX_AUDIT_LIMIT)
     session = get_session(ctx, actor, session_id)
     return list(ctx.store.iter_audit_matching(AuditFilter(session_id=session.id), limit))
+
+
+def session_document(session: Session, now: datetime) -> dict[str, Any]:
+    """The session as JSON values, read at ``now``: what ``GET /sessions/{id}`` shows, and a compliance export."""
+    counts = session.counts
+    return {
+        "id": session.id,
+        "agentId": session.agent_id,
+        "status": session.status(now).value,
+        "metadata": dict(session.metadata),
+        "createdAt": rfc3339(session.created_at),
+        "expiresAt": rfc3339(session.expires_at),
+        "endedAt": rfc3339(session.ended_at),
+        "endReason": session.end_reason,
+        "endedBy": session.ended_by,
+        "policyName": session.policy_name,
+        "policyVersion": session.policy_version,
+        "counts": {"governed": counts.governed, "allowed": counts.allowed, "denied": counts.denied,
+                   "pending": counts.pending, "approved": counts.approved},
+    }
 
 
 def open_session_for(ctx: ServiceContext, agent: Agent, session_id: str) -> Session:

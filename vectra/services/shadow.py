@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from vectra.domain.errors import NotFound
 from vectra.domain.models import Agent, Principal, Role, ShadowPolicy
+from vectra.domain.times import rfc3339
 from vectra.services import input_errors
 from vectra.services.agents import agent_change, found_agent, visible_agent
 from vectra.services.auth import require, require_reader
 from vectra.services.context import ServiceContext
 from vectra.services.inputs import check_policy_name, parse_agent_id
 
-__all__ = ["ShadowStatus", "attach_shadow", "detach_shadow", "shadow_status"]
+__all__ = ["ShadowStatus", "attach_shadow", "detach_shadow", "shadow_policy_document", "shadow_status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,13 @@ class ShadowStatus:
     @property
     def disagreed(self) -> int:
         return self.judged - self.agreed
+
+
+def shadow_policy_document(shadow: ShadowPolicy | None) -> dict[str, Any] | None:
+    """The agent's shadow policy as JSON values (None without one): on an agent and in a compliance export."""
+    if shadow is None:
+        return None
+    return {"policyName": shadow.policy_name, "policyVersion": shadow.policy_version, "since": rfc3339(shadow.since)}
 
 
 async def attach_shadow(ctx: ServiceContext, actor: Principal, agent_id: str, policy_name: str,
