@@ -9,8 +9,9 @@ document is built from the store in a worker thread: the proof may walk up to a 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +32,7 @@ from vectra.services.context import ServiceContext
 from vectra.services.governance import limits_document
 from vectra.services.inputs import parse_agent_id
 from vectra.services.recorded_call import recorded_tool
-from vectra.services.sessions import get_session, session_document
+from vectra.services.sessions import session_and_agent, session_document
 from vectra.services.shadow import shadow_policy_document
 from vectra.store.base import Store
 
@@ -66,11 +67,11 @@ class ParkedOutcomes:
 async def session_export(ctx: ServiceContext, principal: Principal, session_id: str) -> Export:
     """The export of one session: its records are the ones that carry its id."""
     require_reader(principal, "exporting a compliance document")
-    session = get_session(ctx, principal, session_id)
-    agent = visible_agent(ctx, principal, session.agent_id)
+    session, agent = session_and_agent(ctx, principal, session_id)
     policy = (session.policy_name, session.policy_version)
+    parked = ParkedOutcomes(pending=session.counts.pending, approved=session.counts.approved)
     return await asyncio.to_thread(_export, ctx, {"sessionId": session.id}, session, agent, policy,
-                                   AuditFilter(session_id=session.id))
+                                   AuditFilter(session_id=session.id), lambda _: parked)
 
 
 async def period_export(ctx: ServiceContext, principal: Principal, agent_id: str, time_from: str | None,
@@ -87,11 +88,13 @@ async def period_export(ctx: ServiceContext, principal: Principal, agent_id: str
     current = ctx.policies.current(ctx.store, agent.policy_name) if agent.policy_name else None
     policy = (agent.policy_name, current.version if current is not None else None)
     return await asyncio.to_thread(_export, ctx, scope, None, agent, policy,
-                                   AuditFilter(agent_id=agent.id, time_from=start, time_to=end))
+                                   AuditFilter(agent_id=agent.id, time_from=start, time_to=end),
+                                   functools.partial(_parked_outcomes, ctx.store))
 
 
 def _export(ctx: ServiceContext, scope: Mapping[str, str], session: Session | None, agent: Agent,
-            policy: tuple[str | None, int | None], filters: AuditFilter) -> Export:
+            policy: tuple[str | None, int | None], filters: AuditFilter,
+            parked: Callable[[Sequence[AuditRecord]], ParkedOutcomes]) -> Export:
     records = list(ctx.store.iter_audit_matching(filters, MAX_RECORDS + 1))
     if len(records) > MAX_RECORDS:
         raise InvalidInput(f"the export would hold more than {MAX_RECORDS:,} records: ask for a narrower period "
@@ -100,7 +103,7 @@ def _export(ctx: ServiceContext, scope: Mapping[str, str], session: Session | No
         scope=scope, session=session, agent=agent, policy=policy,
         limits=agent.governance.resolved(ctx.settings.session_defaults()),
         records=records, proof=inclusion_proof(ctx.store, (r.id for r in records)),
-        parked=_parked_outcomes(ctx.store, records), generated_at=datetime.now(UTC),
+        parked=parked(records), generated_at=datetime.now(UTC),
     )
 
 
@@ -143,7 +146,8 @@ def build_export(*, scope: Mapping[str, str], session: Session | None, agent: Ag
 
 
 def _parked_outcomes(store: Store, records: Sequence[AuditRecord]) -> ParkedOutcomes:
-    """The parked requests of the records' ``Hitl`` outcomes, as they stand now."""
+    """For a period: the parked requests of the records' ``Hitl`` outcomes, as they stand now. (A session's are
+    its own counts, from the parked requests that name it.)"""
     pending = approved = 0
     for record in records:
         pending_id = record.entry.details.get("pendingId")

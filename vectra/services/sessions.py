@@ -34,6 +34,7 @@ __all__ = [
     "interrupt_session",
     "list_sessions",
     "open_session_for",
+    "session_and_agent",
     "session_audit",
     "session_document",
     "start_session",
@@ -80,9 +81,14 @@ async def start_session(ctx: ServiceContext, actor: Principal, agent_id: str,
 
 def get_session(ctx: ServiceContext, actor: Principal, session_id: str) -> Session:
     """The session with its live counts, for its agent and whoever oversees that agent."""
+    return session_and_agent(ctx, actor, session_id)[0]
+
+
+def session_and_agent(ctx: ServiceContext, actor: Principal, session_id: str) -> tuple[Session, Agent]:
+    """:func:`get_session`, with the session's agent as the caller sees it."""
     session = _session(ctx, session_id)
-    _agent_acting_on(ctx, actor, session.agent_id, Role.REVIEWER, "read another agent's session", session_id)
-    return session
+    agent = _agent_acting_on(ctx, actor, session.agent_id, Role.REVIEWER, "read another agent's session", session_id)
+    return session, agent
 
 
 def list_sessions(ctx: ServiceContext, actor: Principal, *, agent_id: str | None = None,
