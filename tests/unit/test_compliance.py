@@ -276,3 +276,13 @@ def principal(like: Agent, role: Role, scope_realms: tuple[str, ...] = ()) -> Pr
     agent = dataclasses.replace(like, id="0e6c7d8a-1b2c-4d3e-8f90-a1b2c3d4e5f6", name="caller", roles=(role,),
                                 scope_realms=scope_realms)
     return Principal(subject=agent.id, roles=frozenset({role}), agent=agent)
+
+
+def test_an_export_renders_as_json_or_a_page_and_refuses_any_other_format(exported: Exported) -> None:
+    export = exported[0]
+
+    assert export.render() == export.render("json") == ("application/json", export.json_bytes())
+    assert export.render("html") == ("text/html; charset=utf-8", export.html().encode())
+    with pytest.raises(InvalidInput) as refused:
+        export.render("pdf")
+    assert (str(refused.value), refused.value.extra.get("pointer")) == ("format must be one of json, html", "format")

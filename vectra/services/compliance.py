@@ -36,11 +36,25 @@ from vectra.services.sessions import session_and_agent, session_document
 from vectra.services.shadow import shadow_policy_document
 from vectra.store.base import Store
 
-__all__ = ["KIND", "MAX_RECORDS", "Export", "ParkedOutcomes", "build_export", "period_export", "session_export"]
+__all__ = ["FORMATS", "KIND", "MAX_RECORDS", "Export", "ParkedOutcomes", "build_export", "export_format",
+           "period_export", "session_export"]
 
 KIND = "vectra.compliance/v1"
 #: the most records one export shows (its timeline); past it, a narrower period
 MAX_RECORDS = 100_000
+
+
+#: each format an export is served in, and its content type
+FORMATS = {"json": "application/json", "html": "text/html; charset=utf-8"}
+
+
+def export_format(name: str | None) -> str:
+    """The format asked for ("json" when none is); InvalidInput for any other than :data:`FORMATS`. A surface
+    may check it before the export is made."""
+    chosen = name or "json"
+    if chosen not in FORMATS:
+        raise input_errors.not_one_of("format", FORMATS)
+    return chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +62,11 @@ class Export:
     """The document (JSON values only), and its two renderings: the bytes both surfaces serve."""
 
     document: Mapping[str, Any]
+
+    def render(self, format_name: str | None = None) -> tuple[str, bytes]:
+        """The content type and bytes of the export in ``format_name`` (:func:`export_format`)."""
+        chosen = export_format(format_name)
+        return FORMATS[chosen], self.html().encode() if chosen == "html" else self.json_bytes()
 
     def json_bytes(self) -> bytes:
         return json.dumps(self.document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
