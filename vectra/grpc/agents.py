@@ -6,17 +6,18 @@ import grpc
 
 from vectra.domain.models import Agent, Governance
 from vectra.grpc.caller import authenticated
-from vectra.grpc.fields import optional
+from vectra.grpc.fields import optional, status_filter
 from vectra.grpc.generated.vectra.v1 import agents_pb2, agents_pb2_grpc
 from vectra.grpc.messages import AGENT_STATUSES, agent_message, paged_fields, timestamp_message
 from vectra.grpc.status import rpc
 from vectra.services import agents, shadow
 from vectra.services.context import ServiceContext
+from vectra.services.governance import GOVERNANCE_FIELDS
 
 __all__ = ["AgentServicer"]
 
 #: the agent's limits, as RegisterAgentRequest and UpdateAgentRequest name them (and Governance does)
-_LIMITS = ("max_session_hours", "max_daily_sessions", "max_concurrent_sessions", "max_delegation_depth")
+_LIMITS = tuple(field for field, *_ in GOVERNANCE_FIELDS.values())
 
 
 def _shadow_status(status: shadow.ShadowStatus) -> agents_pb2.ShadowStatus:
@@ -35,11 +36,9 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
     @rpc
     async def ListAgents(self, request: agents_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
-        status = AGENT_STATUSES.get(request.status)
         query = agents.AgentQuery(
             q=optional(request, "q"),
-            # 0 is "any"; a number of no status is refused by the service, as REST's unknown name is
-            status=status.value if status else (str(request.status) if request.status else None),
+            status=status_filter(request.status, AGENT_STATUSES),
             online=optional(request, "online"),
             realm=optional(request, "realm"),
             capabilities=list(request.capabilities),

@@ -27,6 +27,7 @@ from vectra.services.context import ServiceContext
 from vectra.services.inputs import bounded_string, check_page, parse_agent_id, parse_session_id
 
 __all__ = [
+    "DEFAULT_AUDIT_LIMIT",
     "MAX_AUDIT_LIMIT",
     "SESSION_HEADER",
     "complete_session",
@@ -42,6 +43,8 @@ __all__ = [
 
 #: the header a proxied call names its session in (a gateway header: never forwarded)
 SESSION_HEADER = "vectra-session"
+#: how many records a session's audit listing gives when the caller names no limit (at most MAX_AUDIT_LIMIT)
+DEFAULT_AUDIT_LIMIT = 200
 MAX_AUDIT_LIMIT = 1000
 MAX_REASON_LENGTH = 1000
 
@@ -130,8 +133,10 @@ async def interrupt_session(ctx: ServiceContext, actor: Principal, session_id: s
     return await _end(ctx, actor, session, SessionStatus.INTERRUPTED, text)
 
 
-def session_audit(ctx: ServiceContext, actor: Principal, session_id: str, limit: int = 200) -> list[AuditRecord]:
-    """The session's audit records, oldest first, at most ``limit``."""
+def session_audit(ctx: ServiceContext, actor: Principal, session_id: str,
+                  limit: int | None = None) -> list[AuditRecord]:
+    """The session's audit records, oldest first, at most ``limit`` (:data:`DEFAULT_AUDIT_LIMIT` when None)."""
+    limit = DEFAULT_AUDIT_LIMIT if limit is None else limit
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_AUDIT_LIMIT:
         raise input_errors.out_of_range("limit", 1, MAX_AUDIT_LIMIT)
     session = get_session(ctx, actor, session_id)
