@@ -12,7 +12,7 @@ from vectra.grpc.messages import AGENT_STATUSES, agent_message, paged_fields, ti
 from vectra.grpc.status import rpc
 from vectra.services import agents, shadow
 from vectra.services.context import ServiceContext
-from vectra.services.governance import GOVERNANCE_FIELDS
+from vectra.services.governance import GOVERNANCE_FIELDS, effective_limits
 
 __all__ = ["AgentServicer"]
 
@@ -31,7 +31,7 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
         self.ctx = ctx
 
     def _shown(self, agent: Agent) -> agents_pb2.Agent:
-        return agent_message(agent, agents.online_since(self.ctx), self.ctx.settings.session_defaults())
+        return agent_message(agent, agents.online_since(self.ctx), effective_limits(self.ctx, agent))
 
     @rpc
     async def ListAgents(self, request: agents_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext):
@@ -47,9 +47,10 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
             sort_dir=optional(request, "sort_dir"),
         )
         page = await agents.list_agents(self.ctx, actor, request.page or 1, request.page_size or 25, query)
-        since, defaults = agents.online_since(self.ctx), self.ctx.settings.session_defaults()
+        since = agents.online_since(self.ctx)
         return agents_pb2.ListAgentsResponse(
-            **paged_fields(page, lambda agent: agent_message(agent, since, defaults)), online_count=page.online_count
+            **paged_fields(page, lambda agent: agent_message(agent, since, effective_limits(self.ctx, agent))),
+            online_count=page.online_count,
         )
 
     @rpc

@@ -45,9 +45,8 @@ def realm_json(realm: Realm) -> dict[str, Any]:
             "createdAt": rfc3339(realm.created_at)}
 
 
-def agent_json(agent: Agent, online_since: datetime, defaults: Governance) -> dict[str, Any]:
-    """The agent, its governance limits as in effect (its own, else the daemon's ``defaults``)."""
-    limits = agent.governance.resolved(defaults)
+def agent_json(agent: Agent, online_since: datetime, limits: Governance) -> dict[str, Any]:
+    """The agent, with ``limits``: its limits in effect (``governance.effective_limits``)."""
     return {
         "id": agent.id,
         "name": agent.name,
@@ -75,8 +74,9 @@ def agent_json(agent: Agent, online_since: datetime, defaults: Governance) -> di
     }
 
 
-def agent_page_json(page: AgentPage, online_since: datetime, defaults: Governance) -> dict[str, Any]:
-    return {**paged_json(page, lambda agent: agent_json(agent, online_since, defaults)),
+def agent_page_json(page: AgentPage, online_since: datetime,
+                    limits_of: Callable[[Agent], Governance]) -> dict[str, Any]:
+    return {**paged_json(page, lambda agent: agent_json(agent, online_since, limits_of(agent))),
             "onlineCount": page.online_count}
 
 

@@ -29,7 +29,7 @@ from vectra.services.audit_proof import ChainProof, inclusion_proof
 from vectra.services.auth import require_reader
 from vectra.services.compliance_html import render_html
 from vectra.services.context import ServiceContext
-from vectra.services.governance import limits_document
+from vectra.services.governance import effective_limits, limits_document
 from vectra.services.inputs import parse_agent_id
 from vectra.services.recorded_call import recorded_tool
 from vectra.services.sessions import session_and_agent, session_document
@@ -120,7 +120,7 @@ def _export(ctx: ServiceContext, scope: Mapping[str, str], session: Session | No
                            "(GET /compliance?agentId&from&to)")
     return build_export(
         scope=scope, session=session, agent=agent, policy=policy,
-        limits=agent.governance.resolved(ctx.settings.session_defaults()),
+        limits=effective_limits(ctx, agent),
         records=records, proof=inclusion_proof(ctx.store, (r.id for r in records)),
         parked=parked(records), generated_at=datetime.now(UTC),
     )

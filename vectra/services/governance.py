@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from vectra.config import MAX_DELEGATION_DEPTH
 from vectra.domain.errors import Forbidden, InvalidInput
 from vectra.domain.models import Agent, Governance, Realm, Role
 from vectra.services import input_errors
@@ -26,7 +27,7 @@ GOVERNANCE_FIELDS: dict[str, tuple[str, float, float]] = {
     "maxSessionHours": ("max_session_hours", 0.1, 24.0),
     "maxDailySessions": ("max_daily_sessions", 1, 1000),
     "maxConcurrentSessions": ("max_concurrent_sessions", 1, 1000),
-    "maxDelegationDepth": ("max_delegation_depth", 0, 5),
+    "maxDelegationDepth": ("max_delegation_depth", 0, MAX_DELEGATION_DEPTH),
 }
 
 
@@ -59,7 +60,7 @@ def check_sub_agent(ctx: ServiceContext, parent: Agent, *, capabilities: Sequenc
                     realm: Realm | None, roles: Sequence[Role]) -> Governance:
     """The child's limits, once it is within its parent's reach (Forbidden when the parent may not delegate at
     all, InvalidInput naming what goes past it); its depth defaults to one less than the parent's."""
-    depth = effective_limits(ctx, parent).max_delegation_depth or 0
+    depth = effective_limits(ctx, parent).max_delegation_depth
     if depth < 1:
         raise Forbidden(f"agent {parent.id} may not register sub-agents: its maxDelegationDepth is 0",
                         cause="delegation")

@@ -24,6 +24,7 @@ from vectra.services import audit, input_errors, profiles
 from vectra.services.agents import visible_agent
 from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
+from vectra.services.governance import effective_limits
 from vectra.services.inputs import bounded_string, check_page, parse_agent_id, parse_session_id
 
 __all__ = [
@@ -57,18 +58,18 @@ async def start_session(ctx: ServiceContext, actor: Principal, agent_id: str,
     if agent.status is not AgentStatus.ACTIVE:
         raise Forbidden(f"agent {agent_id} is {agent.status.value.lower()}: it can't begin a session",
                         cause="agent_status", subject=actor.subject)
-    limits = agent.governance.resolved(ctx.settings.session_defaults())
+    limits = effective_limits(ctx, agent)
     now = datetime.now(UTC)
     current = ctx.policies.current(ctx.store, agent.policy_name) if agent.policy_name else None
     session = Session(
         id="vs_" + secrets.token_hex(16), agent_id=agent_id, stored_status=SessionStatus.ACTIVE,
         metadata=profiles.check_metadata("metadata", metadata), created_at=now,
-        expires_at=now + timedelta(hours=limits.max_session_hours or 0),
+        expires_at=now + timedelta(hours=limits.max_session_hours),
         policy_name=agent.policy_name, policy_version=current.version if current is not None else None,
     )
 
     def begin() -> Session:
-        reached = ctx.store.open_session(session, limits.max_concurrent_sessions or 0, limits.max_daily_sessions or 0)
+        reached = ctx.store.open_session(session, limits.max_concurrent_sessions, limits.max_daily_sessions)
         if reached is not None:
             what = "are active" if reached.name == "maxConcurrentSessions" else "began in the last 24 hours"
             raise RateLimited(f"{reached.name} ({reached.limit}) reached: {reached.count} sessions of agent "
