@@ -16,15 +16,22 @@ from typing import Any, TypeVar
 
 import pytest
 
+from vectra.config import Settings
 from vectra.domain.audit import AuditEntry, AuditFilter
 from vectra.domain.errors import Forbidden, InvalidInput, NotFound
 from vectra.domain.models import Agent, Governance, Principal, Role, ShadowPolicy
+from vectra.domain.policies import GatewayDecision
+from vectra.forward.target import parse_target
+from vectra.services import hitl
 from vectra.services.agents import register_agent
 from vectra.services.audit_proof import ChainProof
 from vectra.services.auth import OPERATOR
 from vectra.services.compliance import Export, ParkedOutcomes, build_export, period_export, session_export
 from vectra.services.context import ServiceContext
-from vectra.services.sessions import complete_session, start_session
+from vectra.services.keyring import Keyring
+from vectra.services.parking import new_pending, park
+from vectra.services.sessions import complete_session, get_session, start_session
+from vectra.store import SqliteStore
 
 SCRIPT = Path(__file__).parents[1] / "tools" / "verify_export.py"
 HOSTILE_URL = "https://api.example.com/<script>alert(1)</script>?q=\"x\"&y=1"
@@ -100,6 +107,67 @@ def test_a_session_export_summarises_its_calls_and_its_proof_verifies(exported: 
     assert document["timeline"][1]["tool"] == "search"
     assert document["chain"]["verified"] is True
     assert bob not in session_doc.json_bytes().decode()  # Bob's interleaved records are digests only
+
+
+async def upstream() -> asyncio.Server:
+    """A real upstream on a loopback port that answers every request 200 (where an approved request is sent)."""
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", 0)
+
+
+async def parked_call(ctx: ServiceContext, agent: str, session: str, url: str) -> str:
+    """A call parked for review in ``session``, stored and recorded as the proxy does it; its pending id."""
+    decision = GatewayDecision(effect="Hitl", rule="review", reason="a human reviews this", agent_id=agent,
+                               trust_score=0.5, risk_score=0.6, policy_name="billing", policy_version=3)
+    pending = new_pending(ctx, agent, "POST", parse_target(url), [("Content-Type", "text/plain")], b"pay",
+                          decision, None, session)
+    entry = AuditEntry(actor=agent, source="proxy", action="proxy.request", agent_id=agent, method="POST", url=url,
+                       decision="Hitl", rule="review", reason="a human reviews this",
+                       details={"pendingId": pending.id, "sessionId": session})
+    assert await park(ctx, pending, entry, dataclasses.replace(entry, decision="HitlQueueFull"))
+    return pending.id
+
+
+def test_a_session_export_counts_its_parked_requests_as_the_session_does(tmp_path: Path) -> None:
+    """Two calls parked in a session, one approved by a reviewer (and sent): the summary's ``pending`` and
+    ``approvalsUsed`` are the session's own ``counts.pending`` and ``counts.approved``."""
+    store = SqliteStore(tmp_path / "vectra.db")
+    ctx = ServiceContext(settings=Settings(data_dir=tmp_path, upstream_allow_cidrs=("127.0.0.1/32",)), store=store,
+                         keyring=Keyring("k", {"k": b"k" * 32}), admin_token="t" * 32, digest_key=b"d" * 32)
+    reviewer = Principal(subject="rita", roles=frozenset({Role.REVIEWER}))
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
+        server = await upstream()
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/pay"
+        try:
+            alice = (await register_agent(ctx, OPERATOR, name="alice", owner_id="o")).agent
+            session = await start_session(ctx, OPERATOR, alice.id)
+            approved = await parked_call(ctx, alice.id, session.id, url)
+            await parked_call(ctx, alice.id, session.id, url)
+            await hitl.approve(ctx, reviewer, approved)
+            shown = get_session(ctx, OPERATOR, session.id).counts
+            document = (await session_export(ctx, reviewer, session.id)).document
+            return {"pending": shown.pending, "approved": shown.approved}, document
+        finally:
+            server.close()
+            await ctx.close_forwarder()
+
+    try:
+        counts, document = run(ctx, scenario)
+    finally:
+        store.close()
+
+    assert counts == {"pending": 1, "approved": 1}
+    assert document["session"]["counts"]["pending"] == document["summary"]["pending"] == counts["pending"]
+    assert document["session"]["counts"]["approved"] == document["summary"]["approvalsUsed"] == counts["approved"]
+    assert document["summary"]["hitl"] == 2
+    approval = next(c for c in document["controls"] if c["id"] == "approval-routing")
+    assert approval["evidence"] == "2 calls routed to human review: 1 approved, 1 still waiting"
 
 
 def test_the_controls_say_what_the_records_and_the_agent_show(exported: Exported) -> None:
@@ -208,3 +276,13 @@ def principal(like: Agent, role: Role, scope_realms: tuple[str, ...] = ()) -> Pr
     agent = dataclasses.replace(like, id="0e6c7d8a-1b2c-4d3e-8f90-a1b2c3d4e5f6", name="caller", roles=(role,),
                                 scope_realms=scope_realms)
     return Principal(subject=agent.id, roles=frozenset({role}), agent=agent)
+
+
+def test_an_export_renders_as_json_or_a_page_and_refuses_any_other_format(exported: Exported) -> None:
+    export = exported[0]
+
+    assert export.render() == export.render("json") == ("application/json", export.json_bytes())
+    assert export.render("html") == ("text/html; charset=utf-8", export.html().encode())
+    with pytest.raises(InvalidInput) as refused:
+        export.render("pdf")
+    assert (str(refused.value), refused.value.extra.get("pointer")) == ("format must be one of json, html", "format")

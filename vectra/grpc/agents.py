@@ -6,17 +6,18 @@ import grpc
 
 from vectra.domain.models import Agent, Governance
 from vectra.grpc.caller import authenticated
-from vectra.grpc.fields import optional
+from vectra.grpc.fields import optional, status_filter
 from vectra.grpc.generated.vectra.v1 import agents_pb2, agents_pb2_grpc
 from vectra.grpc.messages import AGENT_STATUSES, agent_message, paged_fields, timestamp_message
 from vectra.grpc.status import rpc
 from vectra.services import agents, shadow
 from vectra.services.context import ServiceContext
+from vectra.services.governance import GOVERNANCE_FIELDS, effective_limits
 
 __all__ = ["AgentServicer"]
 
 #: the agent's limits, as RegisterAgentRequest and UpdateAgentRequest name them (and Governance does)
-_LIMITS = ("max_session_hours", "max_daily_sessions", "max_concurrent_sessions", "max_delegation_depth")
+_LIMITS = tuple(field for field, *_ in GOVERNANCE_FIELDS.values())
 
 
 def _shadow_status(status: shadow.ShadowStatus) -> agents_pb2.ShadowStatus:
@@ -30,16 +31,14 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
         self.ctx = ctx
 
     def _shown(self, agent: Agent) -> agents_pb2.Agent:
-        return agent_message(agent, agents.online_since(self.ctx), self.ctx.settings.session_defaults())
+        return agent_message(agent, agents.online_since(self.ctx), effective_limits(self.ctx, agent))
 
     @rpc
     async def ListAgents(self, request: agents_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
-        status = AGENT_STATUSES.get(request.status)
         query = agents.AgentQuery(
             q=optional(request, "q"),
-            # 0 is "any"; a number of no status is refused by the service, as REST's unknown name is
-            status=status.value if status else (str(request.status) if request.status else None),
+            status=status_filter(request.status, AGENT_STATUSES),
             online=optional(request, "online"),
             realm=optional(request, "realm"),
             capabilities=list(request.capabilities),
@@ -48,9 +47,10 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
             sort_dir=optional(request, "sort_dir"),
         )
         page = await agents.list_agents(self.ctx, actor, request.page or 1, request.page_size or 25, query)
-        since, defaults = agents.online_since(self.ctx), self.ctx.settings.session_defaults()
+        since = agents.online_since(self.ctx)
         return agents_pb2.ListAgentsResponse(
-            **paged_fields(page, lambda agent: agent_message(agent, since, defaults)), online_count=page.online_count
+            **paged_fields(page, lambda agent: agent_message(agent, since, effective_limits(self.ctx, agent))),
+            online_count=page.online_count,
         )
 
     @rpc

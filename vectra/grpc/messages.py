@@ -49,10 +49,8 @@ def realm_message(realm: Realm) -> realms_pb2.Realm:
                             created_at=timestamp_message(realm.created_at))
 
 
-def agent_message(agent: Agent, online_since: datetime, defaults: Governance) -> agents_pb2.Agent:
-    """``defaults`` are the daemon's limits (``ctx.settings.session_defaults()``): the message shows the effective
-    ones."""
-    limits = agent.governance.resolved(defaults)
+def agent_message(agent: Agent, online_since: datetime, limits: Governance) -> agents_pb2.Agent:
+    """The agent, with ``limits``: its limits in effect (``governance.effective_limits``)."""
     return agents_pb2.Agent(
         id=agent.id,
         name=agent.name,

@@ -9,7 +9,7 @@ import grpc
 from vectra.domain.sessions import Session
 from vectra.grpc.audit import audit_record_message
 from vectra.grpc.caller import authenticated
-from vectra.grpc.fields import optional
+from vectra.grpc.fields import optional, status_filter
 from vectra.grpc.generated.vectra.v1 import sessions_pb2, sessions_pb2_grpc
 from vectra.grpc.messages import SESSION_STATUSES, paged_fields, session_message
 from vectra.grpc.status import rpc
@@ -17,10 +17,6 @@ from vectra.services import sessions
 from vectra.services.context import ServiceContext
 
 __all__ = ["SessionServicer"]
-
-#: ListSessionAudit's limit when the request leaves it 0
-_DEFAULT_AUDIT_LIMIT = 200
-
 
 def _shown(session: Session) -> sessions_pb2.Session:
     return session_message(session, datetime.now(UTC))
@@ -38,11 +34,9 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
     @rpc
     async def ListSessions(self, request: sessions_pb2.ListSessionsRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
-        status = SESSION_STATUSES.get(request.status)
         page = sessions.list_sessions(
             self.ctx, actor, agent_id=optional(request, "agent_id"),
-            # 0 is "any"; a number of no status is refused by the service, as REST's unknown name is
-            status=status.value if status else (str(request.status) if request.status else None),
+            status=status_filter(request.status, SESSION_STATUSES),
             page=request.page or 1, page_size=request.page_size or 25,
         )
         now = datetime.now(UTC)
@@ -69,7 +63,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
     async def ListSessionAudit(self, request: sessions_pb2.ListSessionAuditRequest,
                                context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
-        records = sessions.session_audit(self.ctx, actor, request.session_id, request.limit or _DEFAULT_AUDIT_LIMIT)
+        records = sessions.session_audit(self.ctx, actor, request.session_id, request.limit or None)
         return sessions_pb2.ListSessionAuditResponse(session_id=request.session_id,
                                                      records=[audit_record_message(r) for r in records],
                                                      count=len(records))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from connexion.lifecycle import ConnexionResponse
@@ -12,11 +13,11 @@ from vectra.rest.representations import agent_json, agent_page_json
 from vectra.rest.responses import json_response
 from vectra.services import agents
 from vectra.services.context import ServiceContext
-from vectra.services.governance import GOVERNANCE_FIELDS
+from vectra.services.governance import GOVERNANCE_FIELDS, effective_limits
 
 
 def _shown(ctx: ServiceContext, agent: Agent) -> ConnexionResponse:
-    return json_response(agent_json(agent, agents.online_since(ctx), ctx.settings.session_defaults()))
+    return json_response(agent_json(agent, agents.online_since(ctx), effective_limits(ctx, agent)))
 
 
 def _governance(body: dict[str, Any]) -> Governance:
@@ -32,7 +33,7 @@ async def list_agents(page: int = 1, page_size: int = 25, q: str | None = None, 
     query = agents.AgentQuery(q=q, status=status, online=online, realm=realm, capabilities=capabilities,
                               owner_id=owner_id, sort_by=sort_by, sort_dir=sort_dir)
     listed = await agents.list_agents(ctx, actor, page, page_size, query)
-    return json_response(agent_page_json(listed, agents.online_since(ctx), ctx.settings.session_defaults()))
+    return json_response(agent_page_json(listed, agents.online_since(ctx), functools.partial(effective_limits, ctx)))
 
 
 async def get_agent(agent_id: str) -> ConnexionResponse:

@@ -9,9 +9,6 @@ from connexion.lifecycle import ConnexionResponse
 from vectra.rest.caller import authenticated
 from vectra.services import compliance
 
-_HTML = "text/html; charset=utf-8"
-_JSON = "application/json"
-
 
 async def get_session_compliance(session_id: str, format_: str | None = None) -> ConnexionResponse:
     ctx, actor = authenticated()
@@ -24,10 +21,10 @@ async def get_compliance(agent_id: str, from_: str, to: str, format_: str | None
 
 
 def _answer(export: compliance.Export, format_: str | None) -> ConnexionResponse:
-    html = format_ == "html" if format_ else _prefers_html(request.headers.get("accept", ""))
-    body = export.html().encode() if html else export.json_bytes()
-    return ConnexionResponse(status_code=200, body=body, content_type=_HTML if html else _JSON,
-                             headers={"Vary": "Accept"})
+    """``?format`` when given, else what ``Accept`` prefers."""
+    chosen = format_ or ("html" if _prefers_html(request.headers.get("accept", "")) else "json")
+    content_type, body = export.render(chosen)
+    return ConnexionResponse(status_code=200, body=body, content_type=content_type, headers={"Vary": "Accept"})
 
 
 def _prefers_html(accept: str) -> bool:
@@ -51,4 +48,4 @@ def _prefers_html(accept: str) -> bool:
         family = kind.split("/")[0] + "/*"
         return next((weights[r] for r in (kind, family, "*/*") if r in weights), 0.0)
 
-    return weight("text/html") > weight(_JSON)
+    return weight("text/html") > weight("application/json")

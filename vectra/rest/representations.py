@@ -8,14 +8,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from inflection import camelize
 
-from vectra.domain.models import Agent, AgentPage, Governance, Page, Realm, ShadowPolicy
+from vectra.domain.models import Agent, AgentPage, Governance, Page, Realm
 from vectra.domain.policies import GatewayDecision, PolicyProblem, PolicyRecord, PolicyVersion
 from vectra.domain.sessions import Session
 from vectra.domain.times import rfc3339
+from vectra.services.governance import limits_document
+from vectra.services.sessions import session_document
+from vectra.services.shadow import ShadowStatus, shadow_policy_document
 
 if TYPE_CHECKING:
     from vectra.services.policy_replay import ReplayReport
-    from vectra.services.shadow import ShadowStatus
 
 __all__ = [
     "agent_json",
@@ -43,9 +45,8 @@ def realm_json(realm: Realm) -> dict[str, Any]:
             "createdAt": rfc3339(realm.created_at)}
 
 
-def agent_json(agent: Agent, online_since: datetime, defaults: Governance) -> dict[str, Any]:
-    """The agent, its governance limits as in effect (its own, else the daemon's ``defaults``)."""
-    limits = agent.governance.resolved(defaults)
+def agent_json(agent: Agent, online_since: datetime, limits: Governance) -> dict[str, Any]:
+    """The agent, with ``limits``: its limits in effect (``governance.effective_limits``)."""
     return {
         "id": agent.id,
         "name": agent.name,
@@ -67,22 +68,16 @@ def agent_json(agent: Agent, online_since: datetime, defaults: Governance) -> di
         "publicKey": agent.public_key,
         "did": agent.did,
         "scopeRealms": list(agent.scope_realms),
-        "maxSessionHours": limits.max_session_hours,
-        "maxDailySessions": limits.max_daily_sessions,
-        "maxConcurrentSessions": limits.max_concurrent_sessions,
-        "maxDelegationDepth": limits.max_delegation_depth,
+        **limits_document(limits),
         "parentAgentId": agent.parent_agent_id,
-        "shadowPolicy": shadow_policy_json(agent.shadow) if agent.shadow else None,
+        "shadowPolicy": shadow_policy_document(agent.shadow),
     }
 
 
-def agent_page_json(page: AgentPage, online_since: datetime, defaults: Governance) -> dict[str, Any]:
-    return {**paged_json(page, lambda agent: agent_json(agent, online_since, defaults)),
+def agent_page_json(page: AgentPage, online_since: datetime,
+                    limits_of: Callable[[Agent], Governance]) -> dict[str, Any]:
+    return {**paged_json(page, lambda agent: agent_json(agent, online_since, limits_of(agent))),
             "onlineCount": page.online_count}
-
-
-def shadow_policy_json(shadow: ShadowPolicy) -> dict[str, Any]:
-    return {"policyName": shadow.policy_name, "policyVersion": shadow.policy_version, "since": rfc3339(shadow.since)}
 
 
 def shadow_status_json(status: ShadowStatus) -> dict[str, Any]:
@@ -92,22 +87,7 @@ def shadow_status_json(status: ShadowStatus) -> dict[str, Any]:
 
 
 def session_json(session: Session) -> dict[str, Any]:
-    counts = session.counts
-    return {
-        "id": session.id,
-        "agentId": session.agent_id,
-        "status": session.status(datetime.now(UTC)).value,
-        "metadata": dict(session.metadata),
-        "createdAt": rfc3339(session.created_at),
-        "expiresAt": rfc3339(session.expires_at),
-        "endedAt": rfc3339(session.ended_at),
-        "endReason": session.end_reason,
-        "endedBy": session.ended_by,
-        "policyName": session.policy_name,
-        "policyVersion": session.policy_version,
-        "counts": {"governed": counts.governed, "allowed": counts.allowed, "denied": counts.denied,
-                   "pending": counts.pending, "approved": counts.approved},
-    }
+    return session_document(session, datetime.now(UTC))
 
 
 def session_page_json(page: Page[Session]) -> dict[str, Any]:

@@ -41,7 +41,7 @@ async def interrupt_session(session_id: str, body: dict[str, Any]) -> ConnexionR
     return json_response(session_json(await sessions.interrupt_session(ctx, actor, session_id, body["reason"])))
 
 
-async def list_session_audit(session_id: str, limit: int = 200) -> ConnexionResponse:
+async def list_session_audit(session_id: str, limit: int | None = None) -> ConnexionResponse:
     ctx, actor = authenticated()
     records = sessions.session_audit(ctx, actor, session_id, limit)
     return json_response({"sessionId": session_id, "records": [audit_record_json(r) for r in records],

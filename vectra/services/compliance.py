@@ -9,8 +9,9 @@ document is built from the store in a worker thread: the proof may walk up to a 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,16 +29,32 @@ from vectra.services.audit_proof import ChainProof, inclusion_proof
 from vectra.services.auth import require_reader
 from vectra.services.compliance_html import render_html
 from vectra.services.context import ServiceContext
+from vectra.services.governance import effective_limits, limits_document
 from vectra.services.inputs import parse_agent_id
 from vectra.services.recorded_call import recorded_tool
-from vectra.services.sessions import get_session
+from vectra.services.sessions import session_and_agent, session_document
+from vectra.services.shadow import shadow_policy_document
 from vectra.store.base import Store
 
-__all__ = ["KIND", "MAX_RECORDS", "Export", "ParkedOutcomes", "build_export", "period_export", "session_export"]
+__all__ = ["FORMATS", "KIND", "MAX_RECORDS", "Export", "ParkedOutcomes", "build_export", "export_format",
+           "period_export", "session_export"]
 
 KIND = "vectra.compliance/v1"
 #: the most records one export shows (its timeline); past it, a narrower period
 MAX_RECORDS = 100_000
+
+
+#: each format an export is served in, and its content type
+FORMATS = {"json": "application/json", "html": "text/html; charset=utf-8"}
+
+
+def export_format(name: str | None) -> str:
+    """The format asked for ("json" when none is); InvalidInput for any other than :data:`FORMATS`. A surface
+    may check it before the export is made."""
+    chosen = name or "json"
+    if chosen not in FORMATS:
+        raise input_errors.not_one_of("format", FORMATS)
+    return chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +62,11 @@ class Export:
     """The document (JSON values only), and its two renderings: the bytes both surfaces serve."""
 
     document: Mapping[str, Any]
+
+    def render(self, format_name: str | None = None) -> tuple[str, bytes]:
+        """The content type and bytes of the export in ``format_name`` (:func:`export_format`)."""
+        chosen = export_format(format_name)
+        return FORMATS[chosen], self.html().encode() if chosen == "html" else self.json_bytes()
 
     def json_bytes(self) -> bytes:
         return json.dumps(self.document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -64,11 +86,11 @@ class ParkedOutcomes:
 async def session_export(ctx: ServiceContext, principal: Principal, session_id: str) -> Export:
     """The export of one session: its records are the ones that carry its id."""
     require_reader(principal, "exporting a compliance document")
-    session = get_session(ctx, principal, session_id)
-    agent = visible_agent(ctx, principal, session.agent_id)
+    session, agent = session_and_agent(ctx, principal, session_id)
     policy = (session.policy_name, session.policy_version)
+    parked = ParkedOutcomes(pending=session.counts.pending, approved=session.counts.approved)
     return await asyncio.to_thread(_export, ctx, {"sessionId": session.id}, session, agent, policy,
-                                   AuditFilter(session_id=session.id))
+                                   AuditFilter(session_id=session.id), lambda _: parked)
 
 
 async def period_export(ctx: ServiceContext, principal: Principal, agent_id: str, time_from: str | None,
@@ -85,20 +107,22 @@ async def period_export(ctx: ServiceContext, principal: Principal, agent_id: str
     current = ctx.policies.current(ctx.store, agent.policy_name) if agent.policy_name else None
     policy = (agent.policy_name, current.version if current is not None else None)
     return await asyncio.to_thread(_export, ctx, scope, None, agent, policy,
-                                   AuditFilter(agent_id=agent.id, time_from=start, time_to=end))
+                                   AuditFilter(agent_id=agent.id, time_from=start, time_to=end),
+                                   functools.partial(_parked_outcomes, ctx.store))
 
 
 def _export(ctx: ServiceContext, scope: Mapping[str, str], session: Session | None, agent: Agent,
-            policy: tuple[str | None, int | None], filters: AuditFilter) -> Export:
+            policy: tuple[str | None, int | None], filters: AuditFilter,
+            parked: Callable[[Sequence[AuditRecord]], ParkedOutcomes]) -> Export:
     records = list(ctx.store.iter_audit_matching(filters, MAX_RECORDS + 1))
     if len(records) > MAX_RECORDS:
         raise InvalidInput(f"the export would hold more than {MAX_RECORDS:,} records: ask for a narrower period "
                            "(GET /compliance?agentId&from&to)")
     return build_export(
         scope=scope, session=session, agent=agent, policy=policy,
-        limits=agent.governance.resolved(ctx.settings.session_defaults()),
+        limits=effective_limits(ctx, agent),
         records=records, proof=inclusion_proof(ctx.store, (r.id for r in records)),
-        parked=_parked_outcomes(ctx.store, records), generated_at=datetime.now(UTC),
+        parked=parked(records), generated_at=datetime.now(UTC),
     )
 
 
@@ -125,13 +149,13 @@ def build_export(*, scope: Mapping[str, str], session: Session | None, agent: Ag
         "kind": KIND,
         "generatedAt": rfc3339(generated_at),
         "scope": dict(scope),
-        "session": None if session is None else _session_json(session, generated_at),
+        "session": None if session is None else session_document(session, generated_at),
         "agent": {"id": agent.id, "name": agent.name, "realm": agent.realm.name if agent.realm else None},
         "governanceProfile": {
             "policyName": policy[0],
             "policyVersion": policy[1],
-            "shadowPolicy": _shadow_json(agent),
-            "limits": _limits_json(limits),
+            "shadowPolicy": shadow_policy_document(agent.shadow),
+            "limits": limits_document(limits),
         },
         "summary": summary,
         "timeline": [_event(r) for r in records],
@@ -141,7 +165,8 @@ def build_export(*, scope: Mapping[str, str], session: Session | None, agent: Ag
 
 
 def _parked_outcomes(store: Store, records: Sequence[AuditRecord]) -> ParkedOutcomes:
-    """The parked requests of the records' ``Hitl`` outcomes, as they stand now."""
+    """For a period: the parked requests of the records' ``Hitl`` outcomes, as they stand now. (A session's are
+    its own counts, from the parked requests that name it.)"""
     pending = approved = 0
     for record in records:
         pending_id = record.entry.details.get("pendingId")
@@ -151,32 +176,6 @@ def _parked_outcomes(store: Store, records: Sequence[AuditRecord]) -> ParkedOutc
         pending += state is not None and state[0] is PendingStatus.PENDING
         approved += state is not None and state[0] is PendingStatus.APPROVED
     return ParkedOutcomes(pending=pending, approved=approved)
-
-
-def _session_json(session: Session, now: datetime) -> dict[str, Any]:
-    counts = session.counts
-    return {
-        "id": session.id, "agentId": session.agent_id, "status": session.status(now).value,
-        "metadata": dict(session.metadata), "createdAt": rfc3339(session.created_at),
-        "expiresAt": rfc3339(session.expires_at), "endedAt": rfc3339(session.ended_at),
-        "endReason": session.end_reason, "endedBy": session.ended_by, "policyName": session.policy_name,
-        "policyVersion": session.policy_version,
-        "counts": {"governed": counts.governed, "allowed": counts.allowed, "denied": counts.denied,
-                   "pending": counts.pending, "approved": counts.approved},
-    }
-
-
-def _shadow_json(agent: Agent) -> dict[str, Any] | None:
-    shadow = agent.shadow
-    if shadow is None:
-        return None
-    return {"policyName": shadow.policy_name, "policyVersion": shadow.policy_version, "since": rfc3339(shadow.since)}
-
-
-def _limits_json(limits: Governance) -> dict[str, Any]:
-    return {"maxSessionHours": limits.max_session_hours, "maxDailySessions": limits.max_daily_sessions,
-            "maxConcurrentSessions": limits.max_concurrent_sessions,
-            "maxDelegationDepth": limits.max_delegation_depth}
 
 
 def _event(record: AuditRecord) -> dict[str, Any]:

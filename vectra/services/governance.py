@@ -12,20 +12,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
+from vectra.config import MAX_DELEGATION_DEPTH
 from vectra.domain.errors import Forbidden, InvalidInput
 from vectra.domain.models import Agent, Governance, Realm, Role
 from vectra.services import input_errors
 from vectra.services.context import ServiceContext
 
-__all__ = ["GOVERNANCE_FIELDS", "check_governance", "check_sub_agent", "effective_limits"]
+__all__ = ["GOVERNANCE_FIELDS", "check_governance", "check_sub_agent", "effective_limits", "limits_document"]
 
 #: each limit by the contract's name: its Governance field and its bounds
 GOVERNANCE_FIELDS: dict[str, tuple[str, float, float]] = {
     "maxSessionHours": ("max_session_hours", 0.1, 24.0),
     "maxDailySessions": ("max_daily_sessions", 1, 1000),
     "maxConcurrentSessions": ("max_concurrent_sessions", 1, 1000),
-    "maxDelegationDepth": ("max_delegation_depth", 0, 5),
+    "maxDelegationDepth": ("max_delegation_depth", 0, MAX_DELEGATION_DEPTH),
 }
 
 
@@ -49,13 +51,18 @@ def effective_limits(ctx: ServiceContext, agent: Agent) -> Governance:
     return agent.governance.resolved(ctx.settings.session_defaults())
 
 
+def limits_document(limits: Governance) -> dict[str, Any]:
+    """The limits as JSON values by the contract's names: on an agent and in a compliance export."""
+    return {pointer: getattr(limits, name) for pointer, (name, *_) in GOVERNANCE_FIELDS.items()}
+
+
 def check_sub_agent(ctx: ServiceContext, parent: Agent, *, capabilities: Sequence[str], governance: Governance,
                     realm: Realm | None, roles: Sequence[Role]) -> Governance:
     """The child's limits, once it is within its parent's reach (Forbidden when the parent may not delegate at
     all, InvalidInput naming what goes past it): each at most the parent's, which an unset one takes; its depth at
     most one less than the parent's, and that when unset."""
     reach = effective_limits(ctx, parent)
-    depth = reach.max_delegation_depth or 0
+    depth = reach.max_delegation_depth
     if depth < 1:
         raise Forbidden(f"agent {parent.id} may not register sub-agents: its maxDelegationDepth is 0",
                         cause="delegation")

@@ -18,6 +18,7 @@ __all__ = [
     "canonical_uuid",
     "check_page",
     "check_policy_name",
+    "check_policy_version",
     "optional_string",
     "parse_agent_id",
     "parse_uuid",
@@ -26,6 +27,8 @@ __all__ = [
 MAX_PAGE = 1_000_000
 MAX_PAGE_SIZE = 100
 MAX_POLICY_NAME_LENGTH = 128
+#: the highest policy version a caller may name
+MAX_POLICY_VERSION = 1_000_000_000
 POLICY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: ``/policies/validate`` is a path of its own, so no policy may take the name its URL would have.
 RESERVED_POLICY_NAME = "validate"
@@ -90,6 +93,13 @@ def check_policy_name(name: object, pointer: str = "policyName") -> str:
     if name == RESERVED_POLICY_NAME:
         raise input_errors.reserved(pointer, name)
     return name
+
+
+def check_policy_version(version: object, pointer: str = "version") -> int:
+    """A policy version a caller names: a whole number from 1 to :data:`MAX_POLICY_VERSION`."""
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_POLICY_VERSION:
+        raise input_errors.out_of_range(pointer, 1, MAX_POLICY_VERSION)
+    return version
 
 
 _SESSION_ID = re.compile(r"vs_[0-9a-f]{32}")

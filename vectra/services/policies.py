@@ -24,7 +24,7 @@ from vectra.domain.policies import PolicyProblem, PolicyRecord, PolicyVersion, P
 from vectra.services import audit
 from vectra.services.auth import require_global_admin, require_reader
 from vectra.services.context import ServiceContext
-from vectra.services.inputs import check_page, check_policy_name
+from vectra.services.inputs import check_page, check_policy_name, check_policy_version
 
 __all__ = [
     "DIRECTORY_AUTHOR",
@@ -44,7 +44,6 @@ __all__ = [
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
 MAX_RULES = 5_000
-MAX_VERSION = 1_000_000_000
 DIRECTORY_AUTHOR = "policies-dir"
 #: Who puts the policies of ``--policies-dir`` at start, as the audit log names it.
 _DIRECTORY = Principal(subject=DIRECTORY_AUTHOR, roles=frozenset({Role.ADMIN}))
@@ -70,10 +69,8 @@ async def get_policy(ctx: ServiceContext, actor: Principal, name: str, version: 
     """The current version of a policy, or the given one."""
     require_reader(actor, "reading policies")
     check_policy_name(name, "name")
-    if version is not None and (
-        not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= MAX_VERSION
-    ):
-        raise InvalidInput(f"version must be a whole number from 1 to {MAX_VERSION}", pointer="version")
+    if version is not None:
+        check_policy_version(version)
     record = ctx.store.get_policy(name, version)
     if record is None:
         if version is not None and ctx.store.policy_head(name) is not None:

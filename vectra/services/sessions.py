@@ -13,18 +13,22 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from vectra.domain.audit import AuditFilter, AuditRecord
 from vectra.domain.errors import Conflict, Forbidden, NotFound, RateLimited, SessionRefused
 from vectra.domain.models import Agent, AgentStatus, Page, Principal, Role
 from vectra.domain.sessions import Session, SessionFilter, SessionStatus
+from vectra.domain.times import rfc3339
 from vectra.services import audit, input_errors, profiles
 from vectra.services.agents import visible_agent
 from vectra.services.auth import require_reader
 from vectra.services.context import ServiceContext
+from vectra.services.governance import effective_limits
 from vectra.services.inputs import bounded_string, check_page, parse_agent_id, parse_session_id
 
 __all__ = [
+    "DEFAULT_AUDIT_LIMIT",
     "MAX_AUDIT_LIMIT",
     "SESSION_HEADER",
     "complete_session",
@@ -32,12 +36,16 @@ __all__ = [
     "interrupt_session",
     "list_sessions",
     "open_session_for",
+    "session_and_agent",
     "session_audit",
+    "session_document",
     "start_session",
 ]
 
 #: the header a proxied call names its session in (a gateway header: never forwarded)
 SESSION_HEADER = "vectra-session"
+#: how many records a session's audit listing gives when the caller names no limit (at most MAX_AUDIT_LIMIT)
+DEFAULT_AUDIT_LIMIT = 200
 MAX_AUDIT_LIMIT = 1000
 MAX_REASON_LENGTH = 1000
 
@@ -50,18 +58,18 @@ async def start_session(ctx: ServiceContext, actor: Principal, agent_id: str,
     if agent.status is not AgentStatus.ACTIVE:
         raise Forbidden(f"agent {agent_id} is {agent.status.value.lower()}: it can't begin a session",
                         cause="agent_status", subject=actor.subject)
-    limits = agent.governance.resolved(ctx.settings.session_defaults())
+    limits = effective_limits(ctx, agent)
     now = datetime.now(UTC)
     head = ctx.store.policy_head(agent.policy_name) if agent.policy_name else None
     session = Session(
         id="vs_" + secrets.token_hex(16), agent_id=agent_id, stored_status=SessionStatus.ACTIVE,
         metadata=profiles.check_metadata("metadata", metadata), created_at=now,
-        expires_at=now + timedelta(hours=limits.max_session_hours or 0),
+        expires_at=now + timedelta(hours=limits.max_session_hours),
         policy_name=agent.policy_name, policy_version=head.version if head is not None else None,
     )
 
     def begin() -> Session:
-        reached = ctx.store.open_session(session, limits.max_concurrent_sessions or 0, limits.max_daily_sessions or 0)
+        reached = ctx.store.open_session(session, limits.max_concurrent_sessions, limits.max_daily_sessions)
         if reached is not None:
             what = "are active" if reached.name == "maxConcurrentSessions" else "began in the last 24 hours"
             raise RateLimited(f"{reached.name} ({reached.limit}) reached: {reached.count} sessions of agent "
@@ -77,9 +85,14 @@ async def start_session(ctx: ServiceContext, actor: Principal, agent_id: str,
 
 def get_session(ctx: ServiceContext, actor: Principal, session_id: str) -> Session:
     """The session with its live counts, for its agent and whoever oversees that agent."""
+    return session_and_agent(ctx, actor, session_id)[0]
+
+
+def session_and_agent(ctx: ServiceContext, actor: Principal, session_id: str) -> tuple[Session, Agent]:
+    """:func:`get_session`, with the session's agent as the caller sees it."""
     session = _session(ctx, session_id)
-    _agent_acting_on(ctx, actor, session.agent_id, Role.REVIEWER, "read another agent's session", session_id)
-    return session
+    agent = _agent_acting_on(ctx, actor, session.agent_id, Role.REVIEWER, "read another agent's session", session_id)
+    return session, agent
 
 
 def list_sessions(ctx: ServiceContext, actor: Principal, *, agent_id: str | None = None,
@@ -121,12 +134,34 @@ async def interrupt_session(ctx: ServiceContext, actor: Principal, session_id: s
     return await _end(ctx, actor, session, SessionStatus.INTERRUPTED, text)
 
 
-def session_audit(ctx: ServiceContext, actor: Principal, session_id: str, limit: int = 200) -> list[AuditRecord]:
-    """The session's audit records, oldest first, at most ``limit``."""
+def session_audit(ctx: ServiceContext, actor: Principal, session_id: str,
+                  limit: int | None = None) -> list[AuditRecord]:
+    """The session's audit records, oldest first, at most ``limit`` (:data:`DEFAULT_AUDIT_LIMIT` when None)."""
+    limit = DEFAULT_AUDIT_LIMIT if limit is None else limit
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_AUDIT_LIMIT:
         raise input_errors.out_of_range("limit", 1, MAX_AUDIT_LIMIT)
     session = get_session(ctx, actor, session_id)
     return list(ctx.store.iter_audit_matching(AuditFilter(session_id=session.id), limit))
+
+
+def session_document(session: Session, now: datetime) -> dict[str, Any]:
+    """The session as JSON values, read at ``now``: what ``GET /sessions/{id}`` shows, and a compliance export."""
+    counts = session.counts
+    return {
+        "id": session.id,
+        "agentId": session.agent_id,
+        "status": session.status(now).value,
+        "metadata": dict(session.metadata),
+        "createdAt": rfc3339(session.created_at),
+        "expiresAt": rfc3339(session.expires_at),
+        "endedAt": rfc3339(session.ended_at),
+        "endReason": session.end_reason,
+        "endedBy": session.ended_by,
+        "policyName": session.policy_name,
+        "policyVersion": session.policy_version,
+        "counts": {"governed": counts.governed, "allowed": counts.allowed, "denied": counts.denied,
+                   "pending": counts.pending, "approved": counts.approved},
+    }
 
 
 def open_session_for(ctx: ServiceContext, agent: Agent, session_id: str) -> Session:

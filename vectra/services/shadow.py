@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from vectra.domain.errors import NotFound
 from vectra.domain.models import Agent, Principal, Role, ShadowPolicy
-from vectra.services import input_errors
+from vectra.domain.times import rfc3339
 from vectra.services.agents import agent_change, found_agent, visible_agent
 from vectra.services.auth import require, require_reader
 from vectra.services.context import ServiceContext
-from vectra.services.inputs import check_policy_name, parse_agent_id
+from vectra.services.inputs import check_policy_name, check_policy_version, parse_agent_id
 
-__all__ = ["ShadowStatus", "attach_shadow", "detach_shadow", "shadow_status"]
+__all__ = ["ShadowStatus", "attach_shadow", "detach_shadow", "shadow_policy_document", "shadow_status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,13 @@ class ShadowStatus:
         return self.judged - self.agreed
 
 
+def shadow_policy_document(shadow: ShadowPolicy | None) -> dict[str, Any] | None:
+    """The agent's shadow policy as JSON values (None without one): on an agent and in a compliance export."""
+    if shadow is None:
+        return None
+    return {"policyName": shadow.policy_name, "policyVersion": shadow.policy_version, "since": rfc3339(shadow.since)}
+
+
 async def attach_shadow(ctx: ServiceContext, actor: Principal, agent_id: str, policy_name: str,
                         version: int | None = None) -> ShadowStatus:
     """Attach ``policy_name`` at ``version`` (the current one when omitted, pinned from now on); the counts start
@@ -42,8 +50,8 @@ async def attach_shadow(ctx: ServiceContext, actor: Principal, agent_id: str, po
     require(actor, Role.ADMIN)
     agent_id = parse_agent_id(agent_id)
     check_policy_name(policy_name)
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
-        raise input_errors.malformed("version", "a positive integer")
+    if version is not None:
+        check_policy_version(version)
     visible_agent(ctx, actor, agent_id)
 
     def attach() -> Agent:
