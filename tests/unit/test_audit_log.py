@@ -390,3 +390,44 @@ def test_a_commit_that_fails_is_rolled_back_and_the_next_transaction_commits(sto
     assert other.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 1
     other.close()
     assert verify_chain(store.iter_audit()).valid
+
+
+def in_session(session: str | None, n: int) -> AuditEntry:
+    details = {"n": n, **({"sessionId": session} if session else {})}
+    return AuditEntry(actor=AGENT, source="proxy", action="proxy.request", agent_id=AGENT, decision="Allow",
+                      details=details)
+
+
+def test_each_record_of_a_session_links_to_the_sessions_previous_one_within_and_across_batches(
+    store: SqliteStore,
+) -> None:
+    """Two sessions interleaved with each other and with records of no session, in one transaction and then in a
+    second; a change refused in the first takes no place in its session's chain either."""
+    def refused(recorded: AuditEntry) -> Applied[None]:
+        raise Conflict("refused")
+
+    async def scenario() -> int:
+        log = AuditLog(store)
+        await log.start()
+        await asyncio.gather(log.append(in_session("vs_a", 1)), log.append(in_session("vs_b", 2)),
+                             log.apply(in_session("vs_a", 3), refused), log.append(in_session(None, 4)),
+                             log.append(in_session("vs_a", 5)), log.append(in_session("vs_b", 6)),
+                             return_exceptions=True)
+        await asyncio.gather(log.append(in_session("vs_b", 7)), log.append(in_session("vs_a", 8)))
+        await log.stop()
+        return log.commits
+
+    commits = asyncio.run(scenario())
+    records = sorted(store.list_audit(AuditFilter(), 1, 100).items, key=lambda r: r.id)
+    by_n = {r.entry.details["n"]: r for r in records}
+
+    def links(session: str) -> list[tuple[int, str | None]]:
+        return [(r.entry.details["n"], r.entry.details["sessionPrevHash"]) for r in records
+                if r.entry.details.get("sessionId") == session]
+
+    assert commits == 2 and [r.entry.details["n"] for r in records] == [1, 2, 4, 5, 6, 7, 8]
+    assert links("vs_a") == [(1, None), (5, by_n[1].hash), (8, by_n[5].hash)]
+    assert links("vs_b") == [(2, None), (6, by_n[2].hash), (7, by_n[6].hash)]
+    assert "sessionPrevHash" not in by_n[4].entry.details  # a record of no session has no session link
+    assert store.session_audit_head("vs_a") == by_n[8].hash and store.session_audit_head("vs_c") is None
+    assert verify_chain(store.iter_audit()).valid  # the link is inside each record's hash

@@ -9,12 +9,17 @@ where the database has it: the caller refuses whatever it was about to do (Vectr
 A change to the store can travel with its record (:meth:`AuditLog.apply`): it runs inside the same transaction,
 under a savepoint, so the change and its record commit together or not at all. That is how a management change
 can't stand without its record, and how a proxied call's trust update costs no transaction of its own.
+
+Each record of a session (``details.sessionId``) is also sealed with ``details.sessionPrevHash``, the hash of the
+session's previous record (null for its first): a chain of the session inside the chain of the log, which shows a
+record of the session left out of its compliance export (docs/audit.md, "The session chain").
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Sequence
@@ -35,12 +40,15 @@ from vectra.domain.audit import (
 from vectra.domain.errors import InvalidInput, Unavailable, VectraError
 from vectra.store.base import Store
 
-__all__ = ["MAX_BATCH", "Applied", "AuditLog", "Change"]
+__all__ = ["MAX_BATCH", "SESSION_PREV_HASH", "Applied", "AuditLog", "Change", "session_of"]
 
 log = logging.getLogger("vectra.audit")
 MAX_BATCH = 1024
 _PROBE = "the write probe"  # what :meth:`AuditLog.probe` commits, as its log lines name it
 _RESUMED = "audit.resumed"  # the record that ends a failure of records (:meth:`AuditLog.probe`)
+#: the detail linking a session's record to the session's previous one (its hash; null for the first): the session
+#: chain, inside the hash, so that a record of the session can't be left out of its export unseen (docs/audit.md)
+SESSION_PREV_HASH = "sessionPrevHash"
 R = TypeVar("R")
 
 
@@ -243,9 +251,10 @@ def _seal_and_append(
 
     def chain(head: tuple[int, str] | None) -> list[SealedRecord]:
         last_id, last_hash = head or (0, GENESIS_HASH)
+        sessions = _SessionHeads(store)
         for entry, change in items:
             try:
-                sealing = functools.partial(_sealed, entry, change, last_id, last_hash)
+                sealing = functools.partial(_sealed, entry, change, last_id, last_hash, sessions)
                 committed = sealing() if change is None else store.atomically(sealing)
             except VectraError as exc:
                 outcomes.append(exc)
@@ -255,6 +264,7 @@ def _seal_and_append(
                 continue
             if committed.sealed:
                 last_id, last_hash = committed.sealed[-1].record.id, committed.sealed[-1].record.hash
+            sessions.kept(committed.sealed)
             outcomes.append(committed)
         return [sealed for o in outcomes if isinstance(o, _Committed) for sealed in o.sealed]
 
@@ -262,15 +272,51 @@ def _seal_and_append(
     return outcomes
 
 
-def _sealed(entry: AuditEntry, change: Change | None, last_id: int, last_hash: str) -> _Committed:
-    """``change`` made (inside the caller's savepoint) and its entries sealed after ``(last_id, last_hash)``."""
+def _sealed(entry: AuditEntry, change: Change | None, last_id: int, last_hash: str,
+            sessions: _SessionHeads) -> _Committed:
+    """``change`` made (inside the caller's savepoint) and its entries sealed after ``(last_id, last_hash)``, each
+    entry of a session linked to the session's previous record (``details.sessionPrevHash``)."""
     applied = change(entry) if change is not None else Applied(None, (entry,))
     sealed: list[SealedRecord] = []
     time = record_time(datetime.now(UTC))
+    moved: dict[str, str] = {}  # the sessions of this item's own records: kept once its savepoint is
     for item in applied.entries:
+        session_id = session_of(item)
+        if session_id is not None:
+            previous = moved[session_id] if session_id in moved else sessions.last(session_id)
+            item = dataclasses.replace(item, details={**item.details, SESSION_PREV_HASH: previous})
         sealed.append(seal(item, record_id=last_id + 1, time=time, prev_hash=last_hash))
         last_id, last_hash = sealed[-1].record.id, sealed[-1].record.hash
+        if session_id is not None:
+            moved[session_id] = last_hash
     return _Committed(sealed, applied.result)
+
+
+def session_of(entry: AuditEntry) -> str | None:
+    """The session a record belongs to: its ``details.sessionId`` (what the store's ``session_id`` column copies)."""
+    session_id = entry.details.get("sessionId")
+    return session_id if isinstance(session_id, str) else None
+
+
+class _SessionHeads:
+    """Each session's last record hash as the open transaction has it: read from the store once per session (the
+    records sealed in this transaction are inserted only at its end), then moved on by each record kept."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._last: dict[str, str | None] = {}
+
+    def last(self, session_id: str) -> str | None:
+        if session_id not in self._last:
+            self._last[session_id] = self._store.session_audit_head(session_id)
+        return self._last[session_id]
+
+    def kept(self, sealed: Sequence[SealedRecord]) -> None:
+        """Move the sessions of ``sealed`` (committed with the transaction) to their records."""
+        for record in (s.record for s in sealed):
+            session_id = session_of(record.entry)
+            if session_id is not None:
+                self._last[session_id] = record.hash
 
 
 def _settle(done: asyncio.Future[tuple[AuditRecord | None, Any]],

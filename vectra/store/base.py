@@ -158,6 +158,10 @@ class Store(Protocol):
         """The stored records with ids from ``first_id`` to ``last_id`` (inclusive) in id order, as
         :meth:`iter_audit` reads them."""
 
+    def session_audit_head(self, session_id: str) -> str | None:
+        """The hash of the session's last record (the last one whose ``details.sessionId`` is ``session_id``), or
+        None while it has none. Inside :meth:`append_audit`'s ``chain`` it reads the transaction's own state."""
+
     def iter_audit_matching(self, filters: AuditFilter, limit: int) -> Iterator[AuditRecord]:
         """The first ``limit`` records matching ``filters``, oldest first, read a bounded chunk at a time."""
 

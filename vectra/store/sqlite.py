@@ -663,6 +663,12 @@ class SqliteStore:
     def iter_audit_range(self, first_id: int, last_id: int) -> Iterator[StoredAudit]:
         return self._stream_audit(first_id - 1, last_id)
 
+    def session_audit_head(self, session_id: str) -> str | None:
+        with self._session() as conn:  # the index audit_log_session (session_id, id): one lookup
+            row = conn.execute("SELECT hash FROM audit_log WHERE session_id = ? ORDER BY id DESC LIMIT 1",
+                               [session_id]).fetchone()
+        return row[0] if row else None
+
     def _stream_audit(self, after_id: int, last_id: int | None) -> Iterator[StoredAudit]:
         """The stored rows past ``after_id`` (up to ``last_id``), in id order, a chunk per short read session."""
         bound, params = ("", []) if last_id is None else (" AND id <= ?", [last_id])
