@@ -71,7 +71,7 @@ SCHEMA = schemathesis.openapi.from_path(SPEC_PATH, config=CONFIG).exclude(path_r
 _CHECKED_PAST_THE_SCHEMA = {
     "PUT /policies/{name}": ("",),
     "POST /simulate": ("agent.policy", "request.url"),
-    "POST /agents": ("publicKey", "metadata"),
+    "POST /agents": ("publicKey", "metadata", "ownerId"),
     "POST /sessions": ("metadata",),
     "POST /replay": ("policy.document", "from"),
     "GET /compliance": ("from",),

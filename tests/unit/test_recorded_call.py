@@ -69,8 +69,11 @@ def test_a_streamed_body_is_kept_as_far_as_the_bound_and_marked_cut_until_it_end
     assert not copy.finished and copy.whole() is None
     view = request_view([], copy, 8)
     assert view["bodyTruncated"] is True
-    copy.kept, copy.size, copy.finished = bytearray(b"abc"), 3, True
+    copy.kept, copy.size, copy.ended = bytearray(b"abc"), 3, True
     assert (copy.whole(), request_view([], copy, 8)["body"]) == (b"abc", "abc")
+    announced = BodyCopy(8, expected=3)
+    announced.kept, announced.size = bytearray(b"abc"), 3  # every byte Content-Length announced has passed
+    assert announced.finished and announced.whole() == b"abc"
 
 
 def test_headers_past_the_bound_are_cut_and_marked() -> None:

@@ -183,6 +183,8 @@ class _Parameters(ParameterValidator):
     @staticmethod
     def validate_parameter(parameter_type: str, value: Any, param: dict, param_name: str | None = None) -> Any:
         if value is None:
+            if param.get("required") and parameter_type == "query":
+                raise input_errors.required(param["name"])  # in the services' words, with its pointer
             return ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
         schema = param.get("schema", param)
         try:

@@ -206,8 +206,9 @@ async def register_agent(
     if parent is not None and (owner_id is None or not actor.has(Role.ADMIN)):
         if owner_id is not None and owner_id != parent.owner_id:
             raise input_errors.ruled("ownerId", "of a sub-agent its parent registers is the parent's")
-        owner_id = parent.owner_id
-    owner_id = required_text("ownerId", owner_id)
+        owner_id = parent.owner_id  # None for a parent that registered itself
+    else:
+        owner_id = required_text("ownerId", owner_id)
     if client_secret is None or client_secret == "":
         client_secret = new_secret()
     elif not isinstance(client_secret, str):

@@ -114,14 +114,15 @@ async def period_export(ctx: ServiceContext, principal: Principal, agent_id: str
 def _export(ctx: ServiceContext, scope: Mapping[str, str], session: Session | None, agent: Agent,
             policy: tuple[str | None, int | None], filters: AuditFilter,
             parked: Callable[[Sequence[AuditRecord]], ParkedOutcomes]) -> Export:
-    records = list(ctx.store.iter_audit_matching(filters, MAX_RECORDS + 1))
+    head = ctx.store.audit_head()  # the proof ends here: a record sealed after it is not this export's
+    records = [r for r in ctx.store.iter_audit_matching(filters, MAX_RECORDS + 1) if head and r.id <= head[0]]
     if len(records) > MAX_RECORDS:
         raise InvalidInput(f"the export would hold more than {MAX_RECORDS:,} records: ask for a narrower period "
                            "(GET /compliance?agentId&from&to)")
     return build_export(
         scope=scope, session=session, agent=agent, policy=policy,
         limits=effective_limits(ctx, agent),
-        records=records, proof=inclusion_proof(ctx.store, (r.id for r in records)),
+        records=records, proof=inclusion_proof(ctx.store, (r.id for r in records), scope, head),
         parked=parked(records), generated_at=datetime.now(UTC),
     )
 

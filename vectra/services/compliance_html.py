@@ -130,7 +130,8 @@ def _chain(chain: Mapping[str, Any]) -> str:
         "<code>Accept: application/json</code>) and run <code>python3 verify_export.py export.json</code> "
         "(Vectra's <code>tests/tools/verify_export.py</code>, standard library only). It recomputes every shown "
         "record's hash, checks that each links to the hash before it, folds every step "
-        "<code>h = SHA-256(h + contentDigest)</code> from the anchor hash and compares the result with the end "
-        "hash. Compare the head hash with a copy kept outside the database: a later export or "
-        "<code>GET /audit/verify</code> must show the same hash at that record.</p>"
+        "<code>h = SHA-256(h + contentDigest)</code> from the anchor hash to the chain's head at export time, and "
+        "checks the session's own chain of records (<code>sessionPrevHash</code>). Compare the head hash it prints "
+        "with one held outside the database (<code>GET /audit/verify</code>'s <code>headHash</code>, or "
+        "<code>--head HASH</code>): only then is the fold tied to the log.</p>"
     )

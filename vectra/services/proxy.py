@@ -44,10 +44,11 @@ from vectra.domain.models import Agent
 from vectra.domain.pending import PendingRequest, redacted_url
 from vectra.domain.policies import GatewayDecision
 from vectra.forward import RateDecision, RateLimit, Target, UpstreamResponse
-from vectra.forward.headers import request_headers
+from vectra.forward.headers import announces_body, request_headers
 from vectra.services.auth import authenticate
 from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, decide
+from vectra.services.inputs import parse_session_id
 from vectra.services.parking import new_pending, park
 from vectra.services.policy_cache import CurrentPolicy
 from vectra.services.recorded_call import BodyCopy, judged_details
@@ -119,7 +120,7 @@ async def proxy(ctx: ServiceContext, call: ProxyCall) -> Forwarded | Parked:
     body = call.body
     if any(policy is not None and policy.reads_body for policy in (current, shadow)):
         body = await record.refusing_bad_input(read_body(body, limit))
-    elif body is not None and not isinstance(body, bytes):
+    elif body is not None and not isinstance(body, bytes) and announces_body(call.headers):
         body = record.copying(body)
     facts = AgentFacts.of(agent)
     decision = decide(ctx, facts, _outbound(call, upstream_headers, body),
@@ -235,6 +236,7 @@ async def _admit(
     current = _current_policy(ctx, agent)
     rate = await _rate_limit(ctx, agent, current)
     if not rate.allowed:
+        record.session_id = _own_session(ctx, agent, call)
         await record.outcome("RateLimited", "rate_limited", reason="rate limit exceeded")
     else:
         await _enter_session(record, call)
@@ -249,6 +251,18 @@ def calling_agent(ctx: ServiceContext, headers: Sequence[tuple[str, str]]) -> Ag
         raise Forbidden("the proxy is for agents: use an agent's token, not the operator token",
                         cause="operator_token", subject=principal.subject)
     return principal.agent
+
+
+def _own_session(ctx: ServiceContext, agent: Agent, call: ProxyCall) -> str | None:
+    """The session a rate-limited call names, when it is one of the agent's (its refusal counts in it)."""
+    named = call.session_id or _header(call.headers, SESSION_HEADER)
+    if named is None:
+        return None
+    try:
+        session = ctx.store.get_session(parse_session_id(named), with_counts=False)
+    except InvalidInput:
+        return None
+    return session.id if session is not None and session.agent_id == agent.id else None
 
 
 async def _enter_session(record: _Recorder, call: ProxyCall) -> None:
@@ -373,7 +387,9 @@ class _Recorder:
 
     def copying(self, body: AsyncIterable[bytes]) -> AsyncIterable[bytes]:
         """``body``, passing through a copy of its first bytes that the record keeps."""
-        copy = BodyCopy(self.ctx.settings.audit_body_bytes)
+        length = _header(self.call.headers, "content-length")
+        copy = BodyCopy(self.ctx.settings.audit_body_bytes,
+                        int(length) if length is not None and length.isascii() and length.isdigit() else None)
         self.body = copy
         return copy.tee(body)
 

@@ -35,13 +35,20 @@ EFFECTS = frozenset({"Allow", "Deny", "Hitl"})
 
 
 class BodyCopy:
-    """Keeps the first ``limit`` bytes of a body streamed upstream, and counts all of them."""
+    """Keeps the first ``limit`` bytes of a body streamed upstream, and counts all of them. It has passed whole
+    when the stream ended, or when its ``Content-Length`` (``expected``) arrived: a client reading exactly that
+    many bytes never asks for the stream's end."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, expected: int | None = None) -> None:
         self.limit = limit
+        self.expected = expected
         self.kept = bytearray()
         self.size = 0
-        self.finished = False
+        self.ended = False
+
+    @property
+    def finished(self) -> bool:
+        return self.ended or (self.expected is not None and self.size >= self.expected)
 
     def tee(self, body: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         async def passing() -> AsyncIterator[bytes]:
@@ -51,7 +58,7 @@ class BodyCopy:
                 if room > 0:
                     self.kept += chunk[:room]
                 yield chunk
-            self.finished = True
+            self.ended = True
 
         return passing()
 
