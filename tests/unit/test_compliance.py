@@ -150,7 +150,7 @@ def test_a_session_export_counts_its_parked_requests_as_the_session_does(tmp_pat
             approved = await parked_call(ctx, alice.id, session.id, url)
             await parked_call(ctx, alice.id, session.id, url)
             await hitl.approve(ctx, reviewer, approved)
-            shown = get_session(ctx, OPERATOR, session.id).counts
+            shown = (await get_session(ctx, OPERATOR, session.id)).counts
             document = (await session_export(ctx, reviewer, session.id)).document
             return {"pending": shown.pending, "approved": shown.approved}, document
         finally:

@@ -71,11 +71,11 @@ async def test_the_concurrent_limit_is_named_in_the_refusal_and_an_ended_session
         await sessions.start_session(ctx, OPERATOR, agent.id)
     await sessions.complete_session(ctx, as_agent(agent), first.id)
     third = await sessions.start_session(ctx, OPERATOR, agent.id)
-    assert sessions.get_session(ctx, OPERATOR, third.id).status(datetime.now(UTC)) is SessionStatus.ACTIVE
+    assert (await sessions.get_session(ctx, OPERATOR, third.id)).status(datetime.now(UTC)) is SessionStatus.ACTIVE
     await sessions.complete_session(ctx, OPERATOR, third.id)
     with pytest.raises(RateLimited, match=r"maxDailySessions \(3\) reached: 3 sessions .* last 24 hours"):
         await sessions.start_session(ctx, OPERATOR, agent.id)
-    assert [s.stored_status for s in sessions.list_sessions(ctx, OPERATOR, agent_id=agent.id).items].count(
+    assert [s.stored_status for s in (await sessions.list_sessions(ctx, OPERATOR, agent_id=agent.id)).items].count(
         SessionStatus.ACTIVE) == 1
 
 
@@ -112,13 +112,13 @@ async def test_a_session_past_its_duration_reads_expired_and_refuses_calls(ctx: 
     assert sessions.open_session_for(ctx, agent, session.id).id == session.id  # open for 0.36 s
     while datetime.now(UTC) < session.expires_at:
         await asyncio.sleep(0.05)
-    assert sessions.get_session(ctx, OPERATOR, session.id).status(datetime.now(UTC)) is SessionStatus.EXPIRED
+    assert (await sessions.get_session(ctx, OPERATOR, session.id)).status(datetime.now(UTC)) is SessionStatus.EXPIRED
     with pytest.raises(SessionRefused, match=r"passed its 0\.0001 h limit"):
         sessions.open_session_for(ctx, agent, session.id)
     with pytest.raises(Conflict, match="already expired"):
         await sessions.interrupt_session(ctx, OPERATOR, session.id, "late")
-    assert sessions.list_sessions(ctx, OPERATOR, status="expired").total_count == 1
-    assert sessions.list_sessions(ctx, OPERATOR, status="active").total_count == 0
+    assert (await sessions.list_sessions(ctx, OPERATOR, status="expired")).total_count == 1
+    assert (await sessions.list_sessions(ctx, OPERATOR, status="active")).total_count == 0
 
 
 @on_a_loop
@@ -126,7 +126,7 @@ async def test_another_agents_session_is_not_found_and_not_usable(ctx: ServiceCo
     owner, other = await register(ctx, name="owner"), await register(ctx, name="other")
     session = await sessions.start_session(ctx, as_agent(owner), owner.id)
     with pytest.raises(NotFound):
-        sessions.get_session(ctx, as_agent(other), session.id)
+        await sessions.get_session(ctx, as_agent(other), session.id)
     with pytest.raises(NotFound):
         await sessions.complete_session(ctx, as_agent(other), session.id)
     with pytest.raises(Forbidden):
@@ -138,9 +138,9 @@ async def test_another_agents_session_is_not_found_and_not_usable(ctx: ServiceCo
     assert "sessionId" not in refused.value.extra  # the refusal is not counted in the owner's session
     with pytest.raises(InvalidInput, match="Vectra-Session must be a session id"):
         sessions.open_session_for(ctx, other, "vs_../etc")
-    assert sessions.list_sessions(ctx, as_agent(other)).total_count == 0
+    assert (await sessions.list_sessions(ctx, as_agent(other))).total_count == 0
     with pytest.raises(InvalidInput, match="sessionId"):
-        sessions.get_session(ctx, OPERATOR, "nope")
+        await sessions.get_session(ctx, OPERATOR, "nope")
 
 
 @on_a_loop

@@ -34,7 +34,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
     @rpc
     async def ListSessions(self, request: sessions_pb2.ListSessionsRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
-        page = sessions.list_sessions(
+        page = await sessions.list_sessions(
             self.ctx, actor, agent_id=optional(request, "agent_id"),
             status=status_filter(request.status, SESSION_STATUSES),
             page=request.page or 1, page_size=request.page_size or 25,
@@ -45,7 +45,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
     @rpc
     async def GetSession(self, request: sessions_pb2.GetSessionRequest, context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
-        return _shown(sessions.get_session(self.ctx, actor, request.session_id))
+        return _shown(await sessions.get_session(self.ctx, actor, request.session_id))
 
     @rpc
     async def CompleteSession(self, request: sessions_pb2.CompleteSessionRequest,
@@ -63,7 +63,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
     async def ListSessionAudit(self, request: sessions_pb2.ListSessionAuditRequest,
                                context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
-        records = sessions.session_audit(self.ctx, actor, request.session_id, request.limit or None)
+        records = await sessions.session_audit(self.ctx, actor, request.session_id, request.limit or None)
         return sessions_pb2.ListSessionAuditResponse(session_id=request.session_id,
                                                      records=[audit_record_message(r) for r in records],
                                                      count=len(records))

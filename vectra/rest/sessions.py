@@ -22,13 +22,13 @@ async def create_session(body: dict[str, Any]) -> ConnexionResponse:
 async def list_sessions(page: int = 1, page_size: int = 25, status: str | None = None,
                         agent_id: str | None = None) -> ConnexionResponse:
     ctx, actor = authenticated()
-    listed = sessions.list_sessions(ctx, actor, agent_id=agent_id, status=status, page=page, page_size=page_size)
+    listed = await sessions.list_sessions(ctx, actor, agent_id=agent_id, status=status, page=page, page_size=page_size)
     return json_response(session_page_json(listed))
 
 
 async def get_session(session_id: str) -> ConnexionResponse:
     ctx, actor = authenticated()
-    return json_response(session_json(sessions.get_session(ctx, actor, session_id)))
+    return json_response(session_json(await sessions.get_session(ctx, actor, session_id)))
 
 
 async def complete_session(session_id: str) -> ConnexionResponse:
@@ -43,6 +43,6 @@ async def interrupt_session(session_id: str, body: dict[str, Any]) -> ConnexionR
 
 async def list_session_audit(session_id: str, limit: int | None = None) -> ConnexionResponse:
     ctx, actor = authenticated()
-    records = sessions.session_audit(ctx, actor, session_id, limit)
+    records = await sessions.session_audit(ctx, actor, session_id, limit)
     return json_response({"sessionId": session_id, "records": [audit_record_json(r) for r in records],
                           "count": len(records)})

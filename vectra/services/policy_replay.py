@@ -27,7 +27,7 @@ from vectra.services.decide import judge
 from vectra.services.inputs import parse_agent_id, parse_session_id
 from vectra.services.policies import PolicySource, get_policy, parse_draft
 from vectra.services.recorded_call import recorded_call
-from vectra.services.sessions import get_session
+from vectra.services.sessions import session_and_agent
 
 __all__ = [
     "MAX_RECORDS",
@@ -184,7 +184,7 @@ def _overseen(ctx: ServiceContext, principal: Principal, filters: AuditFilter) -
     """``filters`` for the agent the caller oversees (a session's: the session's agent), by the rule reading the
     session or the agent follows; NotFound otherwise."""
     if filters.session_id is not None:
-        session = get_session(ctx, principal, filters.session_id)
+        session = session_and_agent(ctx, principal, filters.session_id)[0]
         return AuditFilter(agent_id=session.agent_id, session_id=session.id)
     visible_agent(ctx, principal, filters.agent_id)  # type: ignore[arg-type]
     return filters

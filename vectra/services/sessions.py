@@ -10,6 +10,7 @@ its duration refuses every call that names it.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -83,9 +84,10 @@ async def start_session(ctx: ServiceContext, actor: Principal, agent_id: str,
     )
 
 
-def get_session(ctx: ServiceContext, actor: Principal, session_id: str) -> Session:
-    """The session with its live counts, for its agent and whoever oversees that agent."""
-    return session_and_agent(ctx, actor, session_id)[0]
+async def get_session(ctx: ServiceContext, actor: Principal, session_id: str) -> Session:
+    """The session with its live counts, for its agent and whoever oversees that agent. Counting reads the
+    session's records, so it runs off the event loop, as every read of this module the surfaces call."""
+    return (await asyncio.to_thread(session_and_agent, ctx, actor, session_id))[0]
 
 
 def session_and_agent(ctx: ServiceContext, actor: Principal, session_id: str) -> tuple[Session, Agent]:
@@ -95,8 +97,8 @@ def session_and_agent(ctx: ServiceContext, actor: Principal, session_id: str) ->
     return session, agent
 
 
-def list_sessions(ctx: ServiceContext, actor: Principal, *, agent_id: str | None = None,
-                  status: str | None = None, page: int = 1, page_size: int = 25) -> Page[Session]:
+async def list_sessions(ctx: ServiceContext, actor: Principal, *, agent_id: str | None = None,
+                        status: str | None = None, page: int = 1, page_size: int = 25) -> Page[Session]:
     """An agent lists its own sessions; admins and reviewers those of the agents they oversee."""
     check_page(page, page_size)
     if agent_id is not None:
@@ -112,8 +114,8 @@ def list_sessions(ctx: ServiceContext, actor: Principal, *, agent_id: str | None
         if actor.agent is None or agent_id not in (None, actor.subject):
             raise Forbidden("an agent may list only its own sessions", cause="not_own", subject=actor.subject)
         agent_id, scope = actor.subject, None
-    return ctx.store.list_sessions(SessionFilter(now=datetime.now(UTC), agent_id=agent_id, status=wanted,
-                                                 scope=scope), page, page_size)
+    filters = SessionFilter(now=datetime.now(UTC), agent_id=agent_id, status=wanted, scope=scope)
+    return await asyncio.to_thread(ctx.store.list_sessions, filters, page, page_size)
 
 
 async def complete_session(ctx: ServiceContext, actor: Principal, session_id: str) -> Session:
@@ -134,14 +136,17 @@ async def interrupt_session(ctx: ServiceContext, actor: Principal, session_id: s
     return await _end(ctx, actor, session, SessionStatus.INTERRUPTED, text)
 
 
-def session_audit(ctx: ServiceContext, actor: Principal, session_id: str,
-                  limit: int | None = None) -> list[AuditRecord]:
-    """The session's audit records, oldest first, at most ``limit`` (:data:`DEFAULT_AUDIT_LIMIT` when None)."""
+async def session_audit(ctx: ServiceContext, actor: Principal, session_id: str,
+                        limit: int | None = None) -> list[AuditRecord]:
+    """The session's audit records, oldest first, at most ``limit`` (:data:`DEFAULT_AUDIT_LIMIT` when None). An
+    admin's or reviewer's reading, like the audit log's: an agent does not read what its shadow policy made of it."""
     limit = DEFAULT_AUDIT_LIMIT if limit is None else limit
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_AUDIT_LIMIT:
         raise input_errors.out_of_range("limit", 1, MAX_AUDIT_LIMIT)
-    session = get_session(ctx, actor, session_id)
-    return list(ctx.store.iter_audit_matching(AuditFilter(session_id=session.id), limit))
+    require_reader(actor, "reading a session's audit records")
+    session = await get_session(ctx, actor, session_id)
+    return await asyncio.to_thread(lambda: list(ctx.store.iter_audit_matching(AuditFilter(session_id=session.id),
+                                                                              limit)))
 
 
 def session_document(session: Session, now: datetime) -> dict[str, Any]:
