@@ -30,6 +30,8 @@ _CAPABILITY = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 #: the database tells apart 63 capability names ever used (vectra/store/sqlite.py, CAPABILITY_BITS); a vocabulary
 #: of at most 62 leaves a bit for a renamed capability (docs/registry.md)
 MAX_CAPABILITIES = 62
+#: the longest a session may last, by default or an agent's own limit (docs/sessions.md)
+MAX_SESSION_HOURS = 24
 #: the deepest tree of sub-agents an agent may be given (docs/sessions.md)
 MAX_DELEGATION_DEPTH = 5
 
@@ -359,6 +361,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("hitl_threshold must be from 0 to 1")
     if not 0 <= settings.hitl_trust_factor <= 2:
         raise ConfigError("hitl_trust_factor must be from 0 to 2")
+    if settings.max_session_hours > MAX_SESSION_HOURS:
+        raise ConfigError(f"max_session_hours must be at most {MAX_SESSION_HOURS}")
     if not 0 <= settings.max_delegation_depth <= MAX_DELEGATION_DEPTH:
         raise ConfigError(f"max_delegation_depth must be from 0 to {MAX_DELEGATION_DEPTH}")
     if settings.audit_body_bytes < 0:

@@ -13,8 +13,8 @@ from vectra.services.context import ServiceContext
 __all__ = ["ComplianceServicer"]
 
 
-def _answer(export: compliance.Export, chosen: str) -> compliance_pb2.ComplianceExport:
-    content_type, document = export.render(chosen)
+async def _answer(export: compliance.Export, chosen: str) -> compliance_pb2.ComplianceExport:
+    content_type, document = await export.rendered(chosen)
     return compliance_pb2.ComplianceExport(content_type=content_type, document=document)
 
 
@@ -27,7 +27,7 @@ class ComplianceServicer(compliance_pb2_grpc.ComplianceServiceServicer):
                                    context: grpc.aio.ServicerContext):
         actor = authenticated(self.ctx, context)
         chosen = compliance.export_format(request.format)  # refused before any export is made
-        return _answer(await compliance.session_export(self.ctx, actor, request.session_id), chosen)
+        return await _answer(await compliance.session_export(self.ctx, actor, request.session_id), chosen)
 
     @rpc
     async def GetCompliance(self, request: compliance_pb2.GetComplianceRequest, context: grpc.aio.ServicerContext):
@@ -35,4 +35,4 @@ class ComplianceServicer(compliance_pb2_grpc.ComplianceServiceServicer):
         chosen = compliance.export_format(request.format)  # refused before any export is made
         export = await compliance.period_export(self.ctx, actor, request.agent_id, request.from_time or None,
                                                 request.to_time or None)
-        return _answer(export, chosen)
+        return await _answer(export, chosen)

@@ -12,18 +12,18 @@ from vectra.services import compliance
 
 async def get_session_compliance(session_id: str, format_: str | None = None) -> ConnexionResponse:
     ctx, actor = authenticated()
-    return _answer(await compliance.session_export(ctx, actor, session_id), format_)
+    return await _answer(await compliance.session_export(ctx, actor, session_id), format_)
 
 
 async def get_compliance(agent_id: str, from_: str, to: str, format_: str | None = None) -> ConnexionResponse:
     ctx, actor = authenticated()
-    return _answer(await compliance.period_export(ctx, actor, agent_id, from_, to), format_)
+    return await _answer(await compliance.period_export(ctx, actor, agent_id, from_, to), format_)
 
 
-def _answer(export: compliance.Export, format_: str | None) -> ConnexionResponse:
+async def _answer(export: compliance.Export, format_: str | None) -> ConnexionResponse:
     """``?format`` when given, else what ``Accept`` prefers."""
     chosen = format_ or ("html" if _prefers_html(request.headers.get("accept", "")) else "json")
-    content_type, body = export.render(chosen)
+    content_type, body = await export.rendered(chosen)
     return ConnexionResponse(status_code=200, body=body, content_type=content_type, headers={"Vary": "Accept"})
 
 

@@ -24,7 +24,7 @@ from vectra.domain.sessions import DENIED_DECISIONS, GOVERNED_ACTIONS, Session
 from vectra.domain.times import rfc3339
 from vectra.services import input_errors
 from vectra.services.agents import visible_agent
-from vectra.services.audit import parse_record_time
+from vectra.services.audit import parse_period
 from vectra.services.audit_proof import ChainProof, inclusion_proof
 from vectra.services.auth import require_reader
 from vectra.services.compliance_html import render_html
@@ -63,6 +63,10 @@ class Export:
 
     document: Mapping[str, Any]
 
+    async def rendered(self, format_name: str | None = None) -> tuple[str, bytes]:
+        """:meth:`render`, off the event loop (a page of 100,000 records takes a while)."""
+        return await asyncio.to_thread(self.render, format_name)
+
     def render(self, format_name: str | None = None) -> tuple[str, bytes]:
         """The content type and bytes of the export in ``format_name`` (:func:`export_format`)."""
         chosen = export_format(format_name)
@@ -86,7 +90,7 @@ class ParkedOutcomes:
 async def session_export(ctx: ServiceContext, principal: Principal, session_id: str) -> Export:
     """The export of one session: its records are the ones that carry its id."""
     require_reader(principal, "exporting a compliance document")
-    session, agent = session_and_agent(ctx, principal, session_id)
+    session, agent = await asyncio.to_thread(session_and_agent, ctx, principal, session_id)
     policy = (session.policy_name, session.policy_version)
     parked = ParkedOutcomes(pending=session.counts.pending, approved=session.counts.approved)
     return await asyncio.to_thread(_export, ctx, {"sessionId": session.id}, session, agent, policy,
@@ -98,14 +102,10 @@ async def period_export(ctx: ServiceContext, principal: Principal, agent_id: str
     """The export of an agent's records from ``time_from`` to ``time_to`` (inclusive RFC 3339 date-times)."""
     require_reader(principal, "exporting a compliance document")
     agent = visible_agent(ctx, principal, parse_agent_id(agent_id))
-    start, end = parse_record_time("from", time_from), parse_record_time("to", time_to)
-    if start is None or end is None:
-        raise input_errors.required("from" if start is None else "to")
-    if start > end:
-        raise InvalidInput("from must not be after to", pointer="from")
+    start, end = parse_period(time_from, time_to)
     scope = {"agentId": agent.id, "from": start, "to": end}
-    current = ctx.policies.current(ctx.store, agent.policy_name) if agent.policy_name else None
-    policy = (agent.policy_name, current.version if current is not None else None)
+    head = ctx.store.policy_head(agent.policy_name) if agent.policy_name else None
+    policy = (agent.policy_name, head.version if head is not None else None)
     return await asyncio.to_thread(_export, ctx, scope, None, agent, policy,
                                    AuditFilter(agent_id=agent.id, time_from=start, time_to=end),
                                    functools.partial(_parked_outcomes, ctx.store))

@@ -9,12 +9,11 @@ lacks, a depth at most one less than the parent's, the parent's realm, and the a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from vectra.config import MAX_DELEGATION_DEPTH
+from vectra.config import MAX_DELEGATION_DEPTH, MAX_SESSION_HOURS
 from vectra.domain.errors import Forbidden, InvalidInput
 from vectra.domain.models import Agent, Governance, Realm, Role
 from vectra.services import input_errors
@@ -24,7 +23,7 @@ __all__ = ["GOVERNANCE_FIELDS", "check_governance", "check_sub_agent", "effectiv
 
 #: each limit by the contract's name: its Governance field and its bounds
 GOVERNANCE_FIELDS: dict[str, tuple[str, float, float]] = {
-    "maxSessionHours": ("max_session_hours", 0.1, 24.0),
+    "maxSessionHours": ("max_session_hours", 0.1, float(MAX_SESSION_HOURS)),
     "maxDailySessions": ("max_daily_sessions", 1, 1000),
     "maxConcurrentSessions": ("max_concurrent_sessions", 1, 1000),
     "maxDelegationDepth": ("max_delegation_depth", 0, MAX_DELEGATION_DEPTH),
@@ -38,8 +37,8 @@ def check_governance(governance: Governance) -> Governance:
         if value is None:
             continue
         if name == "max_session_hours":
-            if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-                    or not low <= value <= high):
+            # a range check alone: NaN and infinities fail it, and a huge integer compares without overflowing
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
                 raise InvalidInput(f"{pointer} must be a number of hours from {low:g} to {high:g}", pointer=pointer)
         elif isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise input_errors.out_of_range(pointer, int(low), int(high))
