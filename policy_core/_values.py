@@ -183,11 +183,12 @@ def body_parts(body: object) -> tuple[object, int]:
 
 
 def parse_json(text: object, size: int) -> object:
-    """The JSON value of a body text, or ``MISSING`` (no body, too large, not JSON)."""
+    """The JSON value of a body text, or ``MISSING`` (no body, too large, not JSON). A leading byte order mark is
+    skipped, as the JSON parsers of servers skip it: a body the upstream reads as JSON is JSON to the policy."""
     if not isinstance(text, str) or size > MAX_JSON_BYTES:
         return MISSING
     try:
-        return json.loads(text)
+        return json.loads(text.removeprefix("\ufeff"))
     except Exception:  # ValueError, RecursionError on absurd nesting
         return MISSING
 

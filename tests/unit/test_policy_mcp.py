@@ -147,6 +147,10 @@ def test_a_single_message_is_no_batch(impl):  # noqa: F811
     assert missing(impl, "input.mcp.batch", READ)
 
 
+def test_a_byte_order_mark_hides_no_tool(impl):  # noqa: F811
+    assert matches(impl, cond("input.mcp.tool", "eq", "read_file"), b"\xef\xbb\xbf" + body_of(READ))
+
+
 # -- bad shapes: missing fields, never an error ----------------------------------------------------------------
 
 @pytest.mark.parametrize("body", [
@@ -315,6 +319,7 @@ def test_an_allowlist_policy_decides_each_message(impl):  # noqa: F811
     (body_of([READ]), None),
     (body_of({"jsonrpc": "2.0", "id": 1, "result": {}}), None),
     (body_of({"jsonrpc": "1.0", "method": "tools/call"}), None),
+    (b"\xef\xbb\xbf" + body_of(READ), McpCall("tools/call", "read_file")),  # a byte order mark, as servers take it
     (b"[" * 100_000, None),
     (b"\xff", None),
     (b"", None),
