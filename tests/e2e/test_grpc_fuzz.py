@@ -36,7 +36,7 @@ from vectra.forward import parse_target
 pytestmark = pytest.mark.e2e
 
 METHODS = {f"{m.containing_service.name}.{m.name}": m for m in rpc_methods()}
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))  # per RPC and caller: about 20 s in all; more for a long run
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))  # per RPC and caller: about 20 s in all; more for a long run
 _DEFECTS = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED}
 _TIMEOUT = 20  # seconds: far beyond any answer of the daemon's, so that running into it means a hang
 _CLOSED_PORT = free_port()  # nothing listens there: a forwarded call is refused at once, on this machine

@@ -27,6 +27,7 @@ openapi.yaml --checks all``) explores further when wanted.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import sqlite3
 import zlib
@@ -48,14 +49,15 @@ from tests.e2e.proxy_agents import Agent
 from tests.integration.upstream import UpstreamServer
 from vectra.domain.errors import InvalidInput
 from vectra.rest.app import SPEC_PATH
-from vectra.services.inputs import check_policy_name, parse_uuid
-from vectra.services.sessions import parse_session_id
+from vectra.services.inputs import check_policy_name, parse_session_id, parse_uuid
 
 pytestmark = pytest.mark.e2e
 
 ROLES = ("admin", "reviewer", "agent")
+#: generated requests per operation and caller, besides its examples and coverage cases; more for a long run
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 CONFIG = schemathesis.Config.from_dict({
-    "generation": {"mode": "all", "max-examples": 20, "deterministic": True, "database": "none",
+    "generation": {"mode": "all", "max-examples": EXAMPLES, "deterministic": True, "database": "none",
                    "with-security-parameters": False},
     # the workflows follow the spec's own links and the Location headers; links guessed from field names take
     # ids from any field of any answer (a null ``agentId`` of an audit record becomes the id ``None``)
