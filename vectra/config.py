@@ -101,6 +101,8 @@ class Settings:
     max_delegation_depth: int = 0
     #: how much of a call's body its audit record keeps, for replays and shadow policies (0: none)
     audit_body_bytes: int = 16384
+    #: the bcrypt cost of client secrets hashed from now on (each one more doubles it; stored hashes keep theirs)
+    bcrypt_rounds: int = 10
 
     def session_defaults(self) -> Governance:
         return Governance(self.max_session_hours, self.max_daily_sessions, self.max_concurrent_sessions,
@@ -231,6 +233,7 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
     "max_concurrent_sessions": _integer,
     "max_delegation_depth": _integer,
     "audit_body_bytes": _integer,
+    "bcrypt_rounds": _integer,
 }
 _ENV_NAMES: dict[str, str] = {
     "host": "VECTRA_HOST",
@@ -289,6 +292,7 @@ _ENV_NAMES: dict[str, str] = {
     "max_concurrent_sessions": "VECTRA_MAX_CONCURRENT_SESSIONS",
     "max_delegation_depth": "VECTRA_MAX_DELEGATION_DEPTH",
     "audit_body_bytes": "VECTRA_AUDIT_BODY_BYTES",
+    "bcrypt_rounds": "VECTRA_BCRYPT_ROUNDS",
 }
 _TOML_KEYS = set(_COERCE)
 
@@ -365,6 +369,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"max_session_hours must be at most {MAX_SESSION_HOURS}")
     if not 0 <= settings.max_delegation_depth <= MAX_DELEGATION_DEPTH:
         raise ConfigError(f"max_delegation_depth must be from 0 to {MAX_DELEGATION_DEPTH}")
+    if not 4 <= settings.bcrypt_rounds <= 16:
+        raise ConfigError("bcrypt_rounds must be from 4 to 16 (bcrypt's least cost to one that takes seconds)")
     if settings.audit_body_bytes < 0:
         raise ConfigError("audit_body_bytes must not be negative")
     if settings.hitl_max_wait_seconds < 0 or settings.hitl_response_copy_bytes < 0:

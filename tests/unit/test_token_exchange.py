@@ -43,13 +43,13 @@ def _assertion(ctx: ServiceContext, agent: Agent) -> str:
 def test_an_empty_hash_never_matches_and_costs_what_a_real_one_costs() -> None:
     """bcrypt refuses an empty hash at once; checked as it is, a key-only agent would answer a secret ~1000x
     faster than any other, and so be told from the rest by timing."""
-    real = asyncio.run(secrets.hash_secret("my-strong-secret"))
+    real = asyncio.run(secrets.hash_secret("my-strong-secret", 10))
 
     def fastest(hashed: bytes) -> float:
         times = []
         for _ in range(3):
             started = time.perf_counter()
-            assert asyncio.run(secrets.check_secret("vectra-decoy-secret", hashed)) is False
+            assert asyncio.run(secrets.check_secret("vectra-decoy-secret", hashed, 10)) is False
             times.append(time.perf_counter() - started)
         return min(times)
 

@@ -229,7 +229,7 @@ async def register_agent(
         name=name,
         owner_id=owner_id,
         roles=granted,
-        secret_hash=await hash_secret(client_secret),
+        secret_hash=await hash_secret(client_secret, ctx.settings.bcrypt_rounds),
         policy_name=parent.policy_name if parent is not None else None,
         capabilities=granted_capabilities,
         realm=realm_of,

@@ -60,7 +60,8 @@ async def _by_secret(ctx: ServiceContext, agent_id: str, client_secret: object) 
         raise input_errors.malformed("clientSecret", "a string")
     canonical_id = canonical_uuid(agent_id)
     agent = ctx.store.get_agent(canonical_id) if canonical_id else None
-    if not await check_secret(client_secret, agent.secret_hash if agent else None) or agent is None:
+    if not await check_secret(client_secret, agent.secret_hash if agent else None,
+                              ctx.settings.bcrypt_rounds) or agent is None:
         raise Unauthenticated(_INVALID_CREDENTIALS, cause="bad_client_secret" if agent else "unknown_agent",
                               subject=canonical_id)
     return agent
