@@ -43,7 +43,7 @@ def _connect(daemon: Daemon) -> socket.socket:
 
 
 def test_sigterm_drains_in_flight_requests_and_exits_0(make_daemon: Callable[..., Daemon]) -> None:
-    own = make_daemon()
+    own = make_daemon(env={"VECTRA_BCRYPT_ROUNDS": "10"})  # the default cost, so that each /tokens call takes a while
     agent = own.register_agent()
     body = json.dumps({"agentId": agent["id"], "clientSecret": agent["clientSecret"]}).encode()
     request = (b"POST /tokens HTTP/1.1\r\nHost: vectra\r\nContent-Type: application/json\r\nConnection: close\r\n"
