@@ -48,11 +48,10 @@ from vectra.forward.headers import announces_body, request_headers
 from vectra.services.auth import authenticate
 from vectra.services.context import ServiceContext
 from vectra.services.decide import AgentFacts, OutboundRequest, decide
-from vectra.services.inputs import parse_session_id
 from vectra.services.parking import new_pending, park
 from vectra.services.policy_cache import CurrentPolicy
 from vectra.services.recorded_call import BodyCopy, judged_details
-from vectra.services.sessions import SESSION_HEADER, open_session_for
+from vectra.services.sessions import open_session_for, own_session, session_named
 from vectra.services.trust import move_trust
 
 __all__ = [
@@ -255,32 +254,24 @@ def calling_agent(ctx: ServiceContext, headers: Sequence[tuple[str, str]]) -> Ag
 
 def _own_session(ctx: ServiceContext, agent: Agent, call: ProxyCall) -> str | None:
     """The session a rate-limited call names, when it is one of the agent's (its refusal counts in it)."""
-    named = call.session_id or _header(call.headers, SESSION_HEADER)
-    if named is None:
-        return None
     try:
-        session = ctx.store.get_session(parse_session_id(named), with_counts=False)
+        named = session_named(call.session_id, call.headers)
+        session = own_session(ctx, agent, named) if named is not None else None
     except InvalidInput:
         return None
-    return session.id if session is not None and session.agent_id == agent.id else None
+    return session.id if session is not None else None
 
 
 async def _enter_session(record: _Recorder, call: ProxyCall) -> None:
-    """The session the call names, if any (its gRPC field, else its one ``Vectra-Session`` header). Refuse a call
-    naming a session the agent can't make calls in (not its own, ended, past its duration); the refusal is recorded
-    in the session when the session is the agent's. Counted by the rate limit first, like any call."""
-    session_id = call.session_id
-    if session_id is None:
-        given = [value for key, value in call.headers if key.lower() == SESSION_HEADER]
-        if len(given) > 1:
-            await record.outcome("Invalid", "", reason="the call names two sessions")
-            raise InvalidInput("a call names one session: Vectra-Session is given twice", pointer="Vectra-Session")
-        if not given:
-            return
-        session_id = given[0]
+    """Refuse a call naming a session the agent can't make calls in (not its own, ended, past its duration); the
+    refusal is recorded in the session when the session is the agent's. Counted by the rate limit first, like any
+    call; a malformed id, or two sessions named, is bad input."""
+    named = await record.refusing_bad_input(lambda: session_named(call.session_id, call.headers))
+    if named is None:
+        return
     try:
         record.session_id = (await record.refusing_bad_input(
-            lambda: open_session_for(record.ctx, record.agent, session_id))).id
+            lambda: open_session_for(record.ctx, record.agent, named))).id
     except SessionRefused as exc:
         record.session_id = exc.extra.get("sessionId")
         await record.outcome("SessionRefused", "", reason=exc.detail)

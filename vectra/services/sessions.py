@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vectra.domain.audit import AuditFilter, AuditRecord
-from vectra.domain.errors import Conflict, Forbidden, NotFound, RateLimited, SessionRefused
+from vectra.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, SessionRefused
 from vectra.domain.models import Agent, AgentStatus, Page, Principal, Role
 from vectra.domain.sessions import Session, SessionFilter, SessionStatus
 from vectra.domain.times import rfc3339
@@ -37,9 +37,11 @@ __all__ = [
     "interrupt_session",
     "list_sessions",
     "open_session_for",
+    "own_session",
     "session_and_agent",
     "session_audit",
     "session_document",
+    "session_named",
     "start_session",
 ]
 
@@ -169,13 +171,30 @@ def session_document(session: Session, now: datetime) -> dict[str, Any]:
     }
 
 
+def session_named(session_id: str | None, headers: Sequence[tuple[str, str]]) -> str | None:
+    """The session a call names: the gRPC field, else its one ``Vectra-Session`` header (InvalidInput when given
+    twice); None for a call of no session."""
+    if session_id is not None:
+        return session_id
+    given = [value for key, value in headers if key.lower() == SESSION_HEADER]
+    if len(given) > 1:
+        raise InvalidInput("a call names one session: Vectra-Session is given twice", pointer="Vectra-Session")
+    return given[0] if given else None
+
+
+def own_session(ctx: ServiceContext, agent: Agent, session_id: str) -> Session | None:
+    """The session ``session_id`` names if it is one of ``agent``'s, open or not (InvalidInput when malformed)."""
+    session = ctx.store.get_session(parse_session_id(session_id, "Vectra-Session"), with_counts=False)
+    return session if session is not None and session.agent_id == agent.id else None
+
+
 def open_session_for(ctx: ServiceContext, agent: Agent, session_id: str) -> Session:
     """The session a call names, if the calling agent may still make calls in it; else SessionRefused saying why, with
     the session's id (``sessionId``) when the session is the agent's own. A malformed id is InvalidInput."""
-    session_id = parse_session_id(session_id, "Vectra-Session")
-    session = ctx.store.get_session(session_id, with_counts=False)
-    if session is None or session.agent_id != agent.id:
+    session = own_session(ctx, agent, session_id)
+    if session is None:
         raise SessionRefused(f"session {session_id} is not a session of this agent")
+    session_id = session.id
     now = datetime.now(UTC)
     status = session.status(now)
     if status is SessionStatus.EXPIRED:
